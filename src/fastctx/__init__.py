@@ -1,0 +1,38 @@
+"""fastctx: compile API Gateway access-log templates; render and parse log lines at native speed."""
+
+from .api import Format, compile, parse, render
+from .batch import Batch, Column, Reject, Stats
+from .errors import (
+    BufferTooSmallError,
+    FastctxError,
+    FormatError,
+    FormatWarning,
+    ParseError,
+    RenderError,
+    RenderWarning,
+    UnknownVariableError,
+)
+from .presets import preset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "BufferTooSmallError",
+    "Column",
+    "FastctxError",
+    "Format",
+    "FormatError",
+    "FormatWarning",
+    "ParseError",
+    "Reject",
+    "RenderError",
+    "RenderWarning",
+    "Stats",
+    "UnknownVariableError",
+    "__version__",
+    "compile",
+    "parse",
+    "preset",
+    "render",
+]

@@ -1,0 +1,214 @@
+"""Format: compile a template once, then render and parse with the native kernels."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from functools import lru_cache
+
+from .batch import Batch, Column
+from .compiler import compile_program
+from .errors import RenderWarning
+
+__all__ = ["Format", "compile", "render", "parse", "as_batch"]
+
+
+def as_batch(data, names=None) -> Batch:
+    """Anything batch-like -> Batch: a Batch, a mapping of columns, or an Arrow exporter.
+
+    Only the columns in ``names`` (when given) are converted from a mapping or Arrow data, so
+    unused columns cost nothing.
+    """
+    if isinstance(data, Batch):
+        return data
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        from . import _arrow
+
+        return _arrow.import_batch(data, names)
+    if isinstance(data, Mapping):
+        wanted = data.keys() if names is None else [n for n in names if n in data]
+        columns = {name: Column.from_values(data[name], name) for name in wanted}
+        lengths = {len(col) for col in columns.values()}
+        if not columns:
+            lengths = {len(next(iter(data.values())))} if data else {0}
+        if len(lengths) > 1:
+            sizes = {name: len(col) for name, col in columns.items()}
+            raise ValueError(f"columns differ in length: {sizes}")
+        return Batch(columns, lengths.pop())
+    raise TypeError(
+        f"cannot render a {type(data).__name__}: pass a fastctx.Batch, a dict of columns, "
+        "or an object with the Arrow PyCapsule interface (pyarrow, polars, pandas, DuckDB)"
+    )
+
+
+class Format:
+    """A compiled access-log template: render event batches to lines, parse lines to batches.
+
+    Parameters
+    ----------
+    template : str
+        The access-log format, e.g. ``'$context.requestId $context.status'``.
+    api : {"websocket", "rest", "http"}
+        Which catalog of ``$context`` variables applies.
+    escape : {"auto", "json", "none"}
+        ``none`` writes values as they are (what API Gateway does), ``json`` escapes JSON
+        string positions like a REST API, ``auto`` keeps every line valid for its shape.
+    strict : bool
+        Apply AWS's rules (requestId present, 3 KB, known names); ``False`` for formats that
+        never went to AWS.
+
+    Examples
+    --------
+    >>> import fastctx
+    >>> fmt = fastctx.compile('$context.requestId "$context.routeKey" $context.status')
+    >>> fmt.shape, fmt.variables
+    ('text', ('requestId', 'routeKey', 'status'))
+    >>> fmt.render({"requestId": ["r1", "r2"], "routeKey": ['say "hi"', None], "status": [200, 404]})
+    b'r1 "say \\\\"hi\\\\"" 200\\nr2 "-" 404\\n'
+    """
+
+    def __init__(self, template: str, api: str = "websocket", escape: str = "auto", strict: bool = True):
+        compiled = compile_program(template, api, escape, strict)
+        self.template = template
+        self.api = api
+        self.escape = escape
+        self.strict = strict
+        self.program = compiled.program
+        self.unsupported = compiled.unsupported
+        self._renderer = None
+        self._parser = None
+
+    # -- description ----------------------------------------------------------------------
+
+    @property
+    def shape(self) -> str:
+        """``json``, ``xml``, ``csv``, ``clf`` or ``text``."""
+        return self.program.shape
+
+    @property
+    def variables(self) -> tuple:
+        """Canonical variable names (the column names), in first-use order."""
+        return self.program.columns
+
+    def dis(self) -> str:
+        """The compiled program, one instruction per line."""
+        return self.program.dis()
+
+    def __repr__(self) -> str:
+        return f"Format({self.template!r}, api={self.api!r}, escape={self.escape!r}, shape={self.shape!r})"
+
+    def __reduce__(self):
+        return (Format, (self.template, self.api, self.escape, self.strict))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Format) and (self.template, self.api, self.escape, self.strict) == (
+            other.template, other.api, other.escape, other.strict)
+
+    def __hash__(self) -> int:
+        return hash((self.template, self.api, self.escape, self.strict))
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _bind(self, data):
+        if self._renderer is None:
+            from . import _render
+
+            self._renderer = _render.Renderer(self.program)
+        batch = as_batch(data, self.program.columns)
+        return batch, [batch.get(name) for name in self.program.columns]
+
+    @staticmethod
+    def _warn_dropped(dropped: int) -> None:
+        if dropped:
+            warnings.warn(
+                f"{dropped} characters that XML 1.0 cannot hold were dropped", RenderWarning, stacklevel=3
+            )
+
+    def render(self, batch) -> bytes:
+        """Render every row to a log line; returns the lines, each ending in ``\\n``.
+
+        ``batch`` is a ``Batch``, a dict of columns (lists or numpy arrays) or any Arrow
+        exporter. A variable without a column renders ``-``.
+        """
+        batch, columns = self._bind(batch)
+        out, dropped = self._renderer.render(columns, 0, batch.num_rows)
+        self._warn_dropped(dropped)
+        return out
+
+    def render_into(self, batch, out, start: int = 0) -> int:
+        """Render rows from ``start`` into the writable buffer ``out``; returns bytes written.
+
+        Raises ``BufferTooSmallError`` (with ``.rows`` and ``.nbytes`` of the whole records
+        that fit and were written) when the buffer cannot hold every row.
+        """
+        from .errors import BufferTooSmallError
+
+        batch, columns = self._bind(batch)
+        nbytes, rows, dropped = self._renderer.render_into(columns, start, batch.num_rows, out)
+        self._warn_dropped(dropped)
+        if start + rows < batch.num_rows:
+            raise BufferTooSmallError(rows, nbytes, memoryview(out).nbytes)
+        return nbytes
+
+    def render_to(self, batch, file, chunk_size: int = 1 << 20) -> int:
+        """Render into ``file`` (anything with ``write``) through one reused buffer of
+        ``chunk_size`` bytes; returns the bytes written. Output never needs to fit in memory.
+        """
+        batch, columns = self._bind(batch)
+        buffer = bytearray(chunk_size)
+        view = memoryview(buffer)
+        row = total = dropped = 0
+        while row < batch.num_rows:
+            nbytes, rows, lost = self._renderer.render_into(columns, row, batch.num_rows, buffer)
+            dropped += lost
+            if rows == 0:
+                # one record larger than the buffer: render it alone into a buffer that fits
+                nbytes_one, lost = self._renderer.render(columns, row, row + 1)
+                file.write(nbytes_one)
+                total += len(nbytes_one)
+                dropped += lost
+                row += 1
+                continue
+            file.write(view[:nbytes])
+            total += nbytes
+            row += rows
+        self._warn_dropped(dropped)
+        return total
+
+    # -- parsing --------------------------------------------------------------------------
+
+    def parse(self, data, on_error: str = "raise") -> Batch:
+        """Parse log lines into a Batch of typed columns; see SPEC section 4."""
+        if self._parser is None:
+            from . import _parse
+
+            self._parser = _parse.Parser(self.program)
+        return self._parser.parse(data, on_error)
+
+
+@lru_cache(maxsize=64)
+def _cached(template: str, api: str, escape: str, strict: bool) -> Format:
+    return Format(template, api, escape, strict)
+
+
+def compile(template: str, api: str = "websocket", escape: str = "auto", strict: bool = True) -> Format:
+    """Compile a template into a reusable ``Format`` (cached: the same arguments give the same object).
+
+    Examples
+    --------
+    >>> import fastctx
+    >>> fastctx.compile("$context.requestId,$context.status").shape
+    'csv'
+    """
+    return _cached(template, api, escape, strict)
+
+
+def render(template: str, batch, api: str = "websocket", escape: str = "auto", strict: bool = True) -> bytes:
+    """``compile(template, ...).render(batch)``, with the compiled format cached."""
+    return compile(template, api, escape, strict).render(batch)
+
+
+def parse(template: str, data, api: str = "websocket", escape: str = "auto", strict: bool = True,
+          on_error: str = "raise") -> Batch:
+    """``compile(template, ...).parse(data)``, with the compiled format cached."""
+    return compile(template, api, escape, strict).parse(data, on_error)

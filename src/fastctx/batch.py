@@ -1,0 +1,349 @@
+"""Batch: a struct of arrays in Arrow layout, the currency of render and parse.
+
+Every column is numpy buffers laid out exactly as Arrow wants them, so exporting through the
+Arrow C data interface hands out the same memory:
+
+- ``int64``: int64 values + validity bitmap
+- ``timestamp``: int64 epoch milliseconds (timestamp[ms, UTC]) + validity bitmap
+- ``string``: int64 offsets (n + 1) + UTF-8 data + validity bitmap (Arrow ``large_string``)
+
+A validity bitmap is LSB-first, one bit per row, 1 = valid; ``None`` means no nulls.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["Batch", "Column", "Stats", "Reject"]
+
+KINDS = ("int64", "timestamp", "string")
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MS = _dt.timedelta(milliseconds=1)
+
+
+def _pack_validity(valid: np.ndarray) -> np.ndarray | None:
+    """Bool mask -> LSB-first bitmap, or None when every row is valid."""
+    if valid.all():
+        return None
+    return np.packbits(valid.astype(np.uint8), bitorder="little")
+
+
+def _unpack_validity(bitmap: np.ndarray | None, length: int) -> np.ndarray:
+    if bitmap is None:
+        return np.ones(length, dtype=bool)
+    return np.unpackbits(bitmap, count=length, bitorder="little").astype(bool)
+
+
+class Column:
+    """One column: numpy buffers in Arrow layout.
+
+    Parameters
+    ----------
+    kind : {"int64", "timestamp", "string"}
+    values : numpy.ndarray
+        int64 values (``int64``, ``timestamp``) or int64 offsets of length n + 1 (``string``).
+    data : numpy.ndarray, optional
+        uint8 UTF-8 bytes (``string`` only).
+    validity : numpy.ndarray or None
+        uint8 LSB-first bitmap, or None for no nulls.
+    """
+
+    __slots__ = ("kind", "values", "data", "validity", "length", "null_count")
+
+    def __init__(self, kind, values, data=None, validity=None, null_count=None):
+        if kind not in KINDS:
+            raise ValueError(f"unknown column kind {kind!r}; expected one of {KINDS}")
+        self.kind = kind
+        self.values = np.ascontiguousarray(values, dtype=np.int64)
+        self.length = len(self.values) - 1 if kind == "string" else len(self.values)
+        if kind == "string":
+            if data is None:
+                raise ValueError("a string column needs its data buffer")
+            self.data = np.ascontiguousarray(data, dtype=np.uint8)
+            if self.length < 0:
+                raise ValueError("a string column needs n + 1 offsets")
+        else:
+            self.data = None
+        if validity is not None:
+            validity = np.ascontiguousarray(validity, dtype=np.uint8)
+            if len(validity) < (self.length + 7) // 8:
+                raise ValueError("validity bitmap shorter than the column")
+        self.validity = validity
+        if null_count is None:
+            null_count = 0 if validity is None else int(self.length - self.valid_mask().sum())
+        self.null_count = null_count
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __repr__(self) -> str:
+        return f"Column({self.kind}, length={self.length}, nulls={self.null_count})"
+
+    def valid_mask(self) -> np.ndarray:
+        """A bool array, True where the row holds a value."""
+        return _unpack_validity(self.validity, self.length)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_strings(cls, items, name: str = "?") -> "Column":
+        """A string column from str / None items (bytes are taken as UTF-8 and checked)."""
+        encoded = []
+        valid = np.ones(len(items), dtype=bool)
+        for row, item in enumerate(items):
+            if item is None:
+                valid[row] = False
+                encoded.append(b"")
+            elif isinstance(item, str):
+                encoded.append(item.encode("utf-8", "surrogatepass"))
+            elif isinstance(item, (bytes, bytearray)):
+                try:
+                    bytes(item).decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(
+                        f"column {name!r} row {row}: bytes are not valid UTF-8 ({exc.reason})"
+                    ) from None
+                encoded.append(bytes(item))
+            else:
+                raise TypeError(
+                    f"column {name!r} row {row}: expected str or None, got {type(item).__name__}"
+                )
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        return cls("string", offsets, data, _pack_validity(valid))
+
+    @classmethod
+    def from_ints(cls, items, name: str = "?") -> "Column":
+        values = np.zeros(len(items), dtype=np.int64)
+        valid = np.ones(len(items), dtype=bool)
+        for row, item in enumerate(items):
+            if item is None:
+                valid[row] = False
+            elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+                if not -(2**63) <= item < 2**63:
+                    raise OverflowError(f"column {name!r} row {row}: {item} does not fit in int64")
+                values[row] = item
+            else:
+                raise TypeError(
+                    f"column {name!r} row {row}: expected int or None, got {type(item).__name__}"
+                )
+        return cls("int64", values, validity=_pack_validity(valid))
+
+    @classmethod
+    def from_datetimes(cls, items, name: str = "?") -> "Column":
+        """Timestamps from datetime / None; naive datetimes are taken as UTC."""
+        values = np.zeros(len(items), dtype=np.int64)
+        valid = np.ones(len(items), dtype=bool)
+        for row, item in enumerate(items):
+            if item is None:
+                valid[row] = False
+            elif isinstance(item, _dt.datetime):
+                if item.tzinfo is None:
+                    item = item.replace(tzinfo=_dt.timezone.utc)
+                values[row] = (item - _EPOCH) // _MS
+            else:
+                raise TypeError(
+                    f"column {name!r} row {row}: expected datetime or None, got {type(item).__name__}"
+                )
+        return cls("timestamp", values, validity=_pack_validity(valid))
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray, name: str = "?") -> "Column":
+        array = np.asarray(array)
+        if array.ndim != 1:
+            raise ValueError(f"column {name!r}: expected a 1-D array, got {array.ndim}-D")
+        kind = array.dtype.kind
+        if kind in "iu":
+            if kind == "u" and array.dtype.itemsize == 8 and len(array) and array.max() >= 2**63:
+                raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
+            return cls("int64", array.astype(np.int64, copy=False))
+        if kind == "M":
+            valid = ~np.isnat(array)
+            ms = array.astype("datetime64[ms]").view(np.int64)
+            return cls("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
+        if kind in "UO":
+            return cls.from_strings(array.tolist(), name)
+        if kind == "S":
+            return cls.from_strings([bytes(x) for x in array.tolist()], name)
+        raise TypeError(
+            f"column {name!r}: numpy dtype {array.dtype} is not supported "
+            "(use integers, datetime64, str or object)"
+        )
+
+    @classmethod
+    def from_values(cls, values, name: str = "?") -> "Column":
+        """Infer the kind of a list / numpy array / Column."""
+        if isinstance(values, Column):
+            return values
+        if isinstance(values, np.ndarray):
+            return cls.from_numpy(values, name)
+        items = list(values)
+        first = next((item for item in items if item is not None), None)
+        if first is None or isinstance(first, (str, bytes, bytearray)):
+            return cls.from_strings(items, name)
+        if isinstance(first, _dt.datetime):
+            return cls.from_datetimes(items, name)
+        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
+            return cls.from_ints(items, name)
+        raise TypeError(
+            f"column {name!r}: cannot store {type(first).__name__} values "
+            "(use int, str, datetime or None)"
+        )
+
+    # -- export ---------------------------------------------------------------------------
+
+    def to_pylist(self) -> list:
+        valid = self.valid_mask()
+        if self.kind == "string":
+            raw = self.data.tobytes()
+            offsets = self.values.tolist()
+            return [
+                raw[offsets[i] : offsets[i + 1]].decode("utf-8") if valid[i] else None
+                for i in range(self.length)
+            ]
+        if self.kind == "timestamp":
+            return [
+                _EPOCH + _dt.timedelta(milliseconds=v) if ok else None
+                for v, ok in zip(self.values.tolist(), valid)
+            ]
+        return [v if ok else None for v, ok in zip(self.values.tolist(), valid)]
+
+    def take_rows(self, start: int, stop: int) -> "Column":
+        """Rows ``[start, stop)`` (copies the validity bits, views the values)."""
+        valid = self.valid_mask()[start:stop]
+        if self.kind == "string":
+            offsets = self.values[start : stop + 1]
+            data = self.data[offsets[0] : offsets[-1]]
+            return Column("string", offsets - offsets[0], data, _pack_validity(valid))
+        return Column(self.kind, self.values[start:stop], validity=_pack_validity(valid))
+
+
+class Stats:
+    """Record counts of a parse: ``accepted + rejected + empty == records`` always.
+
+    ``normalized`` counts accepted records that were not byte-canonical (recovered by the
+    unescaped retry, or written with escapes fastctx never writes).
+    """
+
+    __slots__ = ("records", "accepted", "rejected", "empty", "normalized")
+
+    def __init__(self, records=0, accepted=0, rejected=0, empty=0, normalized=0):
+        self.records = records
+        self.accepted = accepted
+        self.rejected = rejected
+        self.empty = empty
+        self.normalized = normalized
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Stats) and self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return "Stats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
+
+
+class Reject:
+    """A record that was not accepted: where it was, why, and its raw bytes."""
+
+    __slots__ = ("line", "offset", "reason", "raw")
+
+    def __init__(self, line: int, offset: int, reason: str, raw: bytes):
+        self.line = line
+        self.offset = offset
+        self.reason = reason
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Reject(line={self.line}, offset={self.offset}, reason={self.reason!r}, raw={self.raw!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Reject) and (self.line, self.offset, self.reason, self.raw) == (
+            other.line,
+            other.offset,
+            other.reason,
+            other.raw,
+        )
+
+
+class Batch:
+    """A struct of arrays: named columns of equal length.
+
+    Examples
+    --------
+    >>> import fastctx
+    >>> b = fastctx.Batch.from_pydict({"status": [200, None], "requestId": ["a", "b"]})
+    >>> b.num_rows, b.column_names
+    (2, ['status', 'requestId'])
+    >>> b.to_pydict()
+    {'status': [200, None], 'requestId': ['a', 'b']}
+    """
+
+    def __init__(self, columns: Mapping[str, Column], num_rows: int | None = None, stats=None, rejects=None):
+        self._columns = dict(columns)
+        lengths = {name: len(col) for name, col in self._columns.items()}
+        if num_rows is None:
+            num_rows = next(iter(lengths.values()), 0)
+        for name, length in lengths.items():
+            if length != num_rows:
+                raise ValueError(f"column {name!r} has {length} rows, expected {num_rows}")
+        self._num_rows = num_rows
+        self.stats = stats
+        self.rejects = rejects if rejects is not None else []
+
+    @classmethod
+    def from_pydict(cls, mapping: Mapping) -> "Batch":
+        """Build from ``{name: list | numpy array | Column}``.
+
+        Lists are inferred: int -> int64, str -> string, datetime -> timestamp; None is null.
+        A value of another type is a ``TypeError`` naming the column and row.
+        """
+        return cls({name: Column.from_values(values, name) for name, values in mapping.items()})
+
+    from_dict = from_pydict
+
+    @property
+    def num_rows(self) -> int:
+        return self._num_rows
+
+    def __len__(self) -> int:
+        return self._num_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self._columns)
+
+    @property
+    def columns(self) -> dict:
+        return dict(self._columns)
+
+    def column(self, name: str) -> Column:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise KeyError(f"no column {name!r}; columns are {self.column_names}") from None
+
+    def get(self, name: str) -> Column | None:
+        return self._columns.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._columns
+
+    def to_pydict(self) -> dict:
+        """``{name: list}`` of Python values: int, str, UTC datetime, None."""
+        return {name: col.to_pylist() for name, col in self._columns.items()}
+
+    def slice(self, start: int, stop: int) -> "Batch":
+        """Rows ``[start, stop)``."""
+        start, stop, _ = slice(start, stop).indices(self._num_rows)
+        stop = max(start, stop)
+        return Batch({n: c.take_rows(start, stop) for n, c in self._columns.items()}, stop - start)
+
+    def __repr__(self) -> str:
+        cols = ", ".join(f"{n}: {c.kind}" for n, c in self._columns.items())
+        return f"Batch({self._num_rows} rows; {cols})"
