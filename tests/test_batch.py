@@ -1,0 +1,95 @@
+"""Batch and Column: construction, inference, layout, Python values."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from fastctx import Batch, Column
+
+UTC = dt.timezone.utc
+
+
+def test_from_pydict_infers_kinds_and_round_trips():
+    when = dt.datetime(2024, 7, 10, 18, 15, 21, 799000, tzinfo=UTC)
+    data = {"status": [200, None, -1], "requestId": ["a", None, "é✓"], "t": [when, None, when]}
+    batch = Batch.from_pydict(data)
+    assert batch.num_rows == 3
+    assert [batch.column(n).kind for n in data] == ["int64", "string", "timestamp"]
+    assert batch.to_pydict() == data
+
+
+def test_string_layout_is_arrow_large_string():
+    col = Column.from_strings(["ab", None, "", "é"])
+    assert col.values.dtype == np.int64 and col.values.tolist() == [0, 2, 2, 2, 4]
+    assert col.data.tobytes() == "abé".encode()
+    assert col.validity.tolist() == [0b1101]  # LSB first: row 1 is null
+    assert col.null_count == 1
+
+
+def test_no_nulls_means_no_bitmap():
+    assert Column.from_ints([1, 2]).validity is None
+
+
+def test_numpy_inputs():
+    batch = Batch.from_pydict({
+        "i": np.array([1, 2], dtype=np.int16),
+        "t": np.array(["2024-01-01T00:00:00.123456", "NaT"], dtype="datetime64[us]"),
+        "s": np.array(["x", "y"]),
+    })
+    assert batch.column("i").kind == "int64"
+    assert batch.column("t").values[0] == 1704067200123
+    assert batch.to_pydict()["t"][1] is None
+    assert batch.to_pydict()["s"] == ["x", "y"]
+
+
+def test_naive_datetimes_are_utc():
+    col = Column.from_values([dt.datetime(1970, 1, 1, 0, 0, 1)])
+    assert col.values.tolist() == [1000]
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([1, "x"], "column 'c' row 1: expected int or None, got str"),
+        (["x", 2], "column 'c' row 1: expected str or None, got int"),
+        ([1.5], "cannot store float"),
+        ([True], "cannot store bool"),
+        ([1, True], "row 1: expected int or None, got bool"),
+    ],
+)
+def test_wrong_types_name_column_and_row(values, message):
+    with pytest.raises(TypeError, match=message):
+        Batch.from_pydict({"c": values})
+
+
+def test_int64_overflow_is_an_error():
+    with pytest.raises(OverflowError, match="row 0"):
+        Batch.from_pydict({"c": [2**63]})
+
+
+def test_invalid_utf8_bytes_are_rejected():
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        Column.from_strings([b"\xff"], "c")
+
+
+def test_columns_must_agree_in_length():
+    with pytest.raises(ValueError, match="has 1 rows, expected 2"):
+        Batch.from_pydict({"a": [1, 2], "b": [1]})
+
+
+def test_column_lookup_errors_name_the_columns():
+    with pytest.raises(KeyError, match="no column 'x'"):
+        Batch.from_pydict({"a": [1]}).column("x")
+
+
+def test_slice():
+    batch = Batch.from_pydict({"a": [1, None, 3, 4], "s": ["w", "x", None, "z"]})
+    part = batch.slice(1, 3)
+    assert part.to_pydict() == {"a": [None, 3], "s": ["x", None]}
+    assert batch.slice(3, 10).to_pydict() == {"a": [4], "s": ["z"]}
+
+
+def test_empty_batch():
+    batch = Batch.from_pydict({"a": []})
+    assert batch.num_rows == 0 and batch.to_pydict() == {"a": []}
