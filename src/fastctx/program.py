@@ -181,7 +181,7 @@ class Program:
         --------
         >>> import fastctx
         >>> print(fastctx.compile('$context.requestId "$context.routeKey"').dis())
-        program: shape text, escape auto, 2 slots, 2 columns, 2 literal bytes + '\\n'
+        program: shape text, escape auto, 2 slots, 2 columns, 3 literal bytes + '\\n'
            0  LIT  0 +0   ''
            1  VAR  0      requestId          token   clf_bare
            2  LIT  0 +2   ' "'
