@@ -347,3 +347,69 @@ class Batch:
     def __repr__(self) -> str:
         cols = ", ".join(f"{n}: {c.kind}" for n, c in self._columns.items())
         return f"Batch({self._num_rows} rows; {cols})"
+
+    # -- Arrow ------------------------------------------------------------------------------
+    # The Arrow PyCapsule interface, in _arrow.pyx: exports point into the columns' own numpy
+    # buffers (no copy, no pyarrow); a Batch is one record batch with nullable fields
+    # int64 "l", timestamp[ms, UTC] "tsm:UTC" and large_string "U".
+
+    def __arrow_c_schema__(self):
+        """A PyCapsule ``arrow_schema``: a struct type with one field per column."""
+        from . import _arrow
+
+        return _arrow.export_schema(self)
+
+    def __arrow_c_array__(self, requested_schema=None):
+        """``(arrow_schema, arrow_array)`` PyCapsules: the columns as one struct array,
+        sharing the Batch's memory. ``requested_schema`` is accepted and not applied (the
+        protocol lets a producer keep its own schema)."""
+        from . import _arrow
+
+        return _arrow.export_array(self)
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """A PyCapsule ``arrow_array_stream`` yielding this Batch as one record batch.
+
+        Each call makes a new stream, so a Batch can be consumed any number of times.
+        """
+        from . import _arrow
+
+        return _arrow.export_stream(self)
+
+    @classmethod
+    def from_arrow(cls, data, names=None) -> "Batch":
+        """Import any Arrow PyCapsule exporter (pyarrow, polars, pandas, DuckDB).
+
+        Matching layouts (int64, large_string, timestamp[ms]) are zero-copy; other integer
+        widths, timestamp units, dates, string / string_view / dictionary strings are
+        converted without going through Python objects. ``names`` limits the columns.
+
+        Examples
+        --------
+        >>> import pyarrow as pa, fastctx
+        >>> fastctx.Batch.from_arrow(pa.table({"status": pa.array([200, None], pa.int32())})).to_pydict()
+        {'status': [200, None]}
+        """
+        from . import _arrow
+
+        return _arrow.import_batch(data, names)
+
+    def to_pyarrow(self):
+        """A ``pyarrow.Table`` over the same buffers (imports pyarrow only when called)."""
+        import pyarrow
+
+        return pyarrow.table(self)
+
+    def to_polars(self):
+        """A ``polars.DataFrame`` (imports polars only when called)."""
+        import polars
+
+        return polars.DataFrame(self)
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame``: timestamps ``datetime64[ms, UTC]``, nullable integers as
+        ``Int64`` (imports pandas and pyarrow only when called)."""
+        import pandas
+        import pyarrow
+
+        return self.to_pyarrow().to_pandas(types_mapper={pyarrow.int64(): pandas.Int64Dtype()}.get)

@@ -1,0 +1,993 @@
+# cython: language_level=3
+"""The Arrow C data interface for ``Batch``: export and import, no pyarrow needed.
+
+The three ABI structs below are written from the published Arrow C data interface and C
+stream interface specifications (they are part of the Arrow format, stable since Arrow 1.0).
+
+Export hands out pointers into the Batch's own numpy buffers: each exported ``ArrowArray``
+holds a reference to a tuple of those arrays and drops it in its release callback (taking
+the GIL there, since a consumer may release from any thread). A ``Batch`` is one record
+batch, so an exported stream yields exactly one array; every ``__arrow_c_stream__`` call
+makes a new stream, so a Batch can be consumed any number of times.
+
+Import takes any PyCapsule exporter (``__arrow_c_stream__`` preferred, else
+``__arrow_c_array__``), keeps only the wanted columns, and wraps the producer's buffers in
+read-only numpy arrays where the layout already is fastctx's (int64, large_string,
+timestamp[ms], date64, and validity bitmaps at a byte-aligned offset). Those arrays own a
+reference to the imported ``ArrowArray``, whose release callback runs when the last of
+them is freed. Every other supported layout is converted with numpy or a small ``nogil``
+loop, never through Python objects.
+"""
+
+from cpython.buffer cimport PyBuffer_FillInfo
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
+from cpython.ref cimport PyObject, Py_XDECREF, Py_XINCREF
+from libc.errno cimport EINVAL, ENOMEM
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memset, strlen
+
+cimport numpy as cnp
+import numpy as np
+
+from .batch import Batch, Column
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    int Py_IsInitialized() nogil
+
+
+# ---------------------------------------------------------------------------------------
+# The ABI (Arrow C data interface and C stream interface)
+# ---------------------------------------------------------------------------------------
+
+cdef enum:
+    ARROW_FLAG_DICTIONARY_ORDERED = 1
+    ARROW_FLAG_NULLABLE = 2
+    ARROW_FLAG_MAP_KEYS_SORTED = 4
+
+cdef struct ArrowSchema:
+    const char* format
+    const char* name
+    const char* metadata
+    int64_t flags
+    int64_t n_children
+    ArrowSchema** children
+    ArrowSchema* dictionary
+    void (*release)(ArrowSchema*) noexcept nogil
+    void* private_data
+
+cdef struct ArrowArray:
+    int64_t length
+    int64_t null_count
+    int64_t offset
+    int64_t n_buffers
+    int64_t n_children
+    const void** buffers
+    ArrowArray** children
+    ArrowArray* dictionary
+    void (*release)(ArrowArray*) noexcept nogil
+    void* private_data
+
+cdef struct ArrowArrayStream:
+    int (*get_schema)(ArrowArrayStream*, ArrowSchema*) noexcept nogil
+    int (*get_next)(ArrowArrayStream*, ArrowArray*) noexcept nogil
+    const char* (*get_last_error)(ArrowArrayStream*) noexcept nogil
+    void (*release)(ArrowArrayStream*) noexcept nogil
+    void* private_data
+
+
+# ---------------------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------------------
+
+# Zero-length numpy arrays may have a NULL data pointer, but Arrow wants every buffer a
+# layout defines (other than validity) non-NULL: point those at this instead.
+cdef int64_t _EMPTY[2]
+
+cdef struct ColumnPlan:
+    const char* format        # a static literal
+    char* name                # malloc'd, NUL-terminated UTF-8
+    int64_t null_count
+    int64_t n_buffers
+    const void* buffers[3]
+
+cdef struct ExportPlan:
+    # Everything needed to describe the Batch without touching Python objects, so that the
+    # stream callbacks can build schemas and arrays from any thread.
+    int64_t length
+    int64_t n_columns
+    ColumnPlan* columns
+    PyObject* keep            # owned reference: tuple of every numpy array pointed into
+
+cdef struct ArrayPrivate:
+    PyObject* keep            # owned reference, dropped by the release callback
+    const void* buffers[3]
+
+cdef struct StreamPrivate:
+    ExportPlan* plan
+    int done
+    const char* error
+
+
+cdef void _drop_ref(PyObject* obj) noexcept nogil:
+    # Release callbacks may run on any thread, with or without the GIL ("with gil" is
+    # PyGILState_Ensure/Release, so it also works when the caller already holds it).
+    if obj != NULL and Py_IsInitialized():
+        with gil:
+            Py_XDECREF(obj)
+
+
+cdef void _plan_free(ExportPlan* plan) noexcept nogil:
+    cdef int64_t i
+    if plan == NULL:
+        return
+    if plan.columns != NULL:
+        for i in range(plan.n_columns):
+            free(plan.columns[i].name)
+        free(plan.columns)
+    _drop_ref(plan.keep)
+    free(plan)
+
+
+cdef const void* _data_pointer(cnp.ndarray array):
+    cdef const void* ptr = cnp.PyArray_DATA(array)
+    return ptr if ptr != NULL else <const void*>_EMPTY
+
+
+cdef ExportPlan* _plan_new(batch) except NULL:
+    """Collect the Batch's buffers (with the GIL); the plan owns a reference to them."""
+    cdef ExportPlan* plan = <ExportPlan*>calloc(1, sizeof(ExportPlan))
+    cdef ColumnPlan* col
+    cdef int64_t n_rows = batch.num_rows
+    cdef bytes encoded
+    if plan == NULL:
+        raise MemoryError()
+    names = batch.column_names
+    keep = []
+    try:
+        plan.length = n_rows
+        plan.columns = <ColumnPlan*>calloc(max(len(names), 1), sizeof(ColumnPlan))
+        if plan.columns == NULL:
+            raise MemoryError()
+        for index, name in enumerate(names):
+            column = batch.column(name)
+            col = &plan.columns[index]
+            plan.n_columns = index + 1
+            encoded = str(name).encode("utf-8")
+            col.name = <char*>malloc(len(encoded) + 1)
+            if col.name == NULL:
+                raise MemoryError()
+            memcpy(col.name, <const char*>encoded, len(encoded))
+            col.name[len(encoded)] = 0
+            values = np.ascontiguousarray(column.values, dtype=np.int64)
+            keep.append(values)
+            if column.kind == "string":
+                data = np.ascontiguousarray(column.data, dtype=np.uint8)
+                if len(values) != n_rows + 1:
+                    raise ValueError(f"column {name!r}: {len(values)} offsets for {n_rows} rows")
+                keep.append(data)
+                col.format = "U"
+                col.n_buffers = 3
+                col.buffers[1] = _data_pointer(values)
+                col.buffers[2] = _data_pointer(data)
+            else:
+                if len(values) != n_rows:
+                    raise ValueError(f"column {name!r}: {len(values)} values for {n_rows} rows")
+                col.format = "tsm:UTC" if column.kind == "timestamp" else "l"
+                col.n_buffers = 2
+                col.buffers[1] = _data_pointer(values)
+            col.buffers[0] = NULL
+            col.null_count = 0
+            if column.validity is not None and column.null_count != 0:
+                validity = np.ascontiguousarray(column.validity, dtype=np.uint8)
+                if len(validity) < (n_rows + 7) // 8:
+                    raise ValueError(f"column {name!r}: validity bitmap shorter than the column")
+                keep.append(validity)
+                col.buffers[0] = _data_pointer(validity)
+                col.null_count = column.null_count
+        keep_tuple = tuple(keep)
+        Py_XINCREF(<PyObject*>keep_tuple)
+        plan.keep = <PyObject*>keep_tuple
+    except BaseException:
+        _plan_free(plan)
+        raise
+    return plan
+
+
+cdef void _release_schema(ArrowSchema* schema) noexcept nogil:
+    cdef int64_t i
+    cdef ArrowSchema* child
+    for i in range(schema.n_children):
+        child = schema.children[i]
+        if child.release != NULL:
+            child.release(child)
+    if schema.dictionary != NULL and schema.dictionary.release != NULL:
+        schema.dictionary.release(schema.dictionary)
+    # the private data is the one block holding the name and any children
+    free(schema.private_data)
+    schema.release = NULL
+
+
+cdef int _export_schema(ExportPlan* plan, ArrowSchema* out) noexcept nogil:
+    """A ``+s`` (struct) schema with one nullable field per column."""
+    cdef int64_t n = plan.n_columns
+    cdef int64_t i
+    cdef size_t name_len
+    cdef ArrowSchema** child_ptrs
+    cdef ArrowSchema* children
+    cdef ArrowSchema* child
+    cdef char* name
+    cdef char* block = <char*>malloc(n * (sizeof(ArrowSchema*) + sizeof(ArrowSchema)) + 1)
+    if block == NULL:
+        return ENOMEM
+    child_ptrs = <ArrowSchema**>block
+    children = <ArrowSchema*>(block + n * sizeof(ArrowSchema*))
+    for i in range(n):
+        name_len = strlen(plan.columns[i].name)
+        name = <char*>malloc(name_len + 1)
+        if name == NULL:
+            while i > 0:
+                i -= 1
+                free(children[i].private_data)
+            free(block)
+            return ENOMEM
+        memcpy(name, plan.columns[i].name, name_len + 1)
+        child = &children[i]
+        child.format = plan.columns[i].format
+        child.name = name
+        child.metadata = NULL
+        child.flags = ARROW_FLAG_NULLABLE
+        child.n_children = 0
+        child.children = NULL
+        child.dictionary = NULL
+        child.release = _release_schema
+        child.private_data = name
+        child_ptrs[i] = child
+    out.format = "+s"
+    out.name = ""
+    out.metadata = NULL
+    out.flags = 0
+    out.n_children = n
+    out.children = child_ptrs
+    out.dictionary = NULL
+    out.release = _release_schema
+    out.private_data = block
+    return 0
+
+
+cdef void _release_array(ArrowArray* array) noexcept nogil:
+    cdef int64_t i
+    cdef ArrowArray* child
+    cdef ArrayPrivate* priv = <ArrayPrivate*>array.private_data
+    # A consumer may have moved children out (it then marks them released here).
+    for i in range(array.n_children):
+        child = array.children[i]
+        if child.release != NULL:
+            child.release(child)
+    _drop_ref(priv.keep)
+    free(priv)
+    array.release = NULL
+
+
+cdef int _export_array(ExportPlan* plan, ArrowArray* out) noexcept nogil:
+    """A struct array of the columns; every array (parent and children) holds a reference
+    to the numpy buffers, so children moved out by a consumer stay valid on their own."""
+    cdef int64_t n = plan.n_columns
+    cdef int64_t i
+    cdef int k
+    cdef ArrayPrivate* priv
+    cdef ArrowArray** child_ptrs
+    cdef ArrowArray* children
+    cdef ArrowArray* child
+    cdef ArrayPrivate* child_priv
+    cdef char* block = <char*>malloc(
+        sizeof(ArrayPrivate) + n * (sizeof(ArrowArray*) + sizeof(ArrowArray)))
+    if block == NULL:
+        return ENOMEM
+    priv = <ArrayPrivate*>block
+    child_ptrs = <ArrowArray**>(block + sizeof(ArrayPrivate))
+    children = <ArrowArray*>(block + sizeof(ArrayPrivate) + n * sizeof(ArrowArray*))
+    for i in range(n):
+        child_priv = <ArrayPrivate*>malloc(sizeof(ArrayPrivate))
+        if child_priv == NULL:
+            while i > 0:
+                i -= 1
+                free(children[i].private_data)
+            free(block)
+            return ENOMEM
+        child = &children[i]
+        child.private_data = child_priv
+        child_ptrs[i] = child
+    with gil:
+        for i in range(n + 1):
+            Py_XINCREF(plan.keep)
+    priv.keep = plan.keep
+    priv.buffers[0] = NULL
+    for i in range(n):
+        child = &children[i]
+        child_priv = <ArrayPrivate*>child.private_data
+        child_priv.keep = plan.keep
+        for k in range(3):
+            child_priv.buffers[k] = plan.columns[i].buffers[k]
+        child.length = plan.length
+        child.null_count = plan.columns[i].null_count
+        child.offset = 0
+        child.n_buffers = plan.columns[i].n_buffers
+        child.n_children = 0
+        child.buffers = child_priv.buffers
+        child.children = NULL
+        child.dictionary = NULL
+        child.release = _release_array
+    out.length = plan.length
+    out.null_count = 0
+    out.offset = 0
+    out.n_buffers = 1
+    out.n_children = n
+    out.buffers = priv.buffers
+    out.children = child_ptrs
+    out.dictionary = NULL
+    out.release = _release_array
+    out.private_data = priv
+    return 0
+
+
+cdef int _stream_get_schema(ArrowArrayStream* stream, ArrowSchema* out) noexcept nogil:
+    cdef StreamPrivate* priv = <StreamPrivate*>stream.private_data
+    cdef int status = _export_schema(priv.plan, out)
+    priv.error = NULL
+    if status:
+        priv.error = "out of memory"
+    return status
+
+
+cdef int _stream_get_next(ArrowArrayStream* stream, ArrowArray* out) noexcept nogil:
+    cdef StreamPrivate* priv = <StreamPrivate*>stream.private_data
+    cdef int status
+    if priv.done:
+        # end of stream: a released array
+        memset(out, 0, sizeof(ArrowArray))
+        return 0
+    status = _export_array(priv.plan, out)
+    priv.error = NULL
+    if status:
+        priv.error = "out of memory"
+    else:
+        priv.done = 1
+    return status
+
+
+cdef const char* _stream_get_last_error(ArrowArrayStream* stream) noexcept nogil:
+    return (<StreamPrivate*>stream.private_data).error
+
+
+cdef void _stream_release(ArrowArrayStream* stream) noexcept nogil:
+    cdef StreamPrivate* priv = <StreamPrivate*>stream.private_data
+    _plan_free(priv.plan)
+    free(priv)
+    stream.release = NULL
+
+
+cdef void _schema_capsule_destructor(object capsule) noexcept:
+    cdef ArrowSchema* schema = <ArrowSchema*>PyCapsule_GetPointer(capsule, "arrow_schema")
+    if schema != NULL:
+        if schema.release != NULL:
+            schema.release(schema)
+        free(schema)
+
+
+cdef void _array_capsule_destructor(object capsule) noexcept:
+    cdef ArrowArray* array = <ArrowArray*>PyCapsule_GetPointer(capsule, "arrow_array")
+    if array != NULL:
+        if array.release != NULL:
+            array.release(array)
+        free(array)
+
+
+cdef void _stream_capsule_destructor(object capsule) noexcept:
+    cdef ArrowArrayStream* stream = <ArrowArrayStream*>PyCapsule_GetPointer(
+        capsule, "arrow_array_stream")
+    if stream != NULL:
+        if stream.release != NULL:
+            stream.release(stream)
+        free(stream)
+
+
+def export_schema(batch):
+    """``batch.__arrow_c_schema__()``: a PyCapsule named ``arrow_schema`` (a struct type)."""
+    cdef ExportPlan* plan = _plan_new(batch)
+    cdef ArrowSchema* schema = <ArrowSchema*>calloc(1, sizeof(ArrowSchema))
+    cdef int status = ENOMEM
+    if schema != NULL:
+        status = _export_schema(plan, schema)
+    _plan_free(plan)
+    if status:
+        free(schema)
+        raise MemoryError()
+    return PyCapsule_New(schema, "arrow_schema", _schema_capsule_destructor)
+
+
+def export_array(batch):
+    """``batch.__arrow_c_array__()``: ``(arrow_schema capsule, arrow_array capsule)``,
+    the columns as one struct array (a record batch) over the Batch's own buffers."""
+    cdef ExportPlan* plan = _plan_new(batch)
+    cdef ArrowSchema* schema = <ArrowSchema*>calloc(1, sizeof(ArrowSchema))
+    cdef ArrowArray* array = <ArrowArray*>calloc(1, sizeof(ArrowArray))
+    cdef int status = ENOMEM
+    if schema != NULL and array != NULL:
+        status = _export_schema(plan, schema)
+        if status == 0:
+            status = _export_array(plan, array)
+            if status:
+                schema.release(schema)
+    _plan_free(plan)
+    if status:
+        free(schema)
+        free(array)
+        raise MemoryError()
+    schema_capsule = PyCapsule_New(schema, "arrow_schema", _schema_capsule_destructor)
+    array_capsule = PyCapsule_New(array, "arrow_array", _array_capsule_destructor)
+    return schema_capsule, array_capsule
+
+
+def export_stream(batch):
+    """``batch.__arrow_c_stream__()``: a new ``arrow_array_stream`` capsule yielding the
+    Batch as one record batch. Each call makes an independent stream."""
+    cdef ExportPlan* plan = _plan_new(batch)
+    cdef StreamPrivate* priv = <StreamPrivate*>calloc(1, sizeof(StreamPrivate))
+    cdef ArrowArrayStream* stream = <ArrowArrayStream*>calloc(1, sizeof(ArrowArrayStream))
+    if priv == NULL or stream == NULL:
+        free(priv)
+        free(stream)
+        _plan_free(plan)
+        raise MemoryError()
+    priv.plan = plan
+    stream.get_schema = _stream_get_schema
+    stream.get_next = _stream_get_next
+    stream.get_last_error = _stream_get_last_error
+    stream.release = _stream_release
+    stream.private_data = priv
+    return PyCapsule_New(stream, "arrow_array_stream", _stream_capsule_destructor)
+
+
+# ---------------------------------------------------------------------------------------
+# Import
+# ---------------------------------------------------------------------------------------
+
+cdef class _ImportedArray:
+    """Owns one imported ``ArrowArray`` (moved in); calls the producer's release when the
+    last numpy array viewing its buffers is freed."""
+
+    cdef ArrowArray array
+
+    def __dealloc__(self):
+        if self.array.release != NULL:
+            self.array.release(&self.array)
+
+
+cdef class _ForeignBuffer:
+    """A read-only buffer-protocol view of producer memory that keeps its owner alive."""
+
+    cdef object owner
+    cdef const void* ptr
+    cdef Py_ssize_t nbytes
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        PyBuffer_FillInfo(view, self, <void*>self.ptr, self.nbytes, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+
+cdef object _wrap(object owner, const void* ptr, int64_t nbytes, dtype):
+    """A numpy array over ``nbytes`` of foreign memory, owning a reference to ``owner``."""
+    cdef _ForeignBuffer buffer
+    if ptr == NULL or nbytes <= 0:
+        return np.zeros(0, dtype=dtype)
+    buffer = _ForeignBuffer.__new__(_ForeignBuffer)
+    buffer.owner = owner
+    buffer.ptr = ptr
+    buffer.nbytes = nbytes
+    return np.frombuffer(buffer, dtype=dtype)
+
+
+class _Field:
+    """A Python copy of one ``ArrowSchema`` node."""
+
+    __slots__ = ("format", "name", "children", "dictionary")
+
+    def __init__(self, format, name, children, dictionary):
+        self.format = format
+        self.name = name
+        self.children = children
+        self.dictionary = dictionary
+
+
+cdef object _field_from_schema(const ArrowSchema* schema):
+    cdef int64_t i
+    if schema == NULL or schema.release == NULL or schema.format == NULL:
+        raise ValueError("the Arrow schema is released or incomplete")
+    name = schema.name.decode("utf-8", "replace") if schema.name != NULL else ""
+    children = []
+    for i in range(schema.n_children):
+        children.append(_field_from_schema(schema.children[i]))
+    dictionary = _field_from_schema(schema.dictionary) if schema.dictionary != NULL else None
+    return _Field(schema.format.decode("utf-8", "replace"), name, children, dictionary)
+
+
+_INT_FORMATS = {
+    "c": np.int8, "s": np.int16, "i": np.int32, "l": np.int64,
+    "C": np.uint8, "S": np.uint16, "I": np.uint32, "L": np.uint64,
+}
+_FLOAT_FORMATS = {"e": np.float16, "f": np.float32, "g": np.float64}
+_TS_TO_MS = {"s": (1000, 1), "m": (1, 1), "u": (1, 1000), "n": (1, 1000000)}
+_FORMAT_NAMES = {
+    "b": "boolean", "z": "binary", "Z": "large_binary", "vz": "binary_view",
+    "d": "decimal", "w": "fixed_size_binary", "+l": "list", "+L": "large_list",
+    "+vl": "list_view", "+w": "fixed_size_list", "+s": "struct", "+m": "map",
+    "+ud": "dense_union", "+us": "sparse_union", "tts": "time32[s]", "ttm": "time32[ms]",
+    "ttu": "time64[us]", "ttn": "time64[ns]", "tiM": "interval[months]",
+    "tiD": "interval[days, ms]", "tin": "interval[month_day_nano]", "+r": "run_end_encoded",
+}
+
+
+def _unsupported(name, fmt):
+    described = next((v for k, v in _FORMAT_NAMES.items() if fmt == k or
+                      (len(k) == 1 and fmt.startswith(k + ":"))), None)
+    if described is None and fmt.startswith("tD"):
+        described = "duration"
+    what = f" ({described})" if described else ""
+    return TypeError(
+        f"column {name!r}: Arrow format {fmt!r}{what} is not supported; fastctx columns are "
+        "integers, timestamps/dates or strings (cast the column first)")
+
+
+def _kind_of(field, name):
+    """The fastctx column kind an Arrow field converts to (TypeError if none)."""
+    fmt = field.format
+    if field.dictionary is not None:
+        if fmt not in _INT_FORMATS:
+            raise TypeError(f"column {name!r}: dictionary indices of Arrow format {fmt!r}")
+        return _kind_of(field.dictionary, name)
+    if fmt in _INT_FORMATS or fmt in _FLOAT_FORMATS:
+        return "int64"
+    if (fmt[:2] == "ts" and len(fmt) >= 4 and fmt[2] in _TS_TO_MS and fmt[3] == ":") \
+            or fmt in ("tdD", "tdm"):
+        return "timestamp"
+    if fmt in ("u", "U", "vu", "n"):
+        return "string"
+    raise _unsupported(name, fmt)
+
+
+def _empty_column(kind):
+    if kind == "string":
+        return Column("string", np.zeros(1, np.int64), np.zeros(0, np.uint8))
+    return Column(kind, np.zeros(0, np.int64))
+
+
+def _null_column(n):
+    """Arrow's null type: a string column of ``n`` nulls (renders as missing everywhere)."""
+    return Column("string", np.zeros(n + 1, np.int64), np.zeros(0, np.uint8),
+                  np.zeros((n + 7) // 8, np.uint8), n)
+
+
+cdef object _bit_mask(object owner, const void* bitmap, int64_t offset, int64_t n):
+    """Bits ``[offset, offset + n)`` of an LSB-first bitmap as a bool array."""
+    cdef int64_t shift = offset % 8
+    raw = _wrap(owner, <const char*>bitmap + offset // 8, (shift + n + 7) // 8, np.uint8)
+    return np.unpackbits(raw, count=shift + n, bitorder="little")[shift:].astype(bool)
+
+
+cdef tuple _validity(object owner, const ArrowArray* array, int64_t offset, int64_t n,
+                     object parent_mask):
+    """``(bitmap or None, null_count)`` for rows ``[offset, offset + n)``.
+
+    Zero-copy when the bitmap starts on a byte boundary and no parent nulls apply.
+    """
+    cdef const void* bitmap = array.buffers[0] if array.n_buffers > 0 else NULL
+    cdef bint has_bitmap = bitmap != NULL and array.null_count != 0
+    cdef int64_t null_count
+    if n == 0 or (not has_bitmap and parent_mask is None):
+        return None, 0
+    if has_bitmap and parent_mask is None and offset % 8 == 0:
+        view = _wrap(owner, <const char*>bitmap + offset // 8, (n + 7) // 8, np.uint8)
+        if array.null_count > 0 and offset == array.offset and n == array.length:
+            null_count = array.null_count
+        else:
+            null_count = n - int(np.count_nonzero(
+                np.unpackbits(view, count=n, bitorder="little")))
+        return (view, null_count) if null_count else (None, 0)
+    if has_bitmap:
+        mask = _bit_mask(owner, bitmap, offset, n)
+        if parent_mask is not None:
+            mask &= parent_mask
+    else:
+        mask = parent_mask
+    null_count = n - int(np.count_nonzero(mask))
+    if null_count == 0:
+        return None, 0
+    return np.packbits(mask, bitorder="little"), null_count
+
+
+cdef object _fixed(object owner, const ArrowArray* array, int buffer, int64_t offset,
+                   int64_t n, dtype):
+    """Values ``[offset, offset + n)`` of a fixed-width buffer (zero-copy view)."""
+    cdef int64_t width = np.dtype(dtype).itemsize
+    if array.n_buffers <= buffer:
+        raise ValueError("Arrow array has fewer buffers than its type needs")
+    return _wrap(owner, <const char*>array.buffers[buffer] + offset * width, n * width, dtype)
+
+
+cdef int _gather_views(const uint8_t* views, int64_t n, const uint8_t* valid,
+                       const uint8_t** buffers, const int64_t* sizes, int64_t n_data,
+                       int64_t* offsets, uint8_t* out) noexcept nogil:
+    """string_view -> offsets + data. First call with ``out == NULL`` to size (fills
+    ``offsets``), then with ``out`` to copy. Returns the bad row + 1 on a corrupt view."""
+    cdef int64_t row, total = 0
+    cdef int32_t length, index, start
+    cdef const uint8_t* view
+    offsets[0] = 0
+    for row in range(n):
+        view = views + 16 * row
+        if valid == NULL or valid[row]:
+            memcpy(&length, view, 4)
+            if length < 0:
+                return <int>(row + 1)
+            if out != NULL:
+                if length <= 12:
+                    memcpy(out + total, view + 4, length)
+                else:
+                    memcpy(&index, view + 8, 4)
+                    memcpy(&start, view + 12, 4)
+                    memcpy(out + total, buffers[index] + start, length)
+            elif length > 12:
+                memcpy(&index, view + 8, 4)
+                memcpy(&start, view + 12, 4)
+                if index < 0 or index >= n_data or start < 0 or start + <int64_t>length > sizes[index]:
+                    return <int>(row + 1)
+            total += length
+        offsets[row + 1] = total
+    return 0
+
+
+cdef object _string_view(object owner, const ArrowArray* array, int64_t offset, int64_t n,
+                         object mask, object name):
+    cdef int64_t n_data = array.n_buffers - 3
+    cdef int64_t i
+    cdef int status
+    cdef const uint8_t** buffers
+    cdef const uint8_t* valid_ptr = NULL
+    cdef cnp.ndarray offsets = np.zeros(n + 1, dtype=np.int64)
+    cdef cnp.ndarray data
+    cdef cnp.ndarray valid
+    cdef const uint8_t* views
+    cdef const int64_t* sizes
+    if n_data < 0:
+        raise ValueError(f"column {name!r}: string_view array with {array.n_buffers} buffers")
+    if mask is not None:
+        valid = np.ascontiguousarray(mask, dtype=np.uint8)
+        valid_ptr = <const uint8_t*>cnp.PyArray_DATA(valid)
+    buffers = <const uint8_t**>&array.buffers[2]
+    views = <const uint8_t*>array.buffers[1] + 16 * offset
+    sizes = <const int64_t*>array.buffers[array.n_buffers - 1]
+    if n and views == NULL:
+        raise ValueError(f"column {name!r}: string_view array without a views buffer")
+    with nogil:
+        status = _gather_views(views, n, valid_ptr, buffers, sizes, n_data,
+                               <int64_t*>cnp.PyArray_DATA(offsets), NULL)
+    if status:
+        raise ValueError(f"column {name!r}: corrupt string_view at row {status - 1}")
+    data = np.empty(offsets[n], dtype=np.uint8)
+    with nogil:
+        _gather_views(views, n, valid_ptr, buffers, sizes, n_data,
+                      <int64_t*>cnp.PyArray_DATA(offsets), <uint8_t*>cnp.PyArray_DATA(data))
+    return offsets, data
+
+
+cdef int _take_strings(const int64_t* offsets, const uint8_t* data, const int64_t* indices,
+                       const uint8_t* valid, int64_t n, int64_t* out_offsets,
+                       uint8_t* out) noexcept nogil:
+    """Gather dictionary strings by index (sizing pass when ``out`` is NULL)."""
+    cdef int64_t row, index, length, total = 0
+    out_offsets[0] = 0
+    for row in range(n):
+        if valid == NULL or valid[row]:
+            index = indices[row]
+            length = offsets[index + 1] - offsets[index]
+            if out != NULL:
+                memcpy(out + total, data + offsets[index], length)
+            total += length
+        out_offsets[row + 1] = total
+    return 0
+
+
+def _decode_dictionary(dictionary_column, indices, mask, name):
+    """Dictionary-encoded values -> a plain column; ``mask`` is the indices' validity."""
+    cdef cnp.ndarray offsets_in, data_in, index_array, valid, out_offsets, out_data
+    cdef int64_t n = len(indices)
+    size = len(dictionary_column)
+    valid_mask = np.ones(n, dtype=bool) if mask is None else mask
+    indices = np.where(valid_mask, indices.astype(np.int64), 0)
+    if n and valid_mask.any():
+        used = indices[valid_mask]
+        if used.min() < 0 or used.max() >= size:
+            raise ValueError(f"column {name!r}: dictionary index out of range (size {size})")
+    if size == 0:
+        return _null_column(n) if dictionary_column.kind == "string" else Column(
+            dictionary_column.kind, np.zeros(n, np.int64), validity=np.zeros((n + 7) // 8, np.uint8),
+            null_count=n)
+    if dictionary_column.validity is not None:
+        valid_mask = valid_mask & dictionary_column.valid_mask()[indices]
+    null_count = n - int(np.count_nonzero(valid_mask))
+    bitmap = np.packbits(valid_mask, bitorder="little") if null_count else None
+    if dictionary_column.kind != "string":
+        return Column(dictionary_column.kind, dictionary_column.values[indices],
+                      validity=bitmap, null_count=null_count)
+    offsets_in = np.ascontiguousarray(dictionary_column.values, dtype=np.int64)
+    data_in = np.ascontiguousarray(dictionary_column.data, dtype=np.uint8)
+    index_array = np.ascontiguousarray(indices, dtype=np.int64)
+    valid = np.ascontiguousarray(valid_mask, dtype=np.uint8)
+    out_offsets = np.empty(n + 1, dtype=np.int64)
+    with nogil:
+        _take_strings(<const int64_t*>cnp.PyArray_DATA(offsets_in),
+                      <const uint8_t*>cnp.PyArray_DATA(data_in),
+                      <const int64_t*>cnp.PyArray_DATA(index_array),
+                      <const uint8_t*>cnp.PyArray_DATA(valid), n,
+                      <int64_t*>cnp.PyArray_DATA(out_offsets), NULL)
+    out_data = np.empty(out_offsets[n], dtype=np.uint8)
+    with nogil:
+        _take_strings(<const int64_t*>cnp.PyArray_DATA(offsets_in),
+                      <const uint8_t*>cnp.PyArray_DATA(data_in),
+                      <const int64_t*>cnp.PyArray_DATA(index_array),
+                      <const uint8_t*>cnp.PyArray_DATA(valid), n,
+                      <int64_t*>cnp.PyArray_DATA(out_offsets),
+                      <uint8_t*>cnp.PyArray_DATA(out_data))
+    return Column("string", out_offsets, out_data, bitmap, null_count)
+
+
+cdef object _convert(object owner, const ArrowArray* array, object field, int64_t offset,
+                     int64_t n, object parent_mask, object name):
+    """Rows ``[offset, offset + n)`` of one imported child array -> a ``Column``."""
+    fmt = field.format
+    kind = _kind_of(field, name)
+    if fmt == "n":
+        return _null_column(n)
+    if array.release == NULL:
+        raise ValueError(f"column {name!r}: the Arrow array is released")
+    validity, null_count = _validity(owner, array, offset, n, parent_mask)
+    mask = None
+    if validity is not None:
+        mask = np.unpackbits(validity, count=n, bitorder="little").astype(bool)
+
+    if field.dictionary is not None:
+        if array.dictionary == NULL:
+            raise ValueError(f"column {name!r}: dictionary-encoded array without its dictionary")
+        dictionary = _convert(owner, array.dictionary, field.dictionary,
+                              array.dictionary.offset, array.dictionary.length, None, name)
+        indices = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
+        return _decode_dictionary(dictionary, indices, mask, name)
+
+    if fmt == "l":
+        return Column("int64", _fixed(owner, array, 1, offset, n, np.int64), None, validity,
+                      null_count)
+    if fmt in _INT_FORMATS:
+        raw = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
+        if fmt == "L" and n:
+            checked = raw if mask is None else raw[mask]
+            if len(checked) and checked.max() >= 2**63:
+                raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
+        return Column("int64", raw.astype(np.int64), None, validity, null_count)
+    if fmt in _FLOAT_FORMATS:
+        raw = _fixed(owner, array, 1, offset, n, _FLOAT_FORMATS[fmt])
+        if mask is not None:
+            raw = np.where(mask, raw, 0)
+        # pandas stores integer columns with missing values as float64 + NaN (nulls in
+        # Arrow): take them when every value is a whole number that fits int64.
+        if n and not (np.isfinite(raw).all() and (raw == np.trunc(raw)).all()
+                      and raw.min() >= -2.0**63 and raw.max() < 2.0**63):
+            raise TypeError(
+                f"column {name!r}: Arrow format {fmt!r} (floating point) holds values that "
+                "are not whole numbers; fastctx integer columns need integers")
+        return Column("int64", raw.astype(np.int64), None, validity, null_count)
+    if fmt[:2] == "ts":
+        multiply, divide = _TS_TO_MS[fmt[2]]
+        values = _fixed(owner, array, 1, offset, n, np.int64)
+        if multiply != 1:
+            values = values * multiply
+        elif divide != 1:
+            values = np.floor_divide(values, divide)
+        return Column("timestamp", values, None, validity, null_count)
+    if fmt == "tdm":
+        return Column("timestamp", _fixed(owner, array, 1, offset, n, np.int64), None,
+                      validity, null_count)
+    if fmt == "tdD":
+        days = _fixed(owner, array, 1, offset, n, np.int32)
+        return Column("timestamp", days.astype(np.int64) * 86400000, None, validity, null_count)
+    if fmt == "U" or fmt == "u":
+        width = 8 if fmt == "U" else 4
+        offsets = _fixed(owner, array, 1, offset, n + 1, np.int64 if width == 8 else np.int32)
+        end = int(offsets[n]) if n + 1 <= len(offsets) else 0
+        data = _wrap(owner, array.buffers[2] if array.n_buffers > 2 else NULL, end, np.uint8)
+        if len(offsets) == 0:
+            offsets = np.zeros(n + 1, np.int64)
+        return Column("string", offsets, data, validity, null_count)
+    if fmt == "vu":
+        offsets, data = _string_view(owner, array, offset, n, mask, name)
+        return Column("string", offsets, data, validity, null_count)
+    raise _unsupported(name, fmt)
+
+
+def _concat(columns, kind):
+    """Chunks of one column -> one Column (the single chunk itself when there is one)."""
+    if len(columns) == 1:
+        return columns[0]
+    if not columns:
+        return _empty_column(kind)
+    null_count = sum(c.null_count for c in columns)
+    validity = None
+    if null_count:
+        validity = np.packbits(np.concatenate([c.valid_mask() for c in columns]),
+                               bitorder="little")
+    if kind != "string":
+        return Column(kind, np.concatenate([c.values for c in columns]), None, validity,
+                      null_count)
+    pieces = [np.zeros(1, np.int64)]
+    datas = []
+    base = 0
+    for c in columns:
+        first, last = int(c.values[0]), int(c.values[len(c.values) - 1])
+        pieces.append(c.values[1:] - first + base)
+        datas.append(c.data[first:last])
+        base += last - first
+    return Column("string", np.concatenate(pieces),
+                  np.concatenate(datas) if datas else np.zeros(0, np.uint8), validity, null_count)
+
+
+cdef tuple _import_chunk(_ImportedArray owner, object schema_field, dict wanted):
+    """One struct array -> ``(num_rows, {index: Column})`` for the wanted children."""
+    cdef ArrowArray* array = &owner.array
+    cdef ArrowArray* child
+    cdef int64_t offset = array.offset, n = array.length
+    if array.n_children != len(schema_field.children):
+        raise ValueError(
+            f"Arrow array has {array.n_children} children but its schema {len(schema_field.children)}")
+    parent_mask = None
+    if array.n_buffers > 0 and array.buffers[0] != NULL and array.null_count != 0 and n:
+        # a null struct row makes every column null in that row
+        parent_mask = _bit_mask(owner, array.buffers[0], offset, n)
+        if parent_mask.all():
+            parent_mask = None
+    columns = {}
+    for index, name in wanted.items():
+        child = array.children[index]
+        if child.length < offset + n:
+            raise ValueError(f"column {name!r}: child array shorter than its record batch")
+        columns[index] = _convert(owner, child, schema_field.children[index],
+                                  offset + child.offset, n, parent_mask, name)
+    return n, columns
+
+
+def _wanted(schema_field, names):
+    if schema_field.format != "+s":
+        raise TypeError(
+            f"expected Arrow record batches (a struct type, format '+s'), got format "
+            f"{schema_field.format!r}")
+    wanted = {}
+    seen = set()
+    for index, child in enumerate(schema_field.children):
+        if child.name in seen or (names is not None and child.name not in names):
+            continue
+        seen.add(child.name)
+        wanted[index] = child.name
+    # check every wanted type up front, so an unsupported one fails before any data moves
+    kinds = {index: _kind_of(schema_field.children[index], name) for index, name in wanted.items()}
+    return wanted, kinds
+
+
+def _assemble(wanted, kinds, chunks):
+    num_rows = sum(rows for rows, _ in chunks)
+    columns = {}
+    for index, name in wanted.items():
+        columns[name] = _concat([cols[index] for _, cols in chunks], kinds[index])
+    return Batch(columns, num_rows)
+
+
+cdef object _stream_error(ArrowArrayStream* stream, int status, what):
+    cdef const char* message = stream.get_last_error(stream) if stream.get_last_error != NULL else NULL
+    detail = message.decode("utf-8", "replace") if message != NULL else f"error code {status}"
+    return OSError(status, f"Arrow stream {what} failed: {detail}")
+
+
+cdef object _import_stream(object capsule, object names):
+    cdef ArrowArrayStream* source = <ArrowArrayStream*>PyCapsule_GetPointer(
+        capsule, "arrow_array_stream")
+    cdef ArrowArrayStream stream
+    cdef ArrowSchema schema
+    cdef _ImportedArray owner
+    cdef int status
+    if source.release == NULL:
+        raise ValueError("the Arrow stream was already consumed")
+    # move the stream out of the capsule: it is ours to release now
+    memcpy(&stream, source, sizeof(ArrowArrayStream))
+    source.release = NULL
+    memset(&schema, 0, sizeof(ArrowSchema))
+    try:
+        status = stream.get_schema(&stream, &schema)
+        if status:
+            raise _stream_error(&stream, status, "get_schema")
+        try:
+            schema_field = _field_from_schema(&schema)
+        finally:
+            schema.release(&schema)
+        wanted, kinds = _wanted(schema_field, names)
+        chunks = []
+        while True:
+            owner = _ImportedArray.__new__(_ImportedArray)
+            status = stream.get_next(&stream, &owner.array)
+            if status:
+                owner.array.release = NULL
+                raise _stream_error(&stream, status, "get_next")
+            if owner.array.release == NULL:
+                break
+            chunks.append(_import_chunk(owner, schema_field, wanted))
+    finally:
+        stream.release(&stream)
+    return _assemble(wanted, kinds, chunks)
+
+
+cdef object _import_array(object schema_capsule, object array_capsule, object names):
+    cdef ArrowSchema* schema = <ArrowSchema*>PyCapsule_GetPointer(schema_capsule, "arrow_schema")
+    cdef ArrowArray* source = <ArrowArray*>PyCapsule_GetPointer(array_capsule, "arrow_array")
+    cdef _ImportedArray owner
+    if source.release == NULL:
+        raise ValueError("the Arrow array was already consumed")
+    schema_field = _field_from_schema(schema)
+    wanted, kinds = _wanted(schema_field, names)
+    owner = _ImportedArray.__new__(_ImportedArray)
+    memcpy(&owner.array, source, sizeof(ArrowArray))
+    source.release = NULL
+    return _assemble(wanted, kinds, [_import_chunk(owner, schema_field, wanted)])
+
+
+def import_batch(obj, names=None):
+    """Any Arrow PyCapsule exporter -> ``Batch``.
+
+    Parameters
+    ----------
+    obj : object
+        Anything with ``__arrow_c_stream__`` (preferred: pyarrow Table / RecordBatchReader,
+        polars DataFrame, pandas >= 2.2 DataFrame, DuckDB relations) or ``__arrow_c_array__``
+        (pyarrow RecordBatch, a struct Array) whose type is a struct of columns.
+    names : iterable of str, optional
+        Convert only these columns; the others are never touched.
+
+    Returns
+    -------
+    Batch
+        int64 / large_string / timestamp[ms] columns whose layout already matches are
+        zero-copy views of the producer's memory (kept alive by the arrays). Several chunks
+        are concatenated per column.
+
+    Raises
+    ------
+    TypeError
+        For a column type fastctx cannot hold, naming the column and its Arrow format.
+    """
+    if names is not None:
+        names = set(names)
+    if hasattr(obj, "__arrow_c_stream__"):
+        capsule = obj.__arrow_c_stream__()
+        if not PyCapsule_IsValid(capsule, "arrow_array_stream"):
+            raise TypeError("__arrow_c_stream__ did not return an 'arrow_array_stream' capsule")
+        return _import_stream(capsule, names)
+    if hasattr(obj, "__arrow_c_array__"):
+        capsules = obj.__arrow_c_array__()
+        if (not isinstance(capsules, tuple) or len(capsules) != 2
+                or not PyCapsule_IsValid(capsules[0], "arrow_schema")
+                or not PyCapsule_IsValid(capsules[1], "arrow_array")):
+            raise TypeError("__arrow_c_array__ did not return (arrow_schema, arrow_array) capsules")
+        return _import_array(capsules[0], capsules[1], names)
+    raise TypeError(
+        f"{type(obj).__name__} does not export Arrow data (no __arrow_c_stream__ or "
+        "__arrow_c_array__)")
