@@ -756,8 +756,11 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
     if array.release == NULL:
         raise ValueError(f"column {name!r}: the Arrow array is released")
     validity, null_count = _validity(owner, array, offset, n, parent_mask)
+    # one bool per row, for the conversions that must skip null slots (whose values are
+    # undefined in Arrow); the zero-copy paths never build it
     mask = None
-    if validity is not None:
+    if validity is not None and (field.dictionary is not None or fmt in ("L", "vu")
+                                 or fmt in _FLOAT_FORMATS):
         mask = np.unpackbits(validity, count=n, bitorder="little").astype(bool)
 
     if field.dictionary is not None:

@@ -386,8 +386,9 @@ class Batch:
 
         Examples
         --------
-        >>> import pyarrow as pa, fastctx
-        >>> fastctx.Batch.from_arrow(pa.table({"status": pa.array([200, None], pa.int32())})).to_pydict()
+        >>> import fastctx
+        >>> b = fastctx.Batch.from_pydict({"status": [200, None], "requestId": ["a", "b"]})
+        >>> fastctx.Batch.from_arrow(b, names=["status"]).to_pydict()  # a Batch exports Arrow too
         {'status': [200, None]}
         """
         from . import _arrow

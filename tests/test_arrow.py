@@ -1,0 +1,495 @@
+"""The Arrow C data interface of Batch (SPEC section 5): export without copying, import from
+pyarrow, polars, pandas and DuckDB, and rendering straight from Arrow data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import sys
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import fastctx
+from fastctx import Batch, Column
+from fastctx import _reference
+
+UTC = dt.timezone.utc
+
+
+def T(*args):
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+def sample_batch() -> Batch:
+    return Batch.from_pydict(
+        {
+            "status": [200, None, 404, -7],
+            "requestId": ["a", None, "héllo \"q\"", ""],
+            "requestTime": [T(2024, 1, 1, 12, 30, 45, 123000), None, T(1969, 12, 31, 23, 59), T(2038, 1, 19)],
+        }
+    )
+
+
+def address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+# ---------------------------------------------------------------------------------------
+# capsules, no third-party library involved
+# ---------------------------------------------------------------------------------------
+
+
+def test_capsules_have_the_protocol_names():
+    b = sample_batch()
+    assert "arrow_schema" in repr(b.__arrow_c_schema__())
+    schema, array = b.__arrow_c_array__()
+    assert "arrow_schema" in repr(schema) and "arrow_array" in repr(array)
+    assert "arrow_array_stream" in repr(b.__arrow_c_stream__())
+
+
+def test_round_trip_through_own_capsules():
+    b = sample_batch()
+    assert Batch.from_arrow(b).to_pydict() == b.to_pydict()
+    # and the import is zero-copy over the exporter's buffers
+    back = Batch.from_arrow(b)
+    for name in b.column_names:
+        assert address(back.column(name).values) == address(b.column(name).values)
+
+
+def test_export_keeps_buffers_alive_and_drops_them_on_release():
+    b = sample_batch()
+    values = b.column("status").values
+    before = sys.getrefcount(values)
+    capsule = b.__arrow_c_stream__()
+    assert sys.getrefcount(values) == before + 1
+    del capsule
+    gc.collect()
+    assert sys.getrefcount(values) == before
+
+
+# ---------------------------------------------------------------------------------------
+# export to pyarrow
+# ---------------------------------------------------------------------------------------
+
+
+def test_pyarrow_table_types_values_and_nulls():
+    pa = pytest.importorskip("pyarrow")
+    b = sample_batch()
+    table = pa.table(b)
+    assert table.schema == pa.schema(
+        [("status", pa.int64()), ("requestId", pa.large_string()), ("requestTime", pa.timestamp("ms", tz="UTC"))]
+    )
+    assert all(field.nullable for field in table.schema)
+    assert table.to_pydict() == b.to_pydict()
+    assert table.column("status").null_count == 1
+    assert pa.schema(b) == table.schema
+
+
+def test_pyarrow_shares_every_buffer():
+    pa = pytest.importorskip("pyarrow")
+    b = sample_batch()
+    for table in (pa.table(b), pa.record_batch(b)):
+        for name in b.column_names:
+            col = b.column(name)
+            chunk = table.column(name)
+            chunk = chunk.chunk(0) if hasattr(chunk, "chunk") else chunk
+            validity, *buffers = chunk.buffers()
+            assert validity.address == address(col.validity)
+            assert buffers[0].address == address(col.values)
+            if col.kind == "string":
+                assert buffers[1].address == address(col.data)
+
+
+def test_stream_can_be_consumed_more_than_once():
+    pa = pytest.importorskip("pyarrow")
+    b = sample_batch()
+    first = pa.RecordBatchReader.from_stream(b).read_all()
+    second = pa.RecordBatchReader.from_stream(b).read_all()
+    assert first.equals(second) and first.to_pydict() == b.to_pydict()
+    assert pa.table(b).equals(pa.table(b))
+
+
+def test_one_stream_capsule_is_consumed_once():
+    pa = pytest.importorskip("pyarrow")
+
+    class Holder:
+        def __init__(self, capsule):
+            self.capsule = capsule
+
+        def __arrow_c_stream__(self, requested_schema=None):
+            return self.capsule
+
+    holder = Holder(sample_batch().__arrow_c_stream__())
+    assert pa.table(holder).num_rows == 4
+    with pytest.raises(ValueError, match="already consumed"):
+        Batch.from_arrow(holder)
+
+
+def test_zero_rows_and_zero_columns():
+    pa = pytest.importorskip("pyarrow")
+    empty = Batch.from_pydict({"status": np.zeros(0, np.int64), "requestId": []})
+    table = pa.table(empty)
+    assert table.num_rows == 0
+    assert table.schema.types == [pa.int64(), pa.large_string()]
+    assert Batch.from_arrow(table).to_pydict() == {"status": [], "requestId": []}
+    no_columns = Batch({}, 5)
+    table = pa.table(no_columns)
+    assert (table.num_rows, table.num_columns) == (5, 0)
+    back = Batch.from_arrow(table)
+    assert (back.num_rows, back.column_names) == (5, [])
+
+
+def test_exported_data_outlives_the_batch_and_releases_from_another_thread():
+    pa = pytest.importorskip("pyarrow")
+    b = sample_batch()
+    expected = b.to_pydict()
+    data = weakref.ref(b.column("requestId").data)
+    table = pa.table(b)
+    del b
+    gc.collect()
+    assert data() is not None  # held by the export, not by the (gone) Batch
+    assert table.to_pydict() == expected
+    holder = [table]
+    del table
+    worker = threading.Thread(target=holder.clear)  # the release callback runs on this thread
+    worker.start()
+    worker.join()
+    gc.collect()
+    assert data() is None
+
+
+def test_to_pyarrow_to_pandas():
+    pa = pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    b = sample_batch()
+    assert b.to_pyarrow().equals(pa.table(b))
+    df = b.to_pandas()
+    assert str(df["requestTime"].dtype) == "datetime64[ms, UTC]"
+    assert str(df["status"].dtype) == "Int64"
+    assert df["status"].isna().tolist() == [False, True, False, False]
+    assert df["requestId"][2] == 'héllo "q"'
+    assert df["requestTime"][0].to_pydatetime() == T(2024, 1, 1, 12, 30, 45, 123000)
+
+
+# ---------------------------------------------------------------------------------------
+# export to polars and DuckDB
+# ---------------------------------------------------------------------------------------
+
+
+def test_polars_dataframe():
+    pl = pytest.importorskip("polars")
+    b = sample_batch()
+    df = pl.DataFrame(b)
+    assert df.schema == pl.Schema(
+        {"status": pl.Int64, "requestId": pl.String, "requestTime": pl.Datetime("ms", "UTC")}
+    )
+    assert df.to_dict(as_series=False) == b.to_pydict()
+    assert b.to_polars().equals(df)
+    # from_arrow of a PyCapsule exporter is a struct Series in polars; its fields are the columns
+    assert pl.from_arrow(b).struct.unnest().equals(df)
+
+
+def test_polars_shares_int_buffers():
+    pl = pytest.importorskip("polars")
+    b = Batch.from_pydict({"status": np.arange(1000, dtype=np.int64)})
+    series = pl.DataFrame(b)["status"]
+    assert address(series.to_numpy(allow_copy=False)) == address(b.column("status").values)
+
+
+def test_duckdb_sql_on_a_batch():
+    duckdb = pytest.importorskip("duckdb")
+    b = sample_batch()
+    con = duckdb.connect()
+    relation = con.sql("from b")
+    assert [str(t) for t in relation.types] == ["BIGINT", "VARCHAR", "TIMESTAMP WITH TIME ZONE"]
+    rows = con.sql("select status, requestId, epoch_ms(requestTime) from b").fetchall()
+    ms = [None if v is None else (v - T(1970, 1, 1)) // dt.timedelta(milliseconds=1)
+          for v in b.to_pydict()["requestTime"]]
+    assert rows == list(zip(b.to_pydict()["status"], b.to_pydict()["requestId"], ms))
+    # a second scan of the same Batch works: each scan takes a new stream
+    assert con.sql("select count(*), count(status) from b").fetchall() == [(4, 3)]
+
+
+# ---------------------------------------------------------------------------------------
+# import
+# ---------------------------------------------------------------------------------------
+
+
+def pyarrow_cases():
+    pa = pytest.importorskip("pyarrow")
+    long = "a string longer than twelve bytes"
+    return {
+        "int32": (pa.array([1, None, -3], pa.int32()), [1, None, -3]),
+        "int64": (pa.array([2**62, None, -1], pa.int64()), [2**62, None, -1]),
+        "int8": (pa.array([-128, 127, None], pa.int8()), [-128, 127, None]),
+        "uint8": (pa.array([255, 0, None], pa.uint8()), [255, 0, None]),
+        "uint64": (pa.array([2**63 - 1, None, 0], pa.uint64()), [2**63 - 1, None, 0]),
+        "float_whole": (pa.array([1.0, None, -3.0]), [1, None, -3]),
+        "ts_us_tz": (
+            pa.array([T(2024, 5, 6, 7, 8, 9, 123456), None, T(1969, 12, 31, 23, 59, 59, 999999)],
+                     pa.timestamp("us", tz="America/New_York")),
+            [T(2024, 5, 6, 7, 8, 9, 123000), None, T(1969, 12, 31, 23, 59, 59, 999000)],
+        ),
+        "ts_s_naive": (pa.array([0, 1, None], pa.timestamp("s")), [T(1970, 1, 1), T(1970, 1, 1, 0, 0, 1), None]),
+        "ts_ns": (pa.array([1_500_000, None, -1], pa.timestamp("ns", tz="UTC")),
+                  [T(1970, 1, 1, 0, 0, 0, 1000), None, T(1969, 12, 31, 23, 59, 59, 999000)]),
+        "ts_ms": (pa.array([5, None, 6], pa.timestamp("ms", tz="+01:00")),
+                  [T(1970, 1, 1, 0, 0, 0, 5000), None, T(1970, 1, 1, 0, 0, 0, 6000)]),
+        "date32": (pa.array([dt.date(2024, 2, 29), None, dt.date(1900, 1, 1)], pa.date32()),
+                   [T(2024, 2, 29), None, T(1900, 1, 1)]),
+        "date64": (pa.array([dt.date(2024, 2, 29), None, dt.date(1900, 1, 1)], pa.date64()),
+                   [T(2024, 2, 29), None, T(1900, 1, 1)]),
+        "string": (pa.array(["a", None, "ünï"], pa.string()), ["a", None, "ünï"]),
+        "large_string": (pa.array(["a", None, ""], pa.large_string()), ["a", None, ""]),
+        "string_view": (pa.array([long, None, "short", ""], pa.string_view()), [long, None, "short", ""]),
+        "dictionary": (pa.array(["x", None, "yy", "x"]).dictionary_encode(), ["x", None, "yy", "x"]),
+        "dictionary_int": (pa.array([7, None, 7]).dictionary_encode(), [7, None, 7]),
+        "dictionary_view": (
+            pa.DictionaryArray.from_arrays(pa.array([1, 0, None, 1], pa.int8()),
+                                           pa.array(["short", long], pa.string_view())),
+            [long, "short", None, long],
+        ),
+        "nulls": (pa.nulls(3), [None, None, None]),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["int32", "int64", "int8", "uint8", "uint64", "float_whole", "ts_us_tz", "ts_s_naive", "ts_ns",
+     "ts_ms", "date32", "date64", "string", "large_string", "string_view", "dictionary",
+     "dictionary_int", "dictionary_view", "nulls"],
+)
+def test_import_pyarrow_types(case):
+    pa = pytest.importorskip("pyarrow")
+    array, expected = pyarrow_cases()[case]
+    table = pa.table({"col": array})
+    batch = Batch.from_arrow(table)
+    assert batch.to_pydict() == {"col": expected}
+    kind = batch.column("col").kind
+    assert kind == ("timestamp" if case.startswith(("ts", "date")) else
+                    "string" if case in ("string", "large_string", "string_view", "dictionary",
+                                         "dictionary_view", "nulls") else "int64")
+    # the same through __arrow_c_array__ (RecordBatch) and sliced at every offset
+    assert Batch.from_arrow(table.to_batches()[0]).to_pydict() == {"col": expected}
+    for start in range(len(expected)):
+        assert Batch.from_arrow(table.slice(start)).to_pydict() == {"col": expected[start:]}
+
+
+def test_import_is_zero_copy_where_layouts_match_and_keeps_memory_alive():
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({
+        "n": pa.array(range(1000), pa.int64()),
+        "s": pa.array([f"value {i}" if i % 7 else None for i in range(1000)], pa.large_string()),
+        "t": pa.array(range(1000), pa.timestamp("ms", tz="UTC")),
+    })
+    expected = table.to_pydict()
+    batch = Batch.from_arrow(table)
+    for name in ("n", "t"):
+        validity, values = table.column(name).chunk(0).buffers()
+        assert address(batch.column(name).values) == values.address
+    validity, offsets, data = table.column("s").chunk(0).buffers()
+    col = batch.column("s")
+    assert (address(col.validity), address(col.values), address(col.data)) == (
+        validity.address, offsets.address, data.address)
+    held = pa.total_allocated_bytes()
+    del table
+    gc.collect()
+    assert pa.total_allocated_bytes() == held  # the Batch keeps the producer's memory
+    assert Batch.from_pydict(batch.to_pydict()).to_pydict() == {
+        "n": expected["n"], "s": expected["s"],
+        "t": [T(1970, 1, 1) + dt.timedelta(milliseconds=v) for v in range(1000)]}
+    del batch, col
+    gc.collect()
+    assert pa.total_allocated_bytes() < held  # ... and releases it with the last array
+
+
+def test_import_sliced_bitmaps_at_bit_offsets():
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(7)
+    values = [None if rng.random() < 0.3 else int(v) for v in rng.integers(-1000, 1000, 45)]
+    strings = [None if v is None else f"s{v}" for v in values]
+    table = pa.table({"i": pa.array(values, pa.int32()), "l": pa.array(values, pa.int64()),
+                      "s": pa.array(strings, pa.string()), "v": pa.array(strings, pa.string_view())})
+    for start in range(0, 20):
+        for length in (0, 1, 7, 8, 9, 25):
+            sliced = table.slice(start, length)
+            got = Batch.from_arrow(sliced).to_pydict()
+            want = values[start:start + length]
+            assert got == {"i": want, "l": want, "s": strings[start:start + length],
+                           "v": strings[start:start + length]}
+
+
+def test_import_chunked_stream_is_concatenated():
+    pa = pytest.importorskip("pyarrow")
+    part = pa.table({"s": pa.array(["a", None, "bcd"], pa.string()), "n": pa.array([1, 2, None], pa.int16()),
+                     "d": pa.array(["x", "y", None]).dictionary_encode()})
+    table = pa.concat_tables([part, part.slice(1, 1), part.slice(2)])
+    assert table.column("s").num_chunks == 3
+    batch = Batch.from_arrow(table)
+    assert batch.num_rows == 5
+    assert batch.to_pydict() == {"s": ["a", None, "bcd", None, "bcd"], "n": [1, 2, None, 2, None],
+                                 "d": ["x", "y", None, "y", None]}
+    # an empty stream gives empty columns of the right kinds
+    empty = Batch.from_arrow(pa.RecordBatchReader.from_batches(part.schema, []))
+    assert empty.num_rows == 0 and [empty.column(n).kind for n in "snd"] == ["string", "int64", "string"]
+
+
+def test_import_struct_array_with_null_rows():
+    pa = pytest.importorskip("pyarrow")
+    struct = pa.StructArray.from_arrays(
+        [pa.array([1, 2, 3, 4]), pa.array(["a", "b", None, "d"])], names=["x", "y"],
+        mask=pa.array([False, True, False, False]))
+    assert Batch.from_arrow(struct).to_pydict() == {"x": [1, None, 3, 4], "y": ["a", None, None, "d"]}
+    assert Batch.from_arrow(struct.slice(1)).to_pydict() == {"x": [None, 3, 4], "y": [None, None, "d"]}
+
+
+def test_import_only_the_named_columns():
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({"keep": [1, 2], "flag": [True, False], "other": ["x", "y"]})
+    batch = Batch.from_arrow(table, names=["keep", "missing"])
+    assert batch.column_names == ["keep"] and batch.num_rows == 2
+    assert Batch.from_arrow(table, names=[]).num_rows == 2
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        ("bool", "column 'bad': Arrow format 'b' (boolean)"),
+        ("list", "column 'bad': Arrow format '+l' (list)"),
+        ("binary", "column 'bad': Arrow format 'z' (binary)"),
+        ("float", "column 'bad': Arrow format 'g'"),
+    ],
+)
+def test_unsupported_types_name_the_column_and_format(array, message):
+    pa = pytest.importorskip("pyarrow")
+    arrays = {"bool": pa.array([True]), "list": pa.array([[1]]), "binary": pa.array([b"x"]),
+              "float": pa.array([1.5])}
+    with pytest.raises(TypeError) as info:
+        Batch.from_arrow(pa.table({"ok": [1], "bad": arrays[array]}))
+    assert message in str(info.value)
+
+
+def test_uint64_overflow_is_an_error():
+    pa = pytest.importorskip("pyarrow")
+    with pytest.raises(OverflowError, match="'big'"):
+        Batch.from_arrow(pa.table({"big": pa.array([2**63], pa.uint64())}))
+
+
+def test_import_not_a_record_batch():
+    pa = pytest.importorskip("pyarrow")
+    with pytest.raises(TypeError, match="struct"):
+        Batch.from_arrow(pa.array([1, 2, 3]))
+    with pytest.raises(TypeError, match="does not export Arrow data"):
+        Batch.from_arrow([1, 2, 3])
+
+
+def test_import_polars():
+    pl = pytest.importorskip("polars")
+    long = "a string longer than twelve bytes"
+    df = pl.DataFrame({
+        "n": [1, None, 3],
+        "small": pl.Series([1, 2, None], dtype=pl.UInt16),
+        "s": ["x", long, None],  # polars exports string_view
+        "c": pl.Series(["u", None, long], dtype=pl.Categorical),
+        "e": pl.Series(["u", "v", None], dtype=pl.Enum(["u", "v"])),
+        "t": pl.Series([T(2024, 1, 1, 0, 0, 0, 1500), None, T(1999, 12, 31)], dtype=pl.Datetime("us", "UTC")),
+        "naive": pl.Series([dt.datetime(2024, 1, 1), None, None], dtype=pl.Datetime("ns")),
+        "d": [dt.date(2020, 1, 1), None, dt.date(2020, 1, 2)],
+    })
+    batch = Batch.from_arrow(df)
+    assert batch.to_pydict() == {
+        "n": [1, None, 3], "small": [1, 2, None], "s": ["x", long, None], "c": ["u", None, long],
+        "e": ["u", "v", None], "t": [T(2024, 1, 1, 0, 0, 0, 1000), None, T(1999, 12, 31)],
+        "naive": [T(2024, 1, 1), None, None], "d": [T(2020, 1, 1), None, T(2020, 1, 2)],
+    }
+    # several chunks
+    chunked = pl.concat([df, df.slice(1)], rechunk=False)
+    assert Batch.from_arrow(chunked).to_pydict()["c"] == ["u", None, long, None, long]
+    # round trip Batch -> polars -> Batch
+    b = sample_batch()
+    assert Batch.from_arrow(b.to_polars()).to_pydict() == b.to_pydict()
+
+
+def test_import_pandas():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    df = pd.DataFrame({
+        "status": [200.0, None, 404.0],  # integers with a missing value: float64 + NaN
+        "i": [1, 2, 3],
+        "s": ["x", None, "zz"],
+        "t": pd.to_datetime(["2024-01-01", None, "2024-01-02 03:04:05.678"], utc=True, format="ISO8601"),
+    })
+    batch = Batch.from_arrow(df)
+    assert batch.to_pydict() == {
+        "status": [200, None, 404], "i": [1, 2, 3], "s": ["x", None, "zz"],
+        "t": [T(2024, 1, 1), None, T(2024, 1, 2, 3, 4, 5, 678000)],
+    }
+    b = sample_batch()
+    assert Batch.from_arrow(b.to_pandas()).to_pydict() == b.to_pydict()
+
+
+def test_import_duckdb():
+    duckdb = pytest.importorskip("duckdb")
+    pytest.importorskip("pyarrow")
+    con = duckdb.connect()
+    query = ("select i::int as i, i::ubigint as u, 'value ' || i || ' of a longer string' as s, "
+             "timestamptz '2024-01-01 00:00:00+00' + (i * interval 1500 millisecond) as t, "
+             "case when i = 1 then null else i end as n from range(3) r(i)")
+    expected = {
+        "i": [0, 1, 2], "u": [0, 1, 2], "s": [f"value {i} of a longer string" for i in range(3)],
+        "t": [T(2024, 1, 1), T(2024, 1, 1, 0, 0, 1, 500000), T(2024, 1, 1, 0, 0, 3)],
+        "n": [0, None, 2],
+    }
+    assert Batch.from_arrow(con.sql(query)).to_pydict() == expected
+    assert Batch.from_arrow(con.sql(query).arrow()).to_pydict() == expected
+    con.execute("set produce_arrow_string_view = true")
+    assert Batch.from_arrow(con.sql(query)).to_pydict() == expected
+    # a Batch goes into DuckDB and back unchanged
+    b = sample_batch()
+    assert Batch.from_arrow(con.sql("from b")).to_pydict() == b.to_pydict()
+
+
+# ---------------------------------------------------------------------------------------
+# rendering straight from Arrow data
+# ---------------------------------------------------------------------------------------
+
+
+def clf_events():
+    return {
+        "identity.sourceIp": ["192.0.2.1", None, "2001:db8::1"],
+        "identity.caller": [None, "caller", "-"],
+        "identity.user": ["user", None, None],
+        "requestTime": [T(2024, 7, 10, 18, 15, 21, 799000), T(1999, 1, 1), None],
+        "eventType": ["MESSAGE", "CONNECT", "DISCONNECT"],
+        "routeKey": ["$default", 'say "hi"', None],
+        "connectionId": ["L0SM9cOFvHcCIhw=", "abc", ""],
+        "status": [200, None, 500],
+        "requestId": ["r1", "r2", "r3"],
+    }
+
+
+def test_render_pyarrow_table_equals_render_of_the_same_dict():
+    pa = pytest.importorskip("pyarrow")
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    events = clf_events()
+    table = pa.table({
+        **{k: pa.array(v, pa.string()) for k, v in events.items() if k not in ("status", "requestTime")},
+        "status": pa.array(events["status"], pa.int32()),
+        "requestTime": pa.array(events["requestTime"], pa.timestamp("us", tz="UTC")),
+        "unused": pa.array([True, False, None]),  # not a variable of the format: never converted
+    })
+    expected = _reference.render(fmt.program, Batch.from_pydict(events))[0]
+    assert fmt.render(events) == expected
+    assert fmt.render(table) == expected
+    assert fmt.render(table.to_batches()[0]) == expected
+
+
+def test_render_polars_dataframe():
+    pl = pytest.importorskip("polars")
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    events = clf_events()
+    df = pl.DataFrame(events).with_columns(pl.col("eventType").cast(pl.Categorical))
+    assert fmt.render(df) == fmt.render(events)
