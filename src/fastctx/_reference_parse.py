@@ -1,0 +1,644 @@
+"""Pure-Python parser of ``Program`` records: the test oracle for the ``_parse`` kernel.
+
+It follows the parse plan of ``parseplan.py`` step for step, written for clarity, not speed;
+every kernel parse test runs against it and both must agree on values, counts and rejects.
+
+Values that do not survive a round trip, by design (SPEC section 2): a rendered ``-`` is null,
+so a string value ``"-"`` or ``""`` reads back as ``None`` (except ``"-"`` in a JSON bare
+position, written as the JSON string ``"-"``); timestamps are rendered to the second, so
+milliseconds are lost; XML drops characters XML 1.0 cannot hold.
+"""
+
+from __future__ import annotations
+
+from .batch import Batch, Column, Reject, Stats
+from .errors import ParseError
+from .parseplan import (
+    D_BAD,
+    D_COPY,
+    D_ESC,
+    D_ODD,
+    D_XEF,
+    E_CHAR,
+    E_CSV,
+    E_DUP,
+    E_ESCAPE,
+    E_INT,
+    E_JSON,
+    E_LITERAL,
+    E_PREFIX,
+    E_QUOTES,
+    E_RANGE,
+    E_SUFFIX,
+    E_TIME,
+    E_UTF8,
+    FORM_CSV,
+    FORM_JSON_BARE,
+    FORM_STOP,
+    FORM_TIME,
+    ParsePlan,
+    describe_error,
+    plan as make_plan,
+)
+from .program import ESCAPE_TABLES, Action, Esc, Program, VType
+
+__all__ = ["parse", "normalize_input", "ON_ERROR"]
+
+ON_ERROR = ("raise", "skip", "collect")
+MONTHS = {m: i + 1 for i, m in enumerate(
+    (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"))}
+_HEX = b"0123456789abcdefABCDEF"
+_LOWER_HEX = b"0123456789abcdef"
+_JSON_NUMBER_CHARS = b"+-.eE0123456789"
+_TIME_SHAPE = b"dd/MMM/dddd:dd:dd:dd sdddd"
+_XML_NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
+_CLF_SHORT = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("v"): 11, ord("f"): 12}
+INT64_MAX = 2**63 - 1
+
+
+class _Fail(Exception):
+    """A record that does not parse: error code, slot or literal index, byte position."""
+
+    def __init__(self, code: int, index: int, column: int):
+        self.code = code
+        self.index = index
+        self.column = column
+
+
+def normalize_input(data) -> memoryview:
+    """bytes, bytearray, memoryview, mmap or str -> a 1-D byte memoryview."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    view = memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    return view
+
+
+# -- record boundaries ------------------------------------------------------------------------
+
+
+def record_end(data: bytes, pos: int, csv_quotes: bool) -> int:
+    """Index of the newline ending the record at ``pos`` (``len(data)`` if none)."""
+    if not csv_quotes:
+        end = data.find(b"\n", pos)
+        return len(data) if end < 0 else end
+    # RFC 4180: a field that starts with '"' runs to the '"' not doubled; newlines inside it
+    # belong to the record. Quotes elsewhere in a field are plain bytes here.
+    index = pos
+    field_start = True
+    length = len(data)
+    while index < length:
+        byte = data[index]
+        if byte == 0x0A:
+            return index
+        if field_start and byte == 0x22:
+            index += 1
+            while index < length:
+                if data[index] == 0x22:
+                    if index + 1 < length and data[index + 1] == 0x22:
+                        index += 2
+                        continue
+                    break
+                index += 1
+            index += 1
+            field_start = False
+            continue
+        field_start = byte == 0x2C
+        index += 1
+    return length
+
+
+# -- splitting a record into slot spans -------------------------------------------------------
+
+
+def _time_shape(rec: bytes, start: int) -> bool:
+    if len(rec) - start < 26:
+        return False
+    for index, kind in enumerate(_TIME_SHAPE):
+        byte = rec[start + index]
+        if kind == ord("d"):
+            ok = 0x30 <= byte <= 0x39
+        elif kind == ord("M"):
+            ok = 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A
+        elif kind == ord("s"):
+            ok = byte in b"+-"
+        else:
+            ok = byte == kind
+        if not ok:
+            return False
+    return True
+
+
+def scan_forward(rec: bytes, front: int, back: int, sp) -> int:
+    """End of the value starting at ``front`` (the slot can find it by itself)."""
+    if sp.form == FORM_TIME:
+        if back - front >= 26 and _time_shape(rec[: front + 26], front):
+            return front + 26
+        if front < back and rec[front] == 0x2D:
+            return front + 1
+        raise _Fail(E_TIME, -1, front)
+    if sp.form == FORM_JSON_BARE:
+        if rec[front : front + 4] == b"null" and front + 4 <= back:
+            return front + 4
+        if front < back and rec[front] == 0x22:
+            index = front + 1
+            while index < back:
+                byte = rec[index]
+                if byte == 0x22:
+                    return index + 1
+                index += 2 if byte == 0x5C else 1
+            raise _Fail(E_JSON, -1, front)
+        if front < back and rec[front] in b"-0123456789":
+            index = front
+            while index < back and rec[index] in _JSON_NUMBER_CHARS:
+                index += 1
+            return index
+        raise _Fail(E_JSON, -1, front)
+    if sp.form == FORM_CSV and front < back and rec[front] == 0x22:
+        index = front + 1
+        while index < back:
+            if rec[index] == 0x22:
+                if index + 1 < back and rec[index + 1] == 0x22:
+                    index += 2
+                    continue
+                return index + 1
+            index += 1
+        raise _Fail(E_CSV, -1, front)
+    stop = sp.stop
+    index = front
+    while index < back:
+        byte = rec[index]
+        if stop[byte]:
+            break
+        index += 2 if (sp.skip and byte == 0x5C) else 1
+    return min(index, back)
+
+
+def scan_backward(rec: bytes, front: int, back: int, sp) -> int:
+    """Start of the value ending at ``back`` (the slot can find it by itself)."""
+    if sp.form == FORM_TIME:
+        if back > front and rec[back - 1] == 0x2D:
+            return back - 1
+        if back - front >= 26 and _time_shape(rec, back - 26):
+            return back - 26
+        raise _Fail(E_TIME, -1, max(front, back - 26))
+    table = sp.back
+    index = back
+    while index > front and not table[rec[index - 1]]:
+        index -= 1
+    return index
+
+
+def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool) -> int:
+    """Leftmost start ``> front`` of ``literal`` in ``rec[front:back]``, not inside an escape."""
+    index = front
+    size = len(literal)
+    while index + size <= back:
+        if index > front and rec[index : index + size] == literal:
+            return index
+        index += 2 if (skip and rec[index] == 0x5C) else 1
+    return -1
+
+
+def split(rec: bytes, literals, slots) -> list:
+    """Spans ``(start, end)`` of every slot, or ``_Fail``."""
+    n = len(slots)
+    first, last = literals[0], literals[n]
+    if not rec.startswith(first):
+        raise _Fail(E_PREFIX, 0, 0)
+    front = len(first)
+    if n == 0:
+        if len(rec) != front:
+            raise _Fail(E_SUFFIX, 0, min(front, len(rec)))
+        return []
+    if len(rec) - front < len(last) or not rec.endswith(last):
+        raise _Fail(E_SUFFIX, n, max(front, len(rec) - len(last)))
+    back = len(rec) - len(last)
+    spans: list = [None] * n
+    i, j = 0, n - 1
+
+    def take_forward(k: int) -> None:
+        nonlocal front
+        sp = slots[k]
+        literal = literals[k + 1]
+        if sp.forward:
+            try:
+                end = scan_forward(rec, front, back, sp)
+            except _Fail as fail:
+                raise _Fail(fail.code, k, fail.column) from None
+            if end + len(literal) > back or rec[end : end + len(literal)] != literal:
+                raise _Fail(E_LITERAL, k + 1, end)
+        else:
+            end = find_split(rec, front, back, literal, sp.skip)
+            if end < 0:
+                raise _Fail(E_LITERAL, k + 1, front)
+        spans[k] = (front, end)
+        front = end + len(literal)
+
+    while i < j and slots[i].forward:
+        take_forward(i)
+        i += 1
+    while j > i and slots[j].backward:
+        sp = slots[j]
+        literal = literals[j]
+        try:
+            start = scan_backward(rec, front, back, sp)
+        except _Fail as fail:
+            raise _Fail(fail.code, j, fail.column) from None
+        if start - len(literal) < front or rec[start - len(literal) : start] != literal:
+            raise _Fail(E_LITERAL, j, start)
+        spans[j] = (start, back)
+        back = start - len(literal)
+        j -= 1
+    while i < j:
+        take_forward(i)
+        i += 1
+    spans[i] = (front, back)
+    return spans
+
+
+# -- decoding one value -----------------------------------------------------------------------
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Howard Hinnant's (year, month, day) -> days since 1970-01-01, proleptic Gregorian."""
+    year -= month <= 2
+    era = (year if year >= 0 else year - 399) // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def parse_time(rec: bytes, a: int, b: int, slot: int):
+    """``dd/MMM/yyyy:HH:mm:ss +hhmm`` -> ``(epoch ms, canonical)``."""
+    if b - a != 26 or not _time_shape(rec[:b], a):
+        raise _Fail(E_TIME, slot, a)
+    v = rec[a:b]
+    month = MONTHS.get(bytes(v[3:6]))
+    day, year = int(v[0:2]), int(v[7:11])
+    hour, minute, second = int(v[12:14]), int(v[15:17]), int(v[18:20])
+    off_h, off_m = int(v[22:24]), int(v[24:26])
+    if (month is None or not 1 <= day <= _days_in_month(year, month) or hour > 23 or minute > 59
+            or second > 59 or off_h > 23 or off_m > 59):
+        raise _Fail(E_TIME, slot, a)
+    offset = (off_h * 60 + off_m) * 60
+    if v[21] == 0x2D:
+        offset = -offset
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    return seconds * 1000, v[21:26] == b"+0000"
+
+
+def parse_int(rec: bytes, a: int, b: int, slot: int):
+    """``-?[0-9]+`` -> ``(int, canonical)``."""
+    index = a + (1 if a < b and rec[a] == 0x2D else 0)
+    digits = rec[index:b]
+    if not digits or any(not 0x30 <= d <= 0x39 for d in digits):
+        raise _Fail(E_INT, slot, a)
+    value = int(digits)
+    negative = index > a
+    if value > INT64_MAX + negative:
+        raise _Fail(E_RANGE, slot, a)
+    canonical = not (len(digits) > 1 and digits[0] == 0x30) and not (negative and value == 0)
+    return (-value if negative else value), canonical
+
+
+def _is_xml_char(cp: int) -> bool:
+    return cp in (9, 10, 13) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or 0x10000 <= cp <= 0x10FFFF
+
+
+def _hex_value(raw: bytes):
+    if not raw or any(byte not in _HEX for byte in raw):
+        return None
+    return int(raw, 16)
+
+
+def decode_escaped(rec: bytes, a: int, b: int, sp, slot: int):
+    """Undo the slot's escaping over ``rec[a:b]``: ``(bytes, canonical)``."""
+    table = sp.decode
+    esc = sp.esc
+    out = bytearray()
+    canonical = True
+    check_utf8 = False
+    index = a
+    while index < b:
+        byte = rec[index]
+        kind = table[byte]
+        if kind == D_COPY:
+            out.append(byte)
+            index += 1
+        elif kind == D_BAD:
+            raise _Fail(E_CHAR, slot, index)
+        elif kind == D_ODD:
+            out.append(byte)
+            canonical = False
+            index += 1
+        elif kind == D_XEF:
+            if rec[index + 1 : index + 3] in (b"\xbf\xbe", b"\xbf\xbf") and index + 3 <= b:
+                raise _Fail(E_CHAR, slot, index)
+            out.append(byte)
+            index += 1
+        elif esc in (Esc.JSON_STR, Esc.JSON_BARE):
+            if index + 1 >= b:
+                raise _Fail(E_ESCAPE, slot, index)
+            code = rec[index + 1]
+            if code in b'"\\':
+                out.append(code)
+                index += 2
+            elif code in b"nrt":
+                out.append({0x6E: 10, 0x72: 13, 0x74: 9}[code])
+                index += 2
+            elif code in b"/bf":
+                out.append({0x2F: 0x2F, 0x62: 8, 0x66: 12}[code])
+                canonical = False
+                index += 2
+            elif code == 0x75:  # \uXXXX
+                cp = _hex_value(rec[index + 2 : index + 6]) if index + 6 <= b else None
+                if cp is None:
+                    raise _Fail(E_ESCAPE, slot, index)
+                if 0xDC00 <= cp <= 0xDFFF:
+                    raise _Fail(E_ESCAPE, slot, index)
+                size = 6
+                if 0xD800 <= cp <= 0xDBFF:
+                    low = None
+                    if index + 12 <= b and rec[index + 6 : index + 8] == b"\\u":
+                        low = _hex_value(rec[index + 8 : index + 12])
+                    if low is None or not 0xDC00 <= low <= 0xDFFF:
+                        raise _Fail(E_ESCAPE, slot, index)
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)
+                    size = 12
+                    canonical = False
+                elif not (cp < 0x20 and cp not in (9, 10, 13)
+                          and all(h in _LOWER_HEX for h in rec[index + 2 : index + 6])):
+                    canonical = False
+                out += chr(cp).encode("utf-8")
+                index += size
+            else:
+                raise _Fail(E_ESCAPE, slot, index)
+        elif esc == Esc.XML:
+            semi = rec.find(b";", index + 1, min(b, index + 12))
+            if semi < 0:
+                raise _Fail(E_ESCAPE, slot, index)
+            name = bytes(rec[index + 1 : semi])
+            if name in _XML_NAMED:
+                out += _XML_NAMED[name]
+            elif name[:2] in (b"#x", b"#X") or name[:1] == b"#":
+                hexa = name[:2] in (b"#x", b"#X")
+                digits = name[2:] if hexa else name[1:]
+                if not digits or any(d not in (_HEX if hexa else b"0123456789") for d in digits):
+                    raise _Fail(E_ESCAPE, slot, index)
+                cp = int(digits, 16 if hexa else 10)
+                if not _is_xml_char(cp):
+                    raise _Fail(E_ESCAPE, slot, index)
+                out += chr(cp).encode("utf-8")
+                if name not in (b"#9", b"#10", b"#13"):
+                    canonical = False
+            else:
+                raise _Fail(E_ESCAPE, slot, index)
+            index = semi + 1
+        else:  # CLF backslash escapes
+            if index + 1 >= b:
+                raise _Fail(E_ESCAPE, slot, index)
+            code = rec[index + 1]
+            actions = ESCAPE_TABLES[esc * 256 : esc * 256 + 256]
+            if code == 0x5C:
+                out.append(code)
+                index += 2
+            elif code == 0x22:
+                out.append(code)
+                canonical = canonical and actions[0x22] == Action.BACKSLASH
+                index += 2
+            elif code == 0x78:  # \xHH
+                value = _hex_value(rec[index + 2 : index + 4]) if index + 4 <= b else None
+                if value is None:
+                    raise _Fail(E_ESCAPE, slot, index)
+                out.append(value)
+                if actions[value] != Action.HEX or any(h not in _LOWER_HEX for h in rec[index + 2 : index + 4]):
+                    canonical = False
+                if value >= 0x80:
+                    check_utf8 = True
+                index += 4
+            elif code in _CLF_SHORT:
+                out.append(_CLF_SHORT[code])
+                canonical = False
+                index += 2
+            else:
+                raise _Fail(E_ESCAPE, slot, index)
+    if check_utf8:
+        try:
+            bytes(out).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Fail(E_UTF8, slot, a) from None
+    return bytes(out), canonical
+
+
+_JSON_NUMBER_STATES = None
+
+
+def is_json_number(raw: bytes) -> bool:
+    """JSON's number grammar: ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?``."""
+    index, size = 0, len(raw)
+    if index < size and raw[index] == 0x2D:
+        index += 1
+    if index >= size:
+        return False
+    if raw[index] == 0x30:
+        index += 1
+    elif 0x31 <= raw[index] <= 0x39:
+        while index < size and 0x30 <= raw[index] <= 0x39:
+            index += 1
+    else:
+        return False
+    if index < size and raw[index] == 0x2E:
+        index += 1
+        start = index
+        while index < size and 0x30 <= raw[index] <= 0x39:
+            index += 1
+        if index == start:
+            return False
+    if index < size and raw[index] in b"eE":
+        index += 1
+        if index < size and raw[index] in b"+-":
+            index += 1
+        start = index
+        while index < size and 0x30 <= raw[index] <= 0x39:
+            index += 1
+        if index == start:
+            return False
+    return index == size
+
+
+def _csv_unquote(rec: bytes, a: int, b: int, slot: int) -> bytes:
+    """The inside of a quoted CSV field ``rec[a:b]`` (which starts with '"')."""
+    if b - a < 2 or rec[b - 1] != 0x22:
+        raise _Fail(E_CSV, slot, a)
+    out = bytearray()
+    index = a + 1
+    while index < b - 1:
+        byte = rec[index]
+        if byte == 0x22:
+            if index + 1 < b - 1 and rec[index + 1] == 0x22:
+                out.append(0x22)
+                index += 2
+                continue
+            raise _Fail(E_CSV, slot, index)
+        out.append(byte)
+        index += 1
+    return bytes(out)
+
+
+def decode(rec: bytes, a: int, b: int, sp, slot: int):
+    """One value: ``(None | int | bytes, canonical)``."""
+    vtype = sp.vtype
+    numeric = vtype in (VType.INT, VType.EPOCH_MS)
+    if sp.form == FORM_JSON_BARE:
+        value = rec[a:b]
+        if value == b"null":
+            return None, True
+        if value[:1] == b'"':
+            if b - a < 2 or rec[b - 1] != 0x22:
+                raise _Fail(E_JSON, slot, a)
+            if numeric:
+                raise _Fail(E_INT, slot, a)
+            if vtype == VType.CLF_TIME:
+                return parse_time(rec, a + 1, b - 1, slot)
+            inner, canonical = decode_escaped(rec, a + 1, b - 1, sp, slot)
+            if not inner:
+                return None, False
+            return inner, canonical and not is_json_number(inner)
+        if not is_json_number(value):
+            raise _Fail(E_JSON, slot, a)
+        if numeric:
+            return parse_int(rec, a, b, slot)
+        if vtype == VType.CLF_TIME:
+            raise _Fail(E_TIME, slot, a)
+        return bytes(value), True
+    if b - a == 1 and rec[a] == 0x2D:
+        return None, True
+    if a == b:
+        return None, False
+    quoted_csv = sp.form == FORM_CSV and rec[a] == 0x22
+    if numeric or vtype == VType.CLF_TIME:
+        canonical = True
+        where = a
+        if quoted_csv:  # a number or time never needs CSV quotes
+            rec = _csv_unquote(rec, a, b, slot)
+            a, b, canonical = 0, len(rec), False
+        try:
+            value, ok = (parse_int if numeric else parse_time)(rec, a, b, slot)
+        except _Fail as fail:
+            raise _Fail(fail.code, slot, where) from None
+        return value, ok and canonical
+    if sp.form == FORM_CSV:
+        if quoted_csv:
+            out = _csv_unquote(rec, a, b, slot)
+            canonical = any(byte in b',"\r\n' for byte in out)
+        else:
+            for index in range(a, b):
+                if sp.stop[rec[index]]:
+                    raise _Fail(E_CHAR, slot, index)
+            out, canonical = bytes(rec[a:b]), True
+    else:
+        out, canonical = decode_escaped(rec, a, b, sp, slot)
+    if vtype == VType.QUOTED:
+        if len(out) < 2 or out[0] != 0x22 or out[-1] != 0x22:
+            raise _Fail(E_QUOTES, slot, a)
+        out = out[1:-1]
+    if not out:
+        return None, False
+    return out, canonical
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+def parse_record(rec: bytes, p: ParsePlan):
+    """``(values per column, normalized)`` or ``_Fail`` of the first mode."""
+    try:
+        bytes(rec).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Fail(E_UTF8, -1, exc.start) from None
+    failure = None
+    for mode, slots in enumerate(p.modes):
+        try:
+            spans = split(rec, p.literals, slots)
+            values = [None] * len(p.names)
+            canonical = True
+            for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
+                value, ok = decode(rec, a, b, sp, index)
+                canonical = canonical and ok
+                if sp.first:
+                    values[sp.column] = value
+                elif values[sp.column] != value:
+                    raise _Fail(E_DUP, index, a)
+            return values, (mode > 0 or not canonical)
+        except _Fail as fail:
+            if failure is None:
+                failure = fail
+    raise failure
+
+
+def _column(kind: str, items: list) -> Column:
+    if kind == "string":
+        return Column.from_strings([None if v is None else bytes(v) for v in items])
+    valid = [v is not None for v in items]
+    import numpy as np
+
+    values = np.array([0 if v is None else v for v in items], dtype=np.int64)
+    validity = None if all(valid) else np.packbits(np.array(valid, dtype=np.uint8), bitorder="little")
+    return Column(kind, values, validity=validity)
+
+
+def parse(program, data, on_error: str = "raise", line_base: int = 1, offset_base: int = 0) -> Batch:
+    """Parse ``data`` (records ending in ``\\n``) into a Batch; see SPEC section 4.
+
+    ``line_base`` / ``offset_base`` are the line number and byte offset of ``data[0]`` in a
+    larger input, so a chunk reports positions in the whole.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    p = program if isinstance(program, ParsePlan) else make_plan(program)
+    data = bytes(normalize_input(data))
+    columns: list = [[] for _ in p.names]
+    stats = Stats()
+    rejects: list = []
+    pos = 0
+    line = line_base
+    size = len(data)
+    while pos < size:
+        end = record_end(data, pos, p.csv_quotes)
+        rec = data[pos:end]
+        if end < size and rec.endswith(b"\r"):
+            rec = rec[:-1]
+        stats.records += 1
+        if not rec:
+            stats.empty += 1
+        else:
+            try:
+                values, normalized = parse_record(rec, p)
+            except _Fail as fail:
+                stats.rejected += 1
+                reason, expected = describe_error(p, fail.code, fail.index)
+                if on_error == "raise":
+                    raise ParseError(reason, line, offset_base + pos + fail.column, fail.column, expected,
+                                     rec) from None
+                if on_error == "collect":
+                    rejects.append(Reject(line, offset_base + pos,
+                                          f"{reason}; expected {expected} at byte {fail.column}", rec))
+            else:
+                stats.accepted += 1
+                stats.normalized += normalized
+                for column, value in zip(columns, values):
+                    column.append(value)
+        line += 1 + data.count(b"\n", pos, end)
+        pos = end + 1
+    batch_columns = {name: _column(kind, items) for name, kind, items in zip(p.names, p.kinds, columns)}
+    return Batch(batch_columns, stats.accepted, stats=stats, rejects=rejects)
