@@ -1,0 +1,25 @@
+"""Type stubs for the render kernel (``_render.pyx``)."""
+
+from collections.abc import Sequence
+
+from .batch import Column
+from .program import Program
+
+__all__ = ["Renderer", "enum_values"]
+
+class Renderer:
+    """Renders rows of bound columns with one compiled ``Program``; thread-safe."""
+
+    @property
+    def program(self) -> Program: ...
+    def __init__(self, program: Program) -> None: ...
+    def render(self, columns: Sequence[Column | None], start: int, stop: int) -> tuple[bytes, int]:
+        """Rows ``[start, stop)`` -> ``(lines, dropped)``."""
+    def render_into(
+        self, columns: Sequence[Column | None], start: int, stop: int, out: object
+    ) -> tuple[int, int, int]:
+        """Whole records from ``start`` into writable ``out`` -> ``(nbytes, rows, dropped)``."""
+    def __reduce__(self) -> tuple[type[Renderer], tuple[Program]]: ...
+
+def enum_values() -> dict[str, dict[str, int]]:
+    """The C enum values compiled into the kernel, keyed by enum name."""

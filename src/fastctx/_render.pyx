@@ -1,0 +1,785 @@
+# cython: language_level=3
+"""The render kernel: runs a compiled ``Program`` over a batch's columns, writing log lines.
+
+Layout (pandas ``_libs`` / numcodecs style): the Python-facing ``Renderer`` binds columns
+through ``const`` typed memoryviews into a C struct of pointers, releases the GIL, and calls
+one ``noexcept nogil`` loop (``render_range``) that knows no Python objects. The loop reports
+back a status plus a small result struct (next row, error slot, error code); the wrapper
+grows the output or raises. The rules are those of ``_reference.render_value``, byte for byte.
+
+Output sizing. ``render`` estimates the output (literal bytes x rows + string bytes + digits),
+allocates one ``bytes`` of that size, and the kernel stops at the last whole record that fits;
+the wrapper then grows the ``bytes`` in place (``_PyBytes_Resize``, a ``realloc``) by the
+average record size so far times the remaining rows, and shrinks it to size at the end, so a
+render never holds much more than its output. ``render_into`` runs the same loop on a
+caller's buffer and simply stops when it is full.
+
+Exact fit. The hot path asks for an upper bound of room per value (6 bytes per input byte,
+the longest escape) plus ``BUF_SLACK`` for 16-byte over-copies. Near the end of a fixed buffer
+that bound fails before the space really runs out, so the record is rendered again into a
+small growable scratch buffer and copied over if its exact size fits: ``render_into`` always
+writes every whole record that fits.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_XDECREF
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy, memset
+
+from fastctx._buffer cimport BUF_SLACK, advise_huge, buf_free, buf_grow, buf_init_owned, buf_set, fastctx_buf
+from fastctx._escape cimport (
+    MAX_EXPANSION, all_clean, csv_double, escape_with_table, is_integer, is_json_number,
+)
+from fastctx._opcodes cimport *
+
+from .errors import RenderError
+from .program import ESCAPE_TABLES, Op, VType, Esc
+
+__all__ = ["Renderer", "enum_values"]
+
+
+cdef extern from "Python.h":
+    PyObject* bytes_alloc "PyBytes_FromStringAndSize"(const char* v, Py_ssize_t n)
+    char* bytes_ptr "PyBytes_AS_STRING"(PyObject* o)
+    int _PyBytes_Resize(PyObject** o, Py_ssize_t n)
+
+
+cdef extern from *:
+    """
+    /* "00".."99": integers and times are written two digits per table load. */
+    static const char fastctx_digits2[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    static const char fastctx_months[37] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    """
+    const char* DIGITS2 "fastctx_digits2"
+    const char* MONTHS "fastctx_months"
+
+
+# How each slot is written, fixed when the columns are bound (it depends on the column kind).
+cdef enum Mode:
+    M_MISSING = 0        # no column: '-' (or 'null' in a bare JSON position)
+    M_NUMBER = 1         # int64 / timestamp column: decimal
+    M_CLF = 2            # int64 / timestamp column in a clf_time slot
+    M_NUMBER_QUOTED = 3  # int64 column in a quoted slot: decimal, then the string rules
+    M_STR_INT = 4        # string column in an int slot: checked, written as is
+    M_STR = 5            # string column: escaped per slot
+
+cdef enum Status:
+    ST_OK = 0
+    ST_NOSPACE = 1   # a fixed buffer is full; res.row is the first record not written
+    ST_ERROR = 2     # res.err_code / err_slot / row say what and where
+
+cdef enum ErrCode:
+    ERR_NONE = 0
+    ERR_NOT_INT = 1     # a string in an int slot is not an integer
+    ERR_CLF_RANGE = 2   # epoch ms outside the years 0000-9999
+    ERR_OFFSETS = 3     # string offsets outside the data buffer
+    ERR_NOMEM = 4
+
+cdef int64_t MIN_CLF_MS = -62167219200000  # 0000-01-01T00:00:00Z
+cdef int64_t MAX_CLF_MS = 253402300799999   # 9999-12-31T23:59:59.999Z
+
+
+ctypedef struct SlotRT:
+    int mode
+    int esc
+    bint quoted
+    const char* missing          # "-" or "null", padded to 4 bytes
+    Py_ssize_t missing_len
+    const int64_t* values        # int64 values, or string offsets (n + 1)
+    const uint8_t* data
+    int64_t data_len
+    const uint8_t* validity      # LSB-first bitmap or NULL
+    const uint8_t* table         # 256-byte action table of this slot's escape method
+    const unsigned char* lit     # the literal after this slot (padded pool)
+    Py_ssize_t lit_len
+    int64_t clf_day              # day number cached in clf_prefix (time-sorted rows share it)
+    unsigned char clf_prefix[16] # "dd/MMM/yyyy:"
+
+ctypedef struct Ctx:
+    Py_ssize_t nslots
+    SlotRT* slots
+    const unsigned char* lit0
+    Py_ssize_t lit0_len
+
+ctypedef struct RunResult:
+    int status
+    Py_ssize_t row        # next row to render (the failing row on error)
+    int64_t dropped
+    Py_ssize_t need       # exact size of record `row` when it did not fit
+    Py_ssize_t err_slot
+    int err_code
+    int64_t err_value
+
+
+cdef const char* MISSING_DASH = b"-\0\0\0"
+cdef const char* MISSING_NULL = b"null"
+cdef const uint8_t* QUOTE = <const uint8_t*>b'"'
+
+
+# -- small writers ------------------------------------------------------------------------
+
+cdef inline unsigned char* copy_lit(unsigned char* o, const unsigned char* lit, Py_ssize_t n) noexcept nogil:
+    # Literals are short (1-4 bytes between variables): fixed 16-byte copies compile to one
+    # vector move each, where memcpy(n) is a call and a size dispatch. The pool is padded by
+    # 16 bytes and writers have BUF_SLACK bytes of room, so over-reading and over-writing
+    # are safe.
+    cdef Py_ssize_t i = 0
+    while i < n:
+        memcpy(o + i, lit + i, 16)
+        i += 16
+    return o + n
+
+
+cdef inline unsigned char* copy_value(
+    unsigned char* o, const uint8_t* p, Py_ssize_t n, const uint8_t* data_end
+) noexcept nogil:
+    # Most values are under 16 bytes: one fixed-size copy when 16 bytes can be read.
+    if n <= 16 and data_end - p >= 16:
+        memcpy(o, p, 16)
+    else:
+        memcpy(o, p, n)
+    return o + n
+
+
+cdef inline int digits_u64(uint64_t u) noexcept nogil:
+    cdef int n = 1
+    while u >= 10000:
+        u //= 10000
+        n += 4
+    if u >= 1000:
+        return n + 3
+    if u >= 100:
+        return n + 2
+    if u >= 10:
+        return n + 1
+    return n
+
+
+cdef inline unsigned char* write_i64(unsigned char* o, int64_t v) noexcept nogil:
+    cdef uint64_t u, q
+    cdef int n
+    cdef unsigned char* p
+    if v < 0:
+        o[0] = b'-'
+        o += 1
+        u = <uint64_t>0 - <uint64_t>v  # also right for INT64_MIN
+    else:
+        u = <uint64_t>v
+    n = digits_u64(u)
+    p = o + n
+    while u >= 100:
+        q = u // 100
+        p -= 2
+        memcpy(p, DIGITS2 + 2 * (u - q * 100), 2)
+        u = q
+    if u >= 10:
+        memcpy(p - 2, DIGITS2 + 2 * u, 2)
+    else:
+        (p - 1)[0] = <unsigned char>(c'0' + u)
+    return o + n
+
+
+cdef inline int64_t floordiv(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t q = a // b  # C division truncates toward zero (cdivision)
+    if (a % b != 0) and (a < 0):
+        q -= 1
+    return q
+
+
+cdef void clf_day_prefix(int64_t days, unsigned char* out) noexcept nogil:
+    """``dd/MMM/yyyy:`` for a day number since 1970-01-01 (Hinnant's civil_from_days)."""
+    cdef int64_t z = days + 719468
+    cdef int64_t era = floordiv(z, 146097)
+    cdef int64_t doe = z - era * 146097
+    cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    cdef int64_t year = yoe + era * 400
+    cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    cdef int64_t mp = (5 * doy + 2) // 153
+    cdef int64_t day = doy - (153 * mp + 2) // 5 + 1
+    cdef int64_t month = mp + 3 if mp < 10 else mp - 9
+    if month <= 2:
+        year += 1
+    memcpy(out, DIGITS2 + 2 * day, 2)
+    out[2] = b'/'
+    memcpy(out + 3, MONTHS + 3 * (month - 1), 3)
+    out[6] = b'/'
+    memcpy(out + 7, DIGITS2 + 2 * (year // 100), 2)
+    memcpy(out + 9, DIGITS2 + 2 * (year % 100), 2)
+    out[11] = b':'
+
+
+cdef inline unsigned char* write_clf(SlotRT* s, unsigned char* o, int64_t ms) noexcept nogil:
+    """``dd/MMM/yyyy:HH:mm:ss +0000``; ``ms`` already checked to be in years 0000-9999."""
+    cdef int64_t secs = floordiv(ms, 1000)
+    cdef int64_t days = floordiv(secs, 86400)
+    cdef int64_t sod = secs - days * 86400
+    if days != s.clf_day:
+        # Rows are usually time-ordered: the calendar work runs once per day, not per row.
+        clf_day_prefix(days, s.clf_prefix)
+        s.clf_day = days
+    memcpy(o, s.clf_prefix, 12)
+    memcpy(o + 12, DIGITS2 + 2 * (sod // 3600), 2)
+    o[14] = b':'
+    memcpy(o + 15, DIGITS2 + 2 * ((sod // 60) % 60), 2)
+    o[17] = b':'
+    memcpy(o + 18, DIGITS2 + 2 * (sod % 60), 2)
+    memcpy(o + 20, b" +0000", 6)
+    return o + 26
+
+
+cdef inline unsigned char* write_string(
+    SlotRT* s, const uint8_t* p, Py_ssize_t n, const uint8_t* data_end, unsigned char* o,
+    int64_t* dropped,
+) noexcept nogil:
+    """A non-empty string value, escaped for the slot (room for 6 * (n + 2) + 2 bytes)."""
+    cdef const uint8_t* e = p + n
+    cdef unsigned char* mark
+    cdef int esc = s.esc
+    if esc == ESC_NONE:
+        if s.quoted:
+            o[0] = b'"'
+            o = copy_value(o + 1, p, n, data_end)
+            o[0] = b'"'
+            return o + 1
+        return copy_value(o, p, n, data_end)
+    if esc == ESC_CSV:
+        # RFC 4180: a field holding , " CR or LF is quoted with its quotes doubled; a quoted
+        # slot's own quotes make it always quoted.
+        if s.quoted:
+            memcpy(o, b'"""', 3)
+            o = csv_double(p, e, o + 3)
+            memcpy(o, b'"""', 3)
+            return o + 3
+        if all_clean(s.table, p, n):
+            return copy_value(o, p, n, data_end)
+        o[0] = b'"'
+        o = csv_double(p, e, o + 1)
+        o[0] = b'"'
+        return o + 1
+    if esc == ESC_JSON_BARE:
+        # A bare JSON value: numbers as they are, anything else as a JSON string (a quoted
+        # slot's value without its quotes).
+        if not s.quoted and is_json_number(p, n):
+            return copy_value(o, p, n, data_end)
+        o[0] = b'"'
+        o = escape_with_table(s.table, p, e, o + 1, dropped)
+        o[0] = b'"'
+        return o + 1
+    if not s.quoted and all_clean(s.table, p, n):
+        return copy_value(o, p, n, data_end)
+    mark = o
+    if s.quoted:
+        o = escape_with_table(s.table, QUOTE, QUOTE + 1, o, dropped)
+    o = escape_with_table(s.table, p, e, o, dropped)
+    if s.quoted:
+        o = escape_with_table(s.table, QUOTE, QUOTE + 1, o, dropped)
+    if o == mark:
+        # every character was dropped (XML): still a value, so not an empty element
+        o[0] = b'-'
+        o += 1
+    return o
+
+
+# -- the loop -----------------------------------------------------------------------------
+
+cdef unsigned char* make_room(fastctx_buf* b, unsigned char* o, Py_ssize_t need, RunResult* res) noexcept nogil:
+    """Slow path of the room check: grow an owned buffer, or report a full fixed one."""
+    cdef int r
+    b.pos = o
+    r = buf_grow(b, <size_t>need)
+    if r == 1:
+        return b.pos
+    if r == 0:
+        res.status = ST_NOSPACE
+    else:
+        res.status = ST_ERROR
+        res.err_code = ERR_NOMEM
+    return NULL
+
+
+cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, RunResult* res) noexcept nogil:
+    """One record (its literals, values and the closing newline) at ``b.pos``."""
+    cdef unsigned char* o = b.pos
+    cdef SlotRT* s
+    cdef Py_ssize_t k, n, need
+    cdef int64_t v, begin, end
+    cdef int mode
+    cdef unsigned char tmp[48]
+    need = c.lit0_len
+    if b.end - o < need:
+        o = make_room(b, o, need, res)
+        if o == NULL:
+            return res.status
+    o = copy_lit(o, c.lit0, c.lit0_len)
+    for k in range(c.nslots):
+        s = &c.slots[k]
+        mode = s.mode
+        if s.validity != NULL and not ((s.validity[row >> 3] >> (row & 7)) & 1):
+            mode = M_MISSING
+        if mode == M_STR or mode == M_STR_INT:
+            begin = s.values[row]
+            end = s.values[row + 1]
+            if begin < 0 or end < begin or end > s.data_len:
+                res.err_code = ERR_OFFSETS
+                res.err_slot = k
+                return ST_ERROR
+            n = <Py_ssize_t>(end - begin)
+            if n == 0:
+                mode = M_MISSING
+            else:
+                need = MAX_EXPANSION * (n + 2) + 2 + s.lit_len
+                if b.end - o < need:
+                    o = make_room(b, o, need, res)
+                    if o == NULL:
+                        return res.status
+                if mode == M_STR:
+                    o = write_string(s, s.data + begin, n, s.data + s.data_len, o, dropped)
+                else:
+                    if not is_integer(s.data + begin, n):
+                        res.err_code = ERR_NOT_INT
+                        res.err_slot = k
+                        return ST_ERROR
+                    o = copy_value(o, s.data + begin, n, s.data + s.data_len)
+                o = copy_lit(o, s.lit, s.lit_len)
+                continue
+        need = 64 + s.lit_len  # a number, a time or a missing value
+        if b.end - o < need:
+            o = make_room(b, o, need, res)
+            if o == NULL:
+                return res.status
+        if mode == M_NUMBER:
+            o = write_i64(o, s.values[row])
+        elif mode == M_MISSING:
+            memcpy(o, s.missing, 4)
+            o += s.missing_len
+        elif mode == M_CLF:
+            v = s.values[row]
+            if v < MIN_CLF_MS or v > MAX_CLF_MS:
+                res.err_code = ERR_CLF_RANGE
+                res.err_slot = k
+                res.err_value = v
+                return ST_ERROR
+            if s.esc == ESC_JSON_BARE:
+                o[0] = b'"'
+                o = write_clf(s, o + 1, v)
+                o[0] = b'"'
+                o += 1
+            else:
+                o = write_clf(s, o, v)
+        else:  # M_NUMBER_QUOTED: the decimal goes through the string rules
+            n = write_i64(tmp, s.values[row]) - tmp
+            o = write_string(s, tmp, n, tmp + sizeof(tmp), o, dropped)
+        o = copy_lit(o, s.lit, s.lit_len)
+    b.pos = o
+    return ST_OK
+
+
+cdef int render_range(
+    Ctx* c, fastctx_buf* out, fastctx_buf* scratch, Py_ssize_t start, Py_ssize_t stop,
+    RunResult* res,
+) noexcept nogil:
+    """Rows ``[start, stop)`` into ``out``, whole records only; the hot loop (no GIL)."""
+    cdef Py_ssize_t row = start, n
+    cdef unsigned char* saved
+    cdef int64_t dropped
+    cdef int st
+    res.status = ST_OK
+    while row < stop:
+        saved = out.pos
+        dropped = 0
+        st = render_row(c, row, out, &dropped, res)
+        if st == ST_OK:
+            res.dropped += dropped
+            row += 1
+            continue
+        res.row = row
+        if st == ST_ERROR:
+            return ST_ERROR
+        # The upper bound did not fit: render the record at its exact size and see.
+        out.pos = saved
+        scratch.pos = scratch.start
+        dropped = 0
+        st = render_row(c, row, scratch, &dropped, res)
+        if st != ST_OK:
+            return ST_ERROR  # an owned buffer never reports "full"
+        n = scratch.pos - scratch.start
+        if n > out.limit - out.pos:
+            res.need = n
+            res.status = ST_NOSPACE
+            return ST_NOSPACE
+        memcpy(out.pos, scratch.start, n)
+        out.pos += n
+        res.dropped += dropped
+        row += 1
+    res.row = row
+    return ST_OK
+
+
+# -- the Python-facing wrapper ------------------------------------------------------------
+
+cdef inline const int64_t* i64_ptr(const int64_t[::1] view) noexcept:
+    return &view[0] if view.shape[0] else NULL
+
+
+cdef inline const uint8_t* u8_ptr(const uint8_t[::1] view) noexcept:
+    return &view[0] if view.shape[0] else NULL
+
+
+cdef int _kind_code(str kind) except -1:
+    if kind == "int64":
+        return KIND_INT64
+    if kind == "timestamp":
+        return KIND_TIMESTAMP
+    if kind == "string":
+        return KIND_STRING
+    raise TypeError(f"unknown column kind {kind!r}")
+
+
+cdef class Renderer:
+    """Renders the rows of bound columns with one compiled ``Program``.
+
+    Immutable after construction; every call keeps its state on its own, so one
+    ``Renderer`` may be used from many threads at once (the loop runs without the GIL).
+
+    Parameters
+    ----------
+    program : fastctx.program.Program
+
+    Examples
+    --------
+    >>> import fastctx
+    >>> from fastctx.batch import Column
+    >>> from fastctx._render import Renderer
+    >>> fmt = fastctx.compile("$context.requestId $context.status")
+    >>> r = Renderer(fmt.program)
+    >>> r.render([Column.from_strings(["a", "b"]), Column.from_ints([200, None])], 0, 2)
+    (b'a 200\\nb -\\n', 0)
+    """
+
+    cdef readonly object program
+    cdef bytes _pool          # L0 .. Ln + '\n', padded with 16 zero bytes
+    cdef bytes _tables        # ESCAPE_TABLES
+    cdef Py_ssize_t nslots
+    cdef Py_ssize_t ncolumns
+    cdef Py_ssize_t lits_total  # literal bytes per record, newline included
+    cdef int32_t* slot_column
+    cdef int32_t* slot_vtype
+    cdef int32_t* slot_esc
+    cdef Py_ssize_t* lit_off   # nslots + 1 literals
+    cdef Py_ssize_t* lit_len
+
+    def __cinit__(self, program):
+        cdef Py_ssize_t k
+        self.program = program
+        slots = tuple(program.slots)
+        literals = list(program.literals())
+        ops = [int(op) for op, _, _ in program.instructions.tolist()]
+        expected = [Op.LIT] + [Op.VAR, Op.LIT] * len(slots)
+        if ops != [int(op) for op in expected] or len(literals) != len(slots) + 1:
+            raise ValueError("a Program must alternate LIT VAR LIT ... VAR LIT")
+        self.nslots = len(slots)
+        self.ncolumns = len(program.columns)
+        literals[len(literals) - 1] += b"\n"
+        self.slot_column = <int32_t*>PyMem_Malloc(sizeof(int32_t) * (self.nslots + 1))
+        self.slot_vtype = <int32_t*>PyMem_Malloc(sizeof(int32_t) * (self.nslots + 1))
+        self.slot_esc = <int32_t*>PyMem_Malloc(sizeof(int32_t) * (self.nslots + 1))
+        self.lit_off = <Py_ssize_t*>PyMem_Malloc(sizeof(Py_ssize_t) * (self.nslots + 1))
+        self.lit_len = <Py_ssize_t*>PyMem_Malloc(sizeof(Py_ssize_t) * (self.nslots + 1))
+        if (self.slot_column == NULL or self.slot_vtype == NULL or self.slot_esc == NULL
+                or self.lit_off == NULL or self.lit_len == NULL):
+            raise MemoryError()
+        for k, slot in enumerate(slots):
+            if not 0 <= slot.column < self.ncolumns:
+                raise ValueError(f"slot {k} refers to column {slot.column} of {self.ncolumns}")
+            self.slot_column[k] = slot.column
+            self.slot_vtype[k] = int(VType(slot.vtype))
+            self.slot_esc[k] = int(Esc(slot.esc))
+        offset = 0
+        for k, literal in enumerate(literals):
+            self.lit_off[k] = offset
+            self.lit_len[k] = len(literal)
+            offset += len(literal)
+        self.lits_total = offset
+        self._pool = b"".join(literals) + bytes(16)
+        self._tables = bytes(ESCAPE_TABLES)
+        if len(self._tables) != ESC_COUNT * 256:
+            raise ValueError("ESCAPE_TABLES does not hold one 256-byte table per escape method")
+
+    def __dealloc__(self):
+        PyMem_Free(self.slot_column)
+        PyMem_Free(self.slot_vtype)
+        PyMem_Free(self.slot_esc)
+        PyMem_Free(self.lit_off)
+        PyMem_Free(self.lit_len)
+
+    def __reduce__(self):
+        return (Renderer, (self.program,))
+
+    # -- binding --------------------------------------------------------------------------
+
+    cdef int _bind(self, list columns, Py_ssize_t stop, SlotRT* slots, list keep) except -1:
+        """Fill one ``SlotRT`` per slot from the columns, checking every length."""
+        cdef Py_ssize_t k
+        cdef SlotRT* s
+        cdef const int64_t[::1] values
+        cdef const uint8_t[::1] data
+        cdef const uint8_t[::1] validity
+        cdef const unsigned char* pool = <const unsigned char*><char*>self._pool
+        cdef const uint8_t* tables = <const uint8_t*><char*>self._tables
+        cdef int kind, vtype
+        if len(columns) != self.ncolumns:
+            raise ValueError(
+                f"expected {self.ncolumns} columns (one per program column, or None), got {len(columns)}"
+            )
+        for k in range(self.nslots):
+            s = &slots[k]
+            memset(s, 0, sizeof(SlotRT))
+            vtype = self.slot_vtype[k]
+            s.esc = self.slot_esc[k]
+            s.quoted = vtype == VT_QUOTED
+            s.table = tables + 256 * s.esc
+            s.lit = pool + self.lit_off[k + 1]
+            s.lit_len = self.lit_len[k + 1]
+            s.clf_day = -(1 << 62)  # no day cached yet
+            if s.esc == ESC_JSON_BARE:
+                s.missing = MISSING_NULL
+                s.missing_len = 4
+            else:
+                s.missing = MISSING_DASH
+                s.missing_len = 1
+            column = columns[self.slot_column[k]]
+            if column is None:
+                s.mode = M_MISSING
+                continue
+            name = self.program.slots[k].name
+            kind = _kind_code(column.kind)
+            values = column.values
+            keep.append(values)
+            need = stop + 1 if kind == KIND_STRING else stop
+            if values.shape[0] < need:
+                raise ValueError(f"column {name!r} has {values.shape[0]} values, rendering needs {need}")
+            s.values = i64_ptr(values)
+            if column.validity is not None:
+                validity = column.validity
+                keep.append(validity)
+                if validity.shape[0] < (stop + 7) // 8:
+                    raise ValueError(f"column {name!r}: validity bitmap shorter than {stop} rows")
+                s.validity = u8_ptr(validity)
+            if kind == KIND_STRING:
+                data = column.data
+                keep.append(data)
+                s.data = u8_ptr(data)
+                s.data_len = data.shape[0]
+                s.mode = M_STR_INT if vtype == VT_INT else M_STR
+            elif vtype == VT_CLF_TIME:
+                s.mode = M_CLF
+            elif vtype == VT_QUOTED:
+                s.mode = M_NUMBER_QUOTED
+            else:
+                s.mode = M_NUMBER
+        return 0
+
+    cdef Py_ssize_t _estimate(self, SlotRT* slots, Py_ssize_t start, Py_ssize_t stop):
+        """Expected output bytes: literals + string bytes + sampled digit counts.
+
+        A slight under-estimate is cheap (one in-place grow by the measured record size),
+        an over-estimate is memory held until the final shrink, so no padding is added.
+        """
+        cdef Py_ssize_t rows = stop - start, k, i, row
+        cdef Py_ssize_t total = self.lits_total * rows
+        cdef Py_ssize_t samples
+        cdef int64_t digits, v
+        cdef SlotRT* s
+        for k in range(self.nslots):
+            s = &slots[k]
+            if s.mode == M_MISSING:
+                total += s.missing_len * rows
+            elif s.mode == M_STR or s.mode == M_STR_INT:
+                total += max(0, <Py_ssize_t>(s.values[stop] - s.values[start]))
+                if s.quoted:
+                    total += 2 * rows
+            elif s.mode == M_CLF:
+                total += 26 * rows
+            else:
+                samples = min(rows, 64)
+                digits = 0
+                for i in range(samples):
+                    row = start + i * rows // samples
+                    v = s.values[row]
+                    digits += digits_u64(<uint64_t>0 - <uint64_t>v if v < 0 else <uint64_t>v) + (v < 0)
+                total += <Py_ssize_t>(digits * rows // samples)
+        return max(total, 1)
+
+    cdef _raise(self, RunResult* res, list columns):
+        code = res.err_code
+        if code == ERR_NOMEM:
+            raise MemoryError("out of memory while rendering")
+        slot = self.program.slots[res.err_slot]
+        row = res.row
+        if code == ERR_NOT_INT:
+            column = columns[slot.column]
+            begin, end = int(column.values[row]), int(column.values[row + 1])
+            shown = column.data[begin:end].tobytes()[:40].decode("utf-8", "replace")
+            raise RenderError(f"value {shown!r} is not an integer", slot.name, row)
+        if code == ERR_CLF_RANGE:
+            raise RenderError(
+                f"epoch milliseconds {res.err_value} is outside the years 0000-9999", slot.name, row
+            )
+        if code == ERR_OFFSETS:
+            column = columns[slot.column]
+            raise RenderError(
+                f"string offsets {int(column.values[row])}..{int(column.values[row + 1])} are "
+                f"outside the column's {len(column.data)} data bytes", slot.name, row
+            )
+        raise RuntimeError(f"render kernel failed with code {code}")
+
+    cdef void _init_ctx(self, Ctx* ctx, SlotRT* slots):
+        ctx.nslots = self.nslots
+        ctx.slots = slots
+        ctx.lit0 = <const unsigned char*><char*>self._pool
+        ctx.lit0_len = self.lit_len[0]
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def render(self, list columns, Py_ssize_t start, Py_ssize_t stop):
+        """Render rows ``[start, stop)``; returns ``(lines, dropped)``.
+
+        ``columns`` is aligned with ``program.columns``: a ``Column`` or None (renders
+        ``-``). ``dropped`` counts characters removed because XML 1.0 cannot hold them.
+        Raises ``RenderError`` naming the column and row of a value that cannot be rendered.
+        """
+        cdef SlotRT* slots
+        cdef Ctx ctx
+        cdef RunResult res
+        cdef fastctx_buf out, scratch
+        cdef PyObject* obj = NULL
+        cdef Py_ssize_t cap, used, done, remaining, avg, grow_to
+        cdef int st
+        if start < 0 or stop < start:
+            raise ValueError(f"bad row range [{start}, {stop})")
+        if stop == start:
+            return b"", 0
+        keep = []
+        slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
+        if slots == NULL:
+            raise MemoryError()
+        memset(&res, 0, sizeof(res))
+        scratch.start = NULL
+        scratch.owned = 1
+        try:
+            self._bind(columns, stop, slots, keep)
+            self._init_ctx(&ctx, slots)
+            if buf_init_owned(&scratch, 4096) < 0:
+                raise MemoryError()
+            cap = self._estimate(slots, start, stop) + BUF_SLACK
+            obj = bytes_alloc(NULL, cap)
+            if obj == NULL:
+                raise MemoryError()
+            out.owned = 0
+            used = 0
+            res.row = start
+            while True:
+                buf_set(&out, <unsigned char*>bytes_ptr(obj), used, cap)
+                advise_huge(bytes_ptr(obj), cap)
+                with nogil:
+                    st = render_range(&ctx, &out, &scratch, res.row, stop, &res)
+                used = out.pos - out.start
+                if st == ST_OK:
+                    break
+                if st == ST_ERROR:
+                    self._raise(&res, columns)
+                # Full: grow in place by the average record so far times the rows left (+3%).
+                done = res.row - start
+                remaining = stop - res.row
+                avg = used // done if done else res.need
+                grow_to = used + res.need + <Py_ssize_t>(avg * remaining * 1.03) + BUF_SLACK
+                grow_to = max(grow_to, cap + cap // 64)
+                if _PyBytes_Resize(&obj, grow_to) < 0:
+                    obj = NULL
+                    raise MemoryError()
+                cap = grow_to
+            if used != cap:
+                if _PyBytes_Resize(&obj, used) < 0:
+                    obj = NULL
+                    raise MemoryError()
+            result = <object>obj
+            return result, res.dropped
+        finally:
+            Py_XDECREF(obj)
+            buf_free(&scratch)
+            PyMem_Free(slots)
+
+    def render_into(self, list columns, Py_ssize_t start, Py_ssize_t stop, out):
+        """Render rows from ``start`` into the writable buffer ``out``, whole records only.
+
+        Returns ``(nbytes, rows_written, dropped)``; stops at the first record that does
+        not fit, so ``rows_written < stop - start`` means the buffer is full.
+        """
+        cdef SlotRT* slots
+        cdef Ctx ctx
+        cdef RunResult res
+        cdef fastctx_buf target, scratch
+        cdef unsigned char[::1] view
+        cdef int st
+        if start < 0 or stop < start:
+            raise ValueError(f"bad row range [{start}, {stop})")
+        mv = memoryview(out)
+        if mv.readonly:
+            raise TypeError("render_into needs a writable buffer (bytearray, numpy array, mmap...)")
+        if mv.ndim != 1 or mv.format != "B":
+            mv = mv.cast("B")
+        view = mv
+        if stop == start:
+            return 0, 0, 0
+        keep = []
+        slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
+        if slots == NULL:
+            raise MemoryError()
+        memset(&res, 0, sizeof(res))
+        scratch.start = NULL
+        scratch.owned = 1
+        try:
+            self._bind(columns, stop, slots, keep)
+            self._init_ctx(&ctx, slots)
+            if buf_init_owned(&scratch, 4096) < 0:
+                raise MemoryError()
+            target.owned = 0
+            if view.shape[0]:
+                buf_set(&target, &view[0], 0, view.shape[0])
+            else:
+                buf_set(&target, NULL, 0, 0)
+            res.row = start
+            with nogil:
+                st = render_range(&ctx, &target, &scratch, start, stop, &res)
+            if st == ST_ERROR:
+                self._raise(&res, columns)
+            return target.pos - target.start, res.row - start, res.dropped
+        finally:
+            buf_free(&scratch)
+            PyMem_Free(slots)
+
+
+def enum_values():
+    """The C enum values the kernel was compiled with, for checking against ``program.py``."""
+    return {
+        "Op": {"LIT": OP_LIT, "VAR": OP_VAR},
+        "VType": {
+            "INT": VT_INT, "EPOCH_MS": VT_EPOCH_MS, "CLF_TIME": VT_CLF_TIME,
+            "TOKEN": VT_TOKEN, "TEXT": VT_TEXT, "QUOTED": VT_QUOTED,
+        },
+        "Esc": {
+            "NONE": ESC_NONE, "JSON_STR": ESC_JSON_STR, "JSON_BARE": ESC_JSON_BARE,
+            "XML": ESC_XML, "CSV": ESC_CSV, "CLF_QUOTED": ESC_CLF_QUOTED,
+            "CLF_BRACKET": ESC_CLF_BRACKET, "CLF_BARE": ESC_CLF_BARE,
+        },
+        "Action": {
+            "COPY": ACT_COPY, "BACKSLASH": ACT_BACKSLASH, "HEX": ACT_HEX,
+            "JSON_CTRL": ACT_JSON_CTRL, "XML_ENTITY": ACT_XML_ENTITY, "XML_DROP": ACT_XML_DROP,
+            "XML_EF": ACT_XML_EF, "CSV_QUOTE": ACT_CSV_QUOTE,
+        },
+        "ColumnKind": {"int64": KIND_INT64, "timestamp": KIND_TIMESTAMP, "string": KIND_STRING},
+    }
