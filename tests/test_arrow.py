@@ -386,6 +386,25 @@ def test_import_not_a_record_batch():
         Batch.from_arrow([1, 2, 3])
 
 
+@pytest.mark.parametrize("values", [["a", "b"], [10, 20]])
+def test_import_dictionary_index_out_of_range(values):
+    pa = pytest.importorskip("pyarrow")
+    good = pa.DictionaryArray.from_arrays(pa.array([1, None, 0], pa.int32()), pa.array(values))
+    assert Batch.from_arrow(pa.table({"d": good})).to_pydict() == {"d": [values[1], None, values[0]]}
+    for bad in ([0, 2], [-1, 0]):
+        array = pa.DictionaryArray.from_arrays(pa.array(bad, pa.int32()), pa.array(values), safe=False)
+        with pytest.raises(ValueError, match="'d': dictionary index"):
+            Batch.from_arrow(pa.table({"d": array}))
+    # null slots may hold any index
+    indices = pa.Array.from_buffers(pa.int32(), 2, [pa.py_buffer(bytes([0b01])),
+                                                     pa.py_buffer(np.array([0, 99], np.int32))])
+    masked = pa.DictionaryArray.from_arrays(indices, pa.array(values), safe=False)
+    assert Batch.from_arrow(pa.table({"d": masked})).to_pydict() == {"d": [values[0], None]}
+    # a dictionary with null entries
+    nullable = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int8()), pa.array([values[0], None]))
+    assert Batch.from_arrow(pa.table({"d": nullable})).to_pydict() == {"d": [values[0], None, values[0]]}
+
+
 def test_import_polars():
     pl = pytest.importorskip("polars")
     long = "a string longer than twelve bytes"
@@ -485,6 +504,8 @@ def test_render_pyarrow_table_equals_render_of_the_same_dict():
     assert fmt.render(events) == expected
     assert fmt.render(table) == expected
     assert fmt.render(table.to_batches()[0]) == expected
+    # a slice: string offsets that do not start at 0, bitmaps at a bit offset
+    assert fmt.render(table.slice(1)) == _reference.render(fmt.program, Batch.from_pydict(events).slice(1, 3))[0]
 
 
 def test_render_polars_dataframe():
@@ -493,3 +514,18 @@ def test_render_polars_dataframe():
     events = clf_events()
     df = pl.DataFrame(events).with_columns(pl.col("eventType").cast(pl.Categorical))
     assert fmt.render(df) == fmt.render(events)
+
+
+def test_render_duckdb_relation_and_pandas_dataframe():
+    duckdb = pytest.importorskip("duckdb")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    events = clf_events()
+    expected = fmt.render(events)
+    frame = pd.DataFrame(events)
+    frame["requestTime"] = pd.to_datetime(frame["requestTime"], utc=True)
+    assert fmt.render(frame) == expected
+    con = duckdb.connect()
+    relation = con.sql('select * replace (status::int as status) from frame')
+    assert fmt.render(relation) == expected

@@ -685,15 +685,19 @@ cdef object _string_view(object owner, const ArrowArray* array, int64_t offset, 
     return offsets, data
 
 
-cdef int _take_strings(const int64_t* offsets, const uint8_t* data, const int64_t* indices,
-                       const uint8_t* valid, int64_t n, int64_t* out_offsets,
-                       uint8_t* out) noexcept nogil:
-    """Gather dictionary strings by index (sizing pass when ``out`` is NULL)."""
+cdef int64_t _take_strings(const int64_t* offsets, const uint8_t* data, int64_t size,
+                           const int64_t* indices, const uint8_t* valid, int64_t n,
+                           int64_t* out_offsets, uint8_t* out) noexcept nogil:
+    """Gather dictionary strings by index: a sizing pass (``out`` NULL, which also checks
+    every valid index against ``size``) fills ``out_offsets``, then a copy pass.
+    Returns the first row whose index is out of range, plus one (0 when all are good)."""
     cdef int64_t row, index, length, total = 0
     out_offsets[0] = 0
     for row in range(n):
         if valid == NULL or valid[row]:
             index = indices[row]
+            if out == NULL and (index < 0 or index >= size):
+                return row + 1
             length = offsets[index + 1] - offsets[index]
             if out != NULL:
                 memcpy(out + total, data + offsets[index], length)
@@ -703,44 +707,52 @@ cdef int _take_strings(const int64_t* offsets, const uint8_t* data, const int64_
 
 
 def _decode_dictionary(dictionary_column, indices, mask, name):
-    """Dictionary-encoded values -> a plain column; ``mask`` is the indices' validity."""
-    cdef cnp.ndarray offsets_in, data_in, index_array, valid, out_offsets, out_data
-    cdef int64_t n = len(indices)
-    size = len(dictionary_column)
-    valid_mask = np.ones(n, dtype=bool) if mask is None else mask
-    indices = np.where(valid_mask, indices.astype(np.int64), 0)
-    if n and valid_mask.any():
-        used = indices[valid_mask]
-        if used.min() < 0 or used.max() >= size:
-            raise ValueError(f"column {name!r}: dictionary index out of range (size {size})")
+    """Dictionary-encoded values -> a plain column; ``mask`` is the indices' validity (None:
+    no nulls)."""
+    cdef cnp.ndarray offsets_in, data_in, index_array, valid = None, out_offsets, out_data
+    cdef const uint8_t* valid_ptr = NULL
+    cdef int64_t n = len(indices), size = len(dictionary_column), bad
+    if mask is not None:
+        # null slots may hold any index: point them at entry 0
+        indices = np.where(mask, indices, 0)
     if size == 0:
+        if n and (mask is None or mask.any()):
+            raise ValueError(f"column {name!r}: dictionary index out of range (empty dictionary)")
         return _null_column(n) if dictionary_column.kind == "string" else Column(
-            dictionary_column.kind, np.zeros(n, np.int64), validity=np.zeros((n + 7) // 8, np.uint8),
-            null_count=n)
+            dictionary_column.kind, np.zeros(n, np.int64), None,
+            np.zeros((n + 7) // 8, np.uint8), n)
+    if dictionary_column.validity is not None or dictionary_column.kind != "string":
+        # numpy indexing follows (the string gather checks its indices itself)
+        if n and (indices.min() < 0 or indices.max() >= size):
+            raise ValueError(f"column {name!r}: dictionary index out of range (size {size})")
     if dictionary_column.validity is not None:
-        valid_mask = valid_mask & dictionary_column.valid_mask()[indices]
-    null_count = n - int(np.count_nonzero(valid_mask))
-    bitmap = np.packbits(valid_mask, bitorder="little") if null_count else None
+        valid_rows = np.ones(n, dtype=bool) if mask is None else mask
+        mask = valid_rows & dictionary_column.valid_mask()[indices]
+    null_count = 0 if mask is None else n - int(np.count_nonzero(mask))
+    bitmap = np.packbits(mask, bitorder="little") if null_count else None
     if dictionary_column.kind != "string":
-        return Column(dictionary_column.kind, dictionary_column.values[indices],
-                      validity=bitmap, null_count=null_count)
+        return Column(dictionary_column.kind, dictionary_column.values[indices], None, bitmap,
+                      null_count)
     offsets_in = np.ascontiguousarray(dictionary_column.values, dtype=np.int64)
     data_in = np.ascontiguousarray(dictionary_column.data, dtype=np.uint8)
     index_array = np.ascontiguousarray(indices, dtype=np.int64)
-    valid = np.ascontiguousarray(valid_mask, dtype=np.uint8)
+    if null_count:
+        valid = np.ascontiguousarray(mask, dtype=np.uint8)
+        valid_ptr = <const uint8_t*>cnp.PyArray_DATA(valid)
     out_offsets = np.empty(n + 1, dtype=np.int64)
     with nogil:
-        _take_strings(<const int64_t*>cnp.PyArray_DATA(offsets_in),
-                      <const uint8_t*>cnp.PyArray_DATA(data_in),
-                      <const int64_t*>cnp.PyArray_DATA(index_array),
-                      <const uint8_t*>cnp.PyArray_DATA(valid), n,
-                      <int64_t*>cnp.PyArray_DATA(out_offsets), NULL)
+        bad = _take_strings(<const int64_t*>cnp.PyArray_DATA(offsets_in),
+                            <const uint8_t*>cnp.PyArray_DATA(data_in), size,
+                            <const int64_t*>cnp.PyArray_DATA(index_array), valid_ptr, n,
+                            <int64_t*>cnp.PyArray_DATA(out_offsets), NULL)
+    if bad:
+        raise ValueError(f"column {name!r}: dictionary index {index_array[bad - 1]} out of range "
+                         f"(size {size}) at row {bad - 1}")
     out_data = np.empty(out_offsets[n], dtype=np.uint8)
     with nogil:
         _take_strings(<const int64_t*>cnp.PyArray_DATA(offsets_in),
-                      <const uint8_t*>cnp.PyArray_DATA(data_in),
-                      <const int64_t*>cnp.PyArray_DATA(index_array),
-                      <const uint8_t*>cnp.PyArray_DATA(valid), n,
+                      <const uint8_t*>cnp.PyArray_DATA(data_in), size,
+                      <const int64_t*>cnp.PyArray_DATA(index_array), valid_ptr, n,
                       <int64_t*>cnp.PyArray_DATA(out_offsets),
                       <uint8_t*>cnp.PyArray_DATA(out_data))
     return Column("string", out_offsets, out_data, bitmap, null_count)
