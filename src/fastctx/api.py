@@ -124,14 +124,17 @@ class Format:
                 f"{dropped} characters that XML 1.0 cannot hold were dropped", RenderWarning, stacklevel=3
             )
 
-    def render(self, batch) -> bytes:
+    def render(self, batch, threads=None) -> bytes:
         """Render every row to a log line; returns the lines, each ending in ``\\n``.
 
         ``batch`` is a ``Batch``, a dict of columns (lists or numpy arrays) or any Arrow
-        exporter. A variable without a column renders ``-``.
+        exporter. A variable without a column renders ``-``. ``threads``: how many threads
+        render row ranges in parallel (default: all cores); the output is the same.
         """
+        from . import parallel
+
         batch, columns = self._bind(batch)
-        out, dropped = self._renderer.render(columns, 0, batch.num_rows)
+        out, dropped = parallel.render(self._renderer, self.program, columns, batch.num_rows, threads)
         self._warn_dropped(dropped)
         return out
 
@@ -177,13 +180,22 @@ class Format:
 
     # -- parsing --------------------------------------------------------------------------
 
-    def parse(self, data, on_error: str = "raise") -> Batch:
-        """Parse log lines into a Batch of typed columns; see SPEC section 4."""
+    def _get_parser(self):
         if self._parser is None:
             from . import _parse
 
             self._parser = _parse.Parser(self.program)
-        return self._parser.parse(data, on_error)
+        return self._parser
+
+    def parse(self, data, on_error: str = "raise", threads=None) -> Batch:
+        """Parse log lines into a Batch of typed columns; see SPEC section 4.
+
+        ``threads``: how many threads parse line-aligned chunks in parallel (default: all
+        cores); the result is the same, line numbers and offsets included.
+        """
+        from . import parallel
+
+        return parallel.parse(self._get_parser(), self.program, data, on_error, threads)
 
 
 @lru_cache(maxsize=64)

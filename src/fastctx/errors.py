@@ -9,6 +9,7 @@ __all__ = [
     "RenderError",
     "BufferTooSmallError",
     "ParseError",
+    "InputError",
     "FormatWarning",
     "RenderWarning",
     "caret_excerpt",
@@ -158,6 +159,10 @@ class ParseError(FastctxError, ValueError):
             f"line {line}, byte offset {offset}: {reason}; expected {expected}\n"
             f"{caret_excerpt(shown, char_index)}"
         )
+
+
+class InputError(FastctxError, ValueError):
+    """Input that cannot be read as logs: truncated or corrupt gzip, a bad CloudWatch payload."""
 
 
 class FormatWarning(UserWarning):

@@ -1,0 +1,399 @@
+"""All cores: threaded parse and render over line-aligned chunks, results in input order.
+
+The kernels release the GIL, so plain threads run them in parallel; this module only decides
+where to cut the work and how to put the pieces back together.
+
+Parse
+    The input is cut into one chunk per thread, each ending just after a ``\\n``. In ``auto``
+    CSV a quoted field may hold a newline and a record ends at the first newline outside
+    quotes; there a cut is only made at a newline with an even number of ``"`` before it,
+    which is exact when every ``"`` opens or closes a field (``quotes_are_fields``: always
+    so for canonical CSV). Input with a stray ``"`` inside an unquoted field is parsed on one
+    thread, since where its records end depends on how the parser reads the stray quote.
+    Each chunk gets its global byte offset; line numbers of later chunks are shifted by the
+    lines before them. With ``on_error="raise"`` the error raised is the first bad record in
+    input order, with its global line number.
+
+Render
+    Rows are cut into small ranges rendered by a pool of threads. Every range has an upper
+    bound on its output (from the string bytes it holds and the worst escape expansion of each
+    slot), so one output buffer of the summed bounds is allocated without touching it. A
+    range whose start offset is already known (all ranges before it are done) is rendered
+    straight into the output; otherwise into the thread's reused scratch buffer and copied in
+    when its offset is known. The output is a ``bytes`` object allocated uninitialised and
+    shrunk to size in place through the C API, so there is no second full copy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .batch import Batch
+from .errors import ParseError
+from .program import Esc, Program, VType
+
+__all__ = ["default_threads", "resolve_threads", "parse", "render", "split_lines",
+           "needs_quote_tracking", "quote_positions", "quotes_are_fields", "count_lines"]
+
+#: Below this many input bytes per thread a parse runs on one thread (pool start-up and the
+#: join cost more than they save).
+MIN_PARSE_CHUNK = 1 << 20
+#: Below this many rows per thread a render runs on one thread.
+MIN_RENDER_ROWS = 20_000
+
+_QUOTE = 0x22
+_NEWLINE = 0x0A
+
+
+def default_threads() -> int:
+    """All cores: ``os.cpu_count()`` (1 if unknown)."""
+    return os.cpu_count() or 1
+
+
+def resolve_threads(threads) -> int:
+    """``None`` -> all cores; otherwise a positive int."""
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return threads
+
+
+def needs_quote_tracking(program: Program) -> bool:
+    """True when a record may hold a newline inside a quoted field (``auto`` CSV)."""
+    return any(slot.esc == Esc.CSV for slot in program.slots)
+
+
+# -- cutting input at record boundaries -------------------------------------------------------
+
+
+def _as_array(data) -> np.ndarray:
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def count_byte(array: np.ndarray, byte: int, start: int = 0, stop: int | None = None,
+               block: int = 1 << 22) -> int:
+    """How many ``byte`` are in ``array[start:stop]``, counted in blocks (bounded scratch)."""
+    stop = len(array) if stop is None else stop
+    total = 0
+    scratch = np.empty(min(block, max(stop - start, 0)), dtype=bool)
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
+        mask = scratch[: hi - lo]
+        np.equal(array[lo:hi], byte, out=mask)
+        total += int(np.count_nonzero(mask))
+    return total
+
+
+def _next_newline(array: np.ndarray, pos: int) -> int:
+    """Index just past the first ``\\n`` at or after ``pos`` (len(array) if none)."""
+    n = len(array)
+    step = 1 << 16
+    while pos < n:
+        hits = np.flatnonzero(array[pos : pos + step] == _NEWLINE)
+        if len(hits):
+            return pos + int(hits[0]) + 1
+        pos += step
+    return n
+
+
+def quote_positions(array: np.ndarray, block: int = 1 << 22) -> np.ndarray:
+    """Positions of every ``"`` in ``array`` (int64), found in blocks (bounded scratch)."""
+    found = []
+    for lo in range(0, len(array), block):
+        hits = np.flatnonzero(array[lo : lo + block] == _QUOTE)
+        if len(hits):
+            found.append(hits + lo)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def quotes_are_fields(array: np.ndarray, quotes: np.ndarray) -> bool:
+    """True when counting ``"`` tells exactly where quoted CSV fields are.
+
+    The parser opens a quoted field only at a field start and closes it at a ``"`` that is
+    not doubled. Taking the quotes in order as opener, closer, opener, ...: when every opener
+    starts a field (after ``,`` or a newline, or right after a closer as half of ``""``) and
+    every closer ends one (before ``,``, ``\\r``, a newline or the end, or right before an
+    opener), the parity of the quotes before a newline says whether the parser is inside a
+    quoted field there. Canonical ``auto`` CSV always passes; a stray ``"`` inside an unquoted
+    field (a malformed record) fails, and such input is parsed on one thread.
+    """
+    count = len(quotes)
+    if count == 0:
+        return True
+    if count % 2:
+        return False
+    n = len(array)
+    openers, closers = quotes[0::2], quotes[1::2]
+    before = array[np.maximum(openers - 1, 0)]
+    glued_open = np.zeros(len(openers), dtype=bool)
+    glued_open[1:] = closers[:-1] == openers[1:] - 1
+    open_ok = (openers == 0) | (before == 0x2C) | (before == _NEWLINE) | glued_open
+    after = array[np.minimum(closers + 1, n - 1)]
+    glued_close = np.zeros(len(closers), dtype=bool)
+    glued_close[:-1] = openers[1:] == closers[:-1] + 1
+    close_ok = (closers == n - 1) | (after == 0x2C) | (after == 0x0D) | (after == _NEWLINE) | glued_close
+    return bool(open_ok.all() and close_ok.all())
+
+
+def split_lines(data, parts: int, quotes: bool = False) -> list[int] | None:
+    """Cut points ``[0, c1, ..., len]`` for up to ``parts`` chunks, each ending after a newline.
+
+    With ``quotes`` (``auto`` CSV) a cut is only made at a newline outside quoted fields.
+    Returns None when the input cannot be cut safely (see ``quotes_are_fields``).
+    """
+    array = _as_array(data)
+    n = len(array)
+    if parts <= 1 or n == 0:
+        return [0, n]
+    positions = None
+    if quotes:
+        positions = quote_positions(array)
+        if not quotes_are_fields(array, positions):
+            return None
+    cuts = [0]
+    for k in range(1, parts):
+        cut = _next_newline(array, max(n * k // parts, cuts[-1]))
+        # Inside a quoted field (odd number of quotes before): take the next newline.
+        while positions is not None and cut < n and np.searchsorted(positions, cut) % 2:
+            cut = _next_newline(array, cut)
+        if cut >= n:
+            break
+        if cut > cuts[-1]:
+            cuts.append(cut)
+    cuts.append(n)
+    return cuts
+
+
+def count_lines(array: np.ndarray, start: int, stop: int) -> int:
+    """Newlines in ``array[start:stop]``: the line count of whole records there."""
+    return count_byte(array, _NEWLINE, start, stop)
+
+
+# -- parse ------------------------------------------------------------------------------------
+
+
+def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
+          line_base: int = 1, offset_base: int = 0) -> Batch:
+    """Parse ``data`` on ``threads`` threads with ``parser`` (a ``_parse.Parser``).
+
+    The result equals ``parser.parse(data, on_error, line_base, offset_base)``: the same
+    columns, summed stats, rejects in input order with global line numbers and offsets.
+    """
+    threads = resolve_threads(threads)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    view = memoryview(data)
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    array = np.frombuffer(view, dtype=np.uint8)
+    size = view.nbytes
+    parts = min(threads, size // MIN_PARSE_CHUNK)
+    cuts = split_lines(array, parts, needs_quote_tracking(program)) if parts > 1 else None
+    if cuts is None or len(cuts) <= 2:
+        return parser.parse(data, on_error, line_base, offset_base)
+
+    pieces = [view[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+    def work(index):
+        # Line numbers of later chunks are fixed up below, once the records before them are
+        # counted; byte offsets are known now.
+        return parser.parse(pieces[index], on_error, line_base if index == 0 else 1,
+                            offset_base + cuts[index])
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(pieces))) as pool:
+        futures = [pool.submit(work, index) for index in range(len(pieces))]
+        results, first_error = [], None
+        for index, future in enumerate(futures):
+            try:
+                results.append(future.result())
+            except Exception as exc:  # the first failing chunk in input order decides
+                first_error = (index, exc)
+                break
+        if first_error is not None:
+            for future in futures:
+                future.cancel()
+            index, exc = first_error
+            if index == 0 or not isinstance(exc, ParseError):
+                raise exc
+            # Parse the failing chunk again with its true line base, so the error names the
+            # global line (errors are rare; this costs one chunk, not a counting pass).
+            base = line_base + count_lines(array, 0, cuts[index])
+            parser.parse(pieces[index], on_error, base, offset_base + cuts[index])
+            raise exc  # not reached unless the kernel disagrees with itself
+        # Later chunks were parsed with line_base=1: shift their rejects by the lines before
+        # them (physical lines, as the parser counts them; counted only when there are rejects).
+        base, counted = line_base, 0
+        for index, batch in enumerate(results):
+            if index and batch.rejects:
+                base += count_lines(array, counted, cuts[index])
+                counted = cuts[index]
+                for reject in batch.rejects:
+                    reject.line += base - 1
+        return Batch.concat(results, executor=pool)
+
+
+
+# -- render -----------------------------------------------------------------------------------
+
+# Worst-case output bytes per input byte of a string value, per escape method: \\u00XX (JSON
+# controls) and &quot; (XML) take 6, \\xHH (CLF) 4, CSV doubles quotes.
+_EXPANSION = {
+    Esc.NONE: 1, Esc.JSON_STR: 6, Esc.JSON_BARE: 6, Esc.XML: 6, Esc.CSV: 2,
+    Esc.CLF_QUOTED: 4, Esc.CLF_BRACKET: 4, Esc.CLF_BARE: 4,
+}
+# Worst case of a value that is not string bytes: an int64 (20 characters), a CLF time (26),
+# `null`, plus the quotes a QUOTED slot, a JSON_BARE string or a CSV field adds.
+_FIXED_PER_SLOT = 32
+
+
+def render_bound(program: Program, columns, start: int, stop: int) -> int:
+    """An upper bound on the bytes rows ``[start, stop)`` render to."""
+    rows = stop - start
+    literal = len(program.pool) + 1  # every literal once, plus the newline
+    bound = rows * (literal + _FIXED_PER_SLOT * len(program.slots))
+    for slot in program.slots:
+        column = columns[slot.column]
+        if column is not None and column.kind == "string":
+            nbytes = int(column.values[stop] - column.values[start])
+            bound += nbytes * _EXPANSION[slot.esc]
+    return bound
+
+
+class _Output:
+    """An uninitialised ``bytes`` of a given capacity, writable until ``finish`` shrinks it.
+
+    CPython's ``PyBytes_FromStringAndSize(NULL, n)`` and ``_PyBytes_Resize`` (the pair every C
+    extension uses to build a bytes object of unknown final size) through ctypes: the threads
+    write straight into the result, which saves the join's second full copy of the output
+    (measured, 2 threads, 1M CLF lines: see benchmarks/parallel.py).
+    """
+
+    _api = None
+
+    @classmethod
+    def available(cls) -> bool:
+        if cls._api is None:
+            try:
+                if sys.implementation.name != "cpython":
+                    raise AttributeError
+                api = ctypes.pythonapi
+                new = api.PyBytes_FromStringAndSize
+                new.argtypes, new.restype = [ctypes.c_char_p, ctypes.c_ssize_t], ctypes.c_void_p
+                as_string = api.PyBytes_AsString
+                as_string.argtypes, as_string.restype = [ctypes.c_void_p], ctypes.c_void_p
+                resize = api._PyBytes_Resize
+                resize.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_ssize_t]
+                resize.restype = ctypes.c_int
+                decref = api.Py_DecRef
+                decref.argtypes, decref.restype = [ctypes.c_void_p], None
+                cls._api = (new, as_string, resize, decref)
+            except AttributeError:
+                cls._api = False
+        return bool(cls._api)
+
+    def __init__(self, capacity: int):
+        if not self.available():
+            raise RuntimeError("building bytes in place needs CPython")
+        new, as_string, _, _ = self._api
+        self.pointer = new(None, capacity)
+        if not self.pointer:
+            raise MemoryError(f"cannot allocate {capacity} bytes of output")
+        self._raw = (ctypes.c_char * capacity).from_address(as_string(self.pointer))
+        self.array = np.frombuffer(self._raw, dtype=np.uint8)
+        self.view = memoryview(self.array)
+
+    def finish(self, size: int) -> bytes:
+        _, _, resize, decref = self._api
+        self.view.release()
+        self.view = self.array = self._raw = None
+        holder = ctypes.c_void_p(self.pointer)
+        self.pointer = None
+        if resize(ctypes.byref(holder), size) != 0:  # frees the object on failure
+            raise MemoryError("cannot shrink the output")
+        result = ctypes.py_object.from_address(ctypes.addressof(holder)).value
+        decref(holder.value)  # drop the creation reference; `result` holds its own
+        return result
+
+    def discard(self) -> None:
+        if self.pointer is not None:
+            self.view.release()
+            self.view = self.array = self._raw = None
+            self._api[3](self.pointer)
+            self.pointer = None
+
+
+def render(renderer, program: Program, columns, num_rows: int, threads=None) -> tuple[bytes, int]:
+    """Render rows ``[0, num_rows)`` on ``threads`` threads: ``(lines, dropped)``.
+
+    The result equals ``renderer.render(columns, 0, num_rows)``.
+    """
+    threads = resolve_threads(threads)
+    if threads == 1 or num_rows < 2 * MIN_RENDER_ROWS or not _Output.available():
+        return renderer.render(columns, 0, num_rows)
+    # Several ranges per thread so that ranges whose offset is known can go straight in.
+    nranges = max(2, min(threads * 8, num_rows // MIN_RENDER_ROWS * 2))
+    cuts = [num_rows * k // nranges for k in range(nranges + 1)]
+    bounds = [render_bound(program, columns, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    output = _Output(sum(bounds))
+    offsets = [0] + [None] * nranges  # offsets[i] known once ranges < i are placed
+    dropped = [0] * nranges
+    ready = threading.Condition()
+    failed = []
+    local = threading.local()
+
+    def place(index, size):
+        with ready:
+            offsets[index + 1] = offsets[index] + size
+            ready.notify_all()
+
+    def work(index):
+        lo, hi = cuts[index], cuts[index + 1]
+        try:
+            with ready:
+                start = offsets[index]
+            if start is not None:
+                nbytes, rows, lost = renderer.render_into(columns, lo, hi, output.view[start:])
+                _check(rows, hi - lo)
+            else:
+                scratch = getattr(local, "scratch", None)
+                if scratch is None or len(scratch) < bounds[index]:
+                    scratch = local.scratch = np.empty(bounds[index], dtype=np.uint8)
+                nbytes, rows, lost = renderer.render_into(columns, lo, hi, scratch)
+                _check(rows, hi - lo)
+                with ready:
+                    while offsets[index] is None and not failed:
+                        ready.wait()
+                    start = offsets[index]
+                if start is None:
+                    return
+                # numpy copies without the GIL
+                output.array[start : start + nbytes] = scratch[:nbytes]
+            dropped[index] = lost
+            place(index, nbytes)
+        except BaseException as exc:
+            with ready:
+                failed.append((index, exc))
+                ready.notify_all()
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(work, range(nranges)))
+        if failed:
+            raise min(failed, key=lambda item: item[0])[1]
+        return output.finish(offsets[nranges]), sum(dropped)
+    finally:
+        output.discard()
+
+
+def _check(rows: int, wanted: int) -> None:
+    if rows != wanted:  # the bound is a true upper bound; this would be a fastctx bug
+        raise RuntimeError(f"render bound too small: {rows} of {wanted} rows fit")

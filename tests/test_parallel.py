@@ -1,0 +1,227 @@
+"""Threaded parse and render give exactly the one-thread result, and Batch.concat joins batches."""
+
+import numpy as np
+import pytest
+
+import fastctx
+from fastctx import Batch, generate, parallel
+from fastctx.batch import Column, Reject, Stats
+
+PRESETS = [(api, name) for api, names in fastctx.presets.PRESETS.items() for name in names]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Make tiny inputs split into many chunks, so every code path runs on test-sized data."""
+    monkeypatch.setattr(parallel, "MIN_PARSE_CHUNK", 64)
+    monkeypatch.setattr(parallel, "MIN_RENDER_ROWS", 7)
+
+
+def same_batch(a: Batch, b: Batch):
+    assert a.column_names == b.column_names
+    assert a.to_pydict() == b.to_pydict()
+    assert a.stats == b.stats
+    assert a.rejects == b.rejects
+
+
+def corrupt(data: bytes, every: int) -> bytes:
+    """Break every ``every``-th line (a stray byte that no template accepts at its end)."""
+    out = data.split(b"\n")
+    for index in range(3, len(out) - 1, every):
+        out[index] = out[index][: len(out[index]) // 2] + b"\xff"
+    return b"\n".join(out)
+
+
+# -- parse --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api,name", PRESETS)
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_parse_threads_equal_one_thread(small_chunks, api, name, threads):
+    fmt = fastctx.compile(fastctx.preset(api, name), api=api)
+    data = generate.lines(fmt, 300, seed=threads)
+    data = corrupt(data, 37) + b"\n\r\n"
+    one = fmt.parse(data, "collect", threads=1)
+    assert one.stats.rejected > 0
+    same_batch(fmt.parse(data, "collect", threads=threads), one)
+    skip_one = fmt.parse(data, "skip", threads=1)
+    same_batch(fmt.parse(data, "skip", threads=threads), skip_one)
+
+
+@pytest.mark.parametrize("threads", [2, 5])
+def test_parse_raise_names_first_bad_record_globally(small_chunks, threads):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    good = generate.lines(fmt, 400, seed=1).split(b"\n")
+    good[300] = b"broken record"  # late in the input: parsed by a later chunk
+    good[350] = b"also broken"
+    data = b"\n".join(good)
+    with pytest.raises(fastctx.ParseError) as one:
+        fmt.parse(data, threads=1)
+    with pytest.raises(fastctx.ParseError) as many:
+        fmt.parse(data, threads=threads)
+    assert (many.value.line, many.value.offset) == (one.value.line, one.value.offset) == (301, one.value.offset)
+    assert str(many.value) == str(one.value)
+
+
+def test_parse_reject_lines_and_offsets_are_global(small_chunks):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    data = b"".join(b"r%d %d\n" % (i, i) for i in range(500)) + b"bad x\n" + b"r 1\n" * 20 + b"zz q"
+    batch = fmt.parse(data, "collect", threads=4)
+    assert [(r.line, r.offset, r.raw) for r in batch.rejects] == [
+        (501, data.index(b"bad x"), b"bad x"),
+        (522, data.index(b"zz q"), b"zz q"),
+    ]
+    assert batch.stats == Stats(records=522, accepted=520, rejected=2, empty=0, normalized=0)
+
+
+def quoted_newline_events(n):
+    values = [f"line one\nline two {i}" if i % 3 == 0 else f'say "hi", {i}' for i in range(n)]
+    return {"requestId": [f"r{i}" for i in range(n)], "routeKey": values, "status": list(range(n))}
+
+
+def test_csv_quoted_newlines_never_split(small_chunks):
+    fmt = fastctx.compile("$context.requestId,$context.routeKey,$context.status")
+    assert parallel.needs_quote_tracking(fmt.program)
+    events = quoted_newline_events(200)
+    data = fmt.render(events, threads=1)
+    cuts = parallel.split_lines(data, 16, quotes=True)
+    assert len(cuts) > 3
+    for cut in cuts[1:-1]:
+        assert data[cut - 1 : cut] == b"\n"
+        assert data[:cut].count(b'"') % 2 == 0
+    # a plain newline split would fall inside quoted fields
+    plain = parallel.split_lines(data, 16, quotes=False)
+    assert any(data[:cut].count(b'"') % 2 for cut in plain[1:-1])
+    one = fmt.parse(data, "collect", threads=1)
+    assert one.to_pydict()["routeKey"] == events["routeKey"]
+    for threads in (2, 4, 7):
+        same_batch(fmt.parse(data, "collect", threads=threads), one)
+
+
+def test_csv_stray_quote_falls_back_to_one_thread(small_chunks):
+    fmt = fastctx.compile("$context.requestId,$context.routeKey,$context.status")
+    data = fmt.render(quoted_newline_events(100), threads=1)
+    data = data.replace(b"r50,", b'r5"0,')  # a quote inside an unquoted field
+    array = np.frombuffer(data, dtype=np.uint8)
+    assert not parallel.quotes_are_fields(array, parallel.quote_positions(array))
+    assert parallel.split_lines(data, 4, quotes=True) is None
+    same_batch(fmt.parse(data, "collect", threads=4), fmt.parse(data, "collect", threads=1))
+
+
+def test_parse_accepts_every_input_type(small_chunks):
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    data = generate.lines(fmt, 200, seed=4)
+    one = fmt.parse(data, threads=1)
+    for form in (bytearray(data), memoryview(data), data.decode("utf-8")):
+        same_batch(fmt.parse(form, threads=3), one)
+
+
+def test_threads_validation():
+    assert parallel.resolve_threads(None) == (__import__("os").cpu_count() or 1)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError):
+            parallel.resolve_threads(bad)
+
+
+# -- render -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api,name", PRESETS)
+@pytest.mark.parametrize("escape", ["auto", "none", "json"])
+def test_render_threads_equal_one_thread(small_chunks, api, name, escape):
+    fmt = fastctx.compile(fastctx.preset(api, name), api=api, escape=escape)
+    batch = generate.events(fmt, 500, seed=2, escaped=0.3)
+    one = fmt.render(batch, threads=1)
+    for threads in (2, 3, 8):
+        assert fmt.render(batch, threads=threads) == one
+
+
+def test_render_bound_holds_for_worst_case_values(small_chunks):
+    # every byte of these values takes its longest escape in some shape
+    nasty = ["\x01\"<&'\\\n" * 5, "\u00e9\ufffe\x7f]", "", None, "-"]
+    for name in ("clf", "json", "xml", "csv"):
+        fmt = fastctx.compile(fastctx.preset("websocket", name))
+        rows = 100
+        data = {col: [nasty[i % len(nasty)] for i in range(rows)] for col in fmt.variables}
+        data["status"] = list(range(rows))
+        data["requestTime"] = ["10/Jul/2024:18:15:21 +0000"] * rows
+        batch, columns = fmt._bind(data)
+        with pytest.warns(fastctx.RenderWarning) if name == "xml" else _nothing():
+            one = fmt.render(batch, threads=1)
+        assert len(one) <= parallel.render_bound(fmt.program, columns, 0, rows)
+        with pytest.warns(fastctx.RenderWarning) if name == "xml" else _nothing():
+            assert fmt.render(batch, threads=4) == one
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_render_error_names_first_bad_row(small_chunks):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    status = [str(i) for i in range(300)]
+    status[250] = "abc"
+    status[290] = "def"
+    with pytest.raises(fastctx.RenderError) as one:
+        fmt.render({"requestId": ["r"] * 300, "status": status}, threads=1)
+    with pytest.raises(fastctx.RenderError) as many:
+        fmt.render({"requestId": ["r"] * 300, "status": status}, threads=4)
+    assert many.value.row == one.value.row == 250
+    assert str(many.value) == str(one.value)
+
+
+def test_render_output_is_plain_bytes(small_chunks):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    batch = generate.events(fmt, 1000, seed=5)
+    out = fmt.render(batch, threads=2)
+    assert type(out) is bytes
+    assert out.count(b"\n") == 1000
+    assert hash(out) == hash(bytes(bytearray(out)))
+    assert __import__("sys").getrefcount(out) == 2  # no reference leaked by the in-place build
+
+
+# -- Batch.concat -------------------------------------------------------------------------
+
+
+def test_concat_values_nulls_stats_rejects():
+    a = Batch.from_pydict({"s": ["x", None, "é"], "n": [1, None, 3]})
+    b = Batch.from_pydict({"n": [4], "s": [None]})
+    c = Batch.from_pydict({"s": ["last"], "n": Column.from_ints([None])})
+    a.stats, a.rejects = Stats(4, 3, 1, 0, 0), [Reject(2, 5, "bad", b"zz")]
+    c.stats, c.rejects = Stats(2, 1, 0, 1, 1), [Reject(9, 50, "worse", b"yy")]
+    joined = Batch.concat([a, b, c])
+    assert joined.to_pydict() == {"s": ["x", None, "é", None, "last"], "n": [1, None, 3, 4, None]}
+    assert joined.stats == Stats(6, 4, 1, 1, 1)
+    assert [r.line for r in joined.rejects] == [2, 9]
+    assert joined.column("s").null_count == 2
+    # new buffers, not views of the inputs
+    assert not np.shares_memory(joined.column("n").values, a.column("n").values)
+
+
+def test_concat_many_unaligned_bitmaps_with_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    parts, expected = [], {"v": [], "t": []}
+    for size in [0, 1, 7, 9, 13, 64, 3]:
+        values = [None if rng.random() < 0.3 else int(rng.integers(0, 100)) for _ in range(size)]
+        text = [None if v is None else str(v) * (v % 4) for v in values]
+        parts.append(Batch.from_pydict({"v": values, "t": text}) if size else
+                     Batch.from_pydict({"v": np.zeros(0, dtype=np.int64), "t": []}))
+        expected["v"] += values
+        expected["t"] += text
+    with ThreadPoolExecutor(2) as pool:
+        assert Batch.concat(parts, executor=pool).to_pydict() == expected
+    assert Batch.concat(parts).to_pydict() == expected
+
+
+def test_concat_rejects_mismatched_columns():
+    with pytest.raises(ValueError, match="columns"):
+        Batch.concat([Batch.from_pydict({"a": [1]}), Batch.from_pydict({"b": [1]})])
+    with pytest.raises(ValueError, match="int64"):
+        Batch.concat([Batch.from_pydict({"a": [1]}), Batch.from_pydict({"a": ["x"]})])
+    assert Batch.concat([]).num_rows == 0
