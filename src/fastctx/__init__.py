@@ -7,11 +7,13 @@ from .errors import (
     FastctxError,
     FormatError,
     FormatWarning,
+    InputError,
     ParseError,
     RenderError,
     RenderWarning,
     UnknownVariableError,
 )
+from .io import read, read_all
 from .presets import preset
 
 __version__ = "0.1.0"
@@ -24,6 +26,7 @@ __all__ = [
     "Format",
     "FormatError",
     "FormatWarning",
+    "InputError",
     "ParseError",
     "Reject",
     "RenderError",
@@ -34,5 +37,7 @@ __all__ = [
     "compile",
     "parse",
     "preset",
+    "read",
+    "read_all",
     "render",
 ]

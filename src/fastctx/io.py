@@ -1,0 +1,695 @@
+"""Readers for logs the way they arrive: files, stdin, gzip, CloudWatch Logs and Firehose.
+
+``read`` yields Batches of bounded size; ``read_all`` joins them. Memory stays bounded: input
+is read in blocks of about ``batch_size`` bytes, each block is cut after its last record
+boundary and the unfinished record is carried into the next block, so a record split across
+reads is parsed exactly once, and line numbers and byte offsets stay global.
+
+Sources and kinds (``kind="auto"`` detects them from the first bytes):
+
+``lines``
+    Records separated by ``\\n``. Plain files are memory-mapped (and the pages already
+    parsed are dropped from memory); gzip, including multi-member files, is recognised by its
+    magic bytes.
+``export``
+    CloudWatch Logs export to S3: every line is ``2024-07-10T18:15:21.799Z `` + the record.
+    The prefix becomes an ``ingestionTime`` column (timestamp[ms, UTC]); byte offsets of
+    rejects count the prefixes, as in the file.
+``subscription``
+    CloudWatch Logs subscription payloads: gzip JSON, or the Lambda event that carries it
+    base64-encoded under ``awslogs.data``. A ``DATA_MESSAGE``'s ``logEvents[].message`` are the
+    records; their ``timestamp`` becomes an ``eventTimestamp`` column. ``CONTROL_MESSAGE``
+    yields nothing. For these, a reject's ``line`` is the 1-based position of the log event in
+    the source and its ``offset`` the byte offset in the events' messages joined by ``\\n``.
+``firehose``
+    Kinesis Data Firehose objects: subscription documents (each usually gzip) written back to
+    back with no separator, the whole possibly gzip-compressed again. Read like
+    ``subscription``.
+
+Examples
+--------
+>>> import fastctx, io
+>>> fmt = fastctx.compile("$context.requestId $context.status")
+>>> data = io.BytesIO(b"r1 200\\nr2 404\\n")
+>>> fastctx.read_all(data, fmt).to_pydict()
+{'requestId': ['r1', 'r2'], 'status': [200, 404]}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import mmap
+import os
+import re
+import sys
+import zlib
+
+import numpy as np
+
+from .batch import Batch, Column
+from .errors import InputError, ParseError
+from .parallel import count_byte, needs_quote_tracking, parse as _parse_threads
+
+__all__ = ["read", "read_all", "KINDS", "ENVELOPE_COLUMNS"]
+
+KINDS = ("auto", "lines", "export", "subscription", "firehose")
+#: Columns a reader can add from the envelope, per kind.
+ENVELOPE_COLUMNS = {
+    "export": ("ingestionTime",),
+    "subscription": ("eventTimestamp", "eventId", "logGroup", "logStream", "owner"),
+    "firehose": ("eventTimestamp", "eventId", "logGroup", "logStream", "owner"),
+    "lines": (),
+}
+_DEFAULT_ENVELOPE = {"export": ("ingestionTime",), "subscription": ("eventTimestamp",),
+                     "firehose": ("eventTimestamp",), "lines": ()}
+
+DEFAULT_BATCH_SIZE = 32 << 20
+#: A record longer than this (no newline for this many bytes) is an error, not a memory blow-up.
+MAX_RECORD = 256 << 20
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_EXPORT_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
+_EXPORT_WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
+_CLOUDWATCH_KEY = re.compile(
+    rb'\A\s*\{\s*"(?:messageType|owner|logGroup|logStream|subscriptionFilters|logEvents|awslogs)"\s*:'
+)
+
+
+# -- the public functions ----------------------------------------------------------------------
+
+
+def read(source, format, *, api: str = "websocket", escape: str = "auto",
+         batch_size: int = DEFAULT_BATCH_SIZE, kind: str = "auto", on_error: str = "raise",
+         threads=None, columns="auto", max_record: int = MAX_RECORD):
+    """Parse logs from ``source`` lazily: an iterator of Batches of about ``batch_size`` input bytes.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, binary file object, bytes-like, or ``"-"``
+        A path, an open binary file (``sys.stdin.buffer`` for ``"-"``), or the data itself.
+    format : Format or str
+        A compiled ``Format`` or a template string (compiled with ``api`` and ``escape``).
+    batch_size : int
+        Input bytes per batch (records are never cut; a longer record makes a larger batch).
+    kind : {"auto", "lines", "export", "subscription", "firehose"}
+        What the source holds; ``auto`` detects it (see the module documentation).
+    on_error : {"raise", "skip", "collect"}
+        As for ``Format.parse``; line numbers and offsets are global across batches.
+    threads : int, optional
+        Threads per batch (default: all cores).
+    columns : "auto" or iterable of str
+        Envelope columns to add: ``ingestionTime`` (export); ``eventTimestamp``, ``eventId``,
+        ``logGroup``, ``logStream``, ``owner`` (subscription, firehose). ``auto`` adds the
+        timestamp column of the kind.
+    max_record : int
+        The longest record accepted, in bytes; a longer one raises ``InputError``.
+
+    Yields
+    ------
+    Batch
+        Each with its own ``stats`` and ``rejects``.
+
+    Raises
+    ------
+    InputError
+        Truncated or corrupt gzip, a payload with bad base64 or bad JSON, an over-long record.
+    ParseError
+        A bad record under ``on_error="raise"``.
+    """
+    from .api import Format
+
+    fmt = format if isinstance(format, Format) else Format(format, api, escape)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if on_error not in ("raise", "skip", "collect"):
+        raise ValueError(f"on_error must be 'raise', 'skip' or 'collect', got {on_error!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if columns != "auto" and kind != "auto":
+        _envelope_columns(kind, columns)
+    return _iterate(source, _Reader(fmt, batch_size, on_error, threads, max_record), kind, columns)
+
+
+def _iterate(source, reader, kind, columns):
+    with _open(source) as (stream, mapped):
+        blocks, head = _decoded(stream, mapped, reader.batch_size)
+        if kind == "auto":
+            kind = _detect(head)
+        envelope = _envelope_columns(kind, columns)
+        if kind in ("subscription", "firehose"):
+            yield from reader.documents(blocks, envelope)
+        elif kind == "export":
+            yield from reader.export(blocks, envelope)
+        else:
+            yield from reader.lines(blocks)
+
+
+def read_all(source, format, **options) -> Batch:
+    """Everything ``read`` yields, as one Batch (stats summed, rejects in order).
+
+    Examples
+    --------
+    >>> import fastctx
+    >>> b = fastctx.read_all(b"a 1\\nb x\\n", "$context.requestId $context.status", on_error="collect")
+    >>> b.to_pydict(), b.stats.rejected, b.rejects[0].line
+    ({'requestId': ['a'], 'status': [1]}, 1, 2)
+    """
+    from .api import Format
+
+    fmt = format if isinstance(format, Format) else Format(
+        format, options.get("api", "websocket"), options.get("escape", "auto"))
+    batches = list(read(source, fmt, **options))
+    if not batches:
+        empty = fmt.parse(b"", threads=1)
+        return empty
+    if len(batches) == 1:
+        return batches[0]
+    return Batch.concat(batches)
+
+
+# -- opening and decoding ----------------------------------------------------------------------
+
+
+class _open:
+    """Context manager: ``(stream, mapped)`` where ``mapped`` is an mmap of a plain file or None."""
+
+    def __init__(self, source):
+        self.source = source
+        self.close = []
+
+    def __enter__(self):
+        source = self.source
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            import io as _io
+
+            return _io.BytesIO(source), None
+        if isinstance(source, str) and source == "-":
+            return sys.stdin.buffer, None
+        if isinstance(source, (str, os.PathLike)):
+            try:
+                handle = open(source, "rb")
+            except OSError as exc:
+                raise InputError(f"cannot open {os.fspath(source)!r}: {exc.strerror}") from None
+            self.close.append(handle)
+            mapped = None
+            try:
+                if os.fstat(handle.fileno()).st_size > 0 and handle.read(2) != _GZIP_MAGIC:
+                    mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                    self.close.insert(0, mapped)
+                handle.seek(0)
+            except (OSError, ValueError):
+                mapped = None
+                handle.seek(0)
+            return handle, mapped
+        if hasattr(source, "read"):
+            if hasattr(source, "encoding") and not hasattr(source, "readinto"):
+                raise TypeError("open the file in binary mode ('rb')")
+            if hasattr(source, "buffer") and hasattr(source, "encoding"):
+                source = source.buffer  # a text stream such as sys.stdin: read its bytes
+            return source, None
+        raise TypeError(f"cannot read logs from a {type(source).__name__}")
+
+    def __exit__(self, *exc):
+        for item in self.close:
+            try:
+                item.close()
+            except BufferError:
+                pass  # a batch still views the map; it is freed with the last view
+        return False
+
+
+def _read_blocks(stream, size):
+    read = getattr(stream, "read1", None) or stream.read
+    while True:
+        block = read(size)
+        if not block:
+            return
+        yield block
+
+
+def _gunzip(blocks, limit):
+    """Decompress a (multi-member) gzip stream given as blocks; output pieces of at most ``limit``."""
+    inflater = zlib.decompressobj(31)
+    consumed = 0
+    started = False
+    for block in blocks:
+        data = block
+        while data:
+            try:
+                out = inflater.decompress(data, limit)
+            except zlib.error as exc:
+                raise InputError(f"corrupt gzip data near compressed byte {consumed}: {exc}") from None
+            started = True
+            if out:
+                yield out
+            if inflater.eof:
+                rest = inflater.unused_data
+                consumed += len(data) - len(rest)
+                data = rest
+                if data and data[:2] != _GZIP_MAGIC:
+                    if data.strip(b"\x00"):  # zero padding after a member is allowed
+                        raise InputError(
+                            f"data after the end of a gzip member at compressed byte {consumed} "
+                            "is not another gzip member")
+                    data = b""
+                inflater = zlib.decompressobj(31)
+                started = False
+            else:
+                tail = inflater.unconsumed_tail
+                consumed += len(data) - len(tail)
+                data = tail
+    if started and not inflater.eof:
+        raise InputError(
+            f"truncated gzip: the compressed stream ends after {consumed} bytes, inside a member; "
+            "the records before that point were read, the rest of the member is missing")
+
+
+def _peek(blocks, want=4096):
+    """``(head, blocks')``: the first ``want`` bytes and an iterator that still yields everything."""
+    held, size = [], 0
+    for block in blocks:
+        held.append(block)
+        size += len(block)
+        if size >= want:
+            break
+    head = b"".join(bytes(b[:want]) for b in held)[:want]
+
+    def again():
+        yield from held
+        yield from blocks
+
+    return head, again()
+
+
+def _decoded(stream, mapped, batch_size):
+    """``(blocks, head)``: the decompressed content (gzip may be nested, as in Firehose)."""
+    if mapped is not None:
+        return _MappedBlocks(mapped), bytes(mapped[:4096])
+    blocks = iter(_read_blocks(stream, batch_size))
+    head, blocks = _peek(blocks)
+    for _ in range(4):  # a Firehose object gzipped as a whole holds gzip members in turn
+        if head[:2] != _GZIP_MAGIC:
+            break
+        head, blocks = _peek(iter(_gunzip(blocks, batch_size)))
+    return blocks, head
+
+
+class _MappedBlocks:
+    """Marker: the whole plain file as one mmap (``lines`` framing cuts it without copying)."""
+
+    def __init__(self, mapped):
+        self.mapped = mapped
+
+    def __iter__(self):
+        yield memoryview(self.mapped)
+
+
+def _detect(head: bytes) -> str:
+    if _CLOUDWATCH_KEY.match(head):
+        return "subscription"
+    first = head.lstrip(b"\r\n")
+    if _EXPORT_PREFIX.match(first):
+        return "export"
+    return "lines"
+
+
+def _envelope_columns(kind, columns):
+    if columns == "auto":
+        return _DEFAULT_ENVELOPE[kind]
+    if isinstance(columns, str):
+        columns = [columns]
+    columns = tuple(columns or ())
+    known = ENVELOPE_COLUMNS[kind]
+    for name in columns:
+        if name not in known:
+            raise ValueError(
+                f"column {name!r} is not available from {kind} input; available: "
+                f"{', '.join(known) or 'none'}")
+    return columns
+
+
+# -- framing and parsing -----------------------------------------------------------------------
+
+
+def _cut(buffer, start: int, stop: int, quotes: bool) -> int:
+    """End of the last whole record in ``buffer[start:stop]`` (``start`` if none): just after
+    a newline outside quotes. ``buffer`` is bytes or an mmap (both have ``rfind``)."""
+    cut = buffer.rfind(b"\n", start, stop) + 1
+    if cut <= start:
+        return start
+    if quotes:
+        array = np.frombuffer(buffer, dtype=np.uint8)
+        parity = count_byte(array, 0x22, start, cut) % 2
+        while parity and cut > start:
+            prev = max(buffer.rfind(b"\n", start, cut - 1) + 1, start)
+            parity ^= count_byte(array, 0x22, prev, cut) % 2
+            cut = prev
+    return cut
+
+
+class _Reader:
+    def __init__(self, fmt, batch_size, on_error, threads, max_record):
+        self.fmt = fmt
+        self.parser = fmt._get_parser()
+        self.program = fmt.program
+        self.batch_size = batch_size
+        self.on_error = on_error
+        self.threads = threads
+        self.max_record = max_record
+        self.quotes = needs_quote_tracking(fmt.program)
+        self.line = 1
+        self.offset = 0
+
+    def _parse(self, data, on_error=None):
+        batch = _parse_threads(self.parser, self.program, data, on_error or self.on_error,
+                               self.threads, self.line, self.offset)
+        self.line += batch.stats.records
+        self.offset += len(data)
+        return batch
+
+    # plain lines
+
+    def records(self, blocks):
+        """Whole-record chunks (bytes-like) of about ``batch_size`` bytes, in order."""
+        if isinstance(blocks, _MappedBlocks):
+            yield from self._mapped_records(blocks.mapped)
+            return
+        pieces, size = [], 0
+        for block in blocks:
+            pieces.append(block)
+            size += len(block)
+            if size < self.batch_size:
+                continue  # small reads (pipes, tiny blocks): gather a batch first
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            cut = _cut(data, 0, len(data), self.quotes)
+            if cut == 0:  # a record longer than a batch so far
+                self._check_length(len(data))
+                pieces = [data]
+                continue
+            yield memoryview(data)[:cut]
+            rest = data[cut:]
+            pieces, size = ([rest], len(rest)) if rest else ([], 0)
+        if pieces:
+            yield b"".join(pieces)
+
+    def _check_length(self, size):
+        if size > self.max_record:
+            raise InputError(
+                f"a record at line {self.line} (byte offset {self.offset}) is longer than "
+                f"{self.max_record} bytes: no record boundary found")
+
+    def _mapped_records(self, mapped):
+        total = len(mapped)
+        view = memoryview(mapped)
+        start = dropped = 0
+        page = mmap.PAGESIZE
+        try:
+            while start < total:
+                stop = min(start + self.batch_size, total)
+                cut = stop if stop == total else _cut(mapped, start, stop, self.quotes)
+                while cut == start:  # a record longer than a batch
+                    self._check_length(stop - start)
+                    stop = min(stop + self.batch_size, total)
+                    cut = stop if stop == total else _cut(mapped, start, stop, self.quotes)
+                piece = view[start:cut]
+                yield piece
+                try:
+                    piece.release()
+                except BufferError:
+                    pass  # something still views it: it is freed with the last view
+                # Drop the parsed pages from this process's memory, so a 2 GB file is read
+                # with about one batch of its pages resident at a time.
+                done = cut // page * page
+                if done > dropped and hasattr(mapped, "madvise"):
+                    mapped.madvise(mmap.MADV_DONTNEED, dropped, done - dropped)
+                    dropped = done
+                start = cut
+        finally:
+            try:
+                view.release()
+            except BufferError:
+                pass
+
+    def lines(self, blocks):
+        for chunk in self.records(blocks):
+            batch = self._parse(chunk)
+            if batch.stats.records:
+                yield batch
+
+    # CloudWatch export to S3
+
+    def export(self, blocks, envelope):
+        for chunk in self.records(blocks):
+            data = bytes(chunk)
+            records, prefixed, times = _strip_export(data)
+            line = self.line
+            batch = self._parse_aligned(records, prefixed)
+            self.offset += len(data)
+            extra = {"ingestionTime": (times, prefixed)} if "ingestionTime" in envelope else {}
+            batch = self._attach(batch, records, line, extra, prefixed)
+            if batch.stats.records:
+                yield batch
+
+    def _parse_aligned(self, records, prefixed=None):
+        """Parse with the rejects kept, so that rows can be matched to their lines."""
+        inner = "raise" if self.on_error == "raise" else "collect"
+        try:
+            return _parse_threads(self.parser, self.program, records, inner, self.threads,
+                                  self.line, self.offset)
+        except ParseError as exc:
+            raise _shift_error(exc, self.line, prefixed) from None
+
+    def _attach(self, batch, records, line_base, extra, prefixed=None):
+        """Add per-line envelope columns to the accepted rows; restore the caller's on_error."""
+        nlines = batch.stats.records
+        self.line = line_base + nlines
+        keep = np.ones(nlines, dtype=bool)
+        empty = _empty_lines(records, nlines)
+        keep[empty] = False
+        for reject in batch.rejects:
+            keep[reject.line - line_base] = False
+        if prefixed is not None:
+            for reject in batch.rejects:  # offsets as in the file, prefixes counted
+                index = reject.line - line_base
+                reject.offset = reject.offset + _EXPORT_WIDTH * int(np.count_nonzero(prefixed[: index + 1]))
+        if int(keep.sum()) != batch.num_rows:
+            raise InputError(
+                f"cannot match {batch.num_rows} parsed rows to {int(keep.sum())} log events "
+                f"(a record holds a newline?) near line {line_base}")
+        columns = batch.columns
+        for name, (values, valid) in extra.items():
+            columns[name] = _typed_column(name, values, valid, keep)
+        rejects = batch.rejects if self.on_error == "collect" else []
+        return Batch(columns, batch.num_rows, batch.stats, rejects)
+
+    # CloudWatch Logs subscription payloads and Firehose objects
+
+    def documents(self, blocks, envelope):
+        pending = []  # (message bytes, timestamp, id, group, stream, owner)
+        size = 0
+        for doc in _json_documents(blocks):
+            for event in _events(doc):
+                pending.append(event)
+                size += len(event[0]) + 1
+                if size >= self.batch_size:
+                    batch = self._events_batch(pending, envelope)
+                    pending, size = [], 0
+                    if batch.stats.records:
+                        yield batch
+        if pending:
+            batch = self._events_batch(pending, envelope)
+            if batch.stats.records:
+                yield batch
+
+    def _events_batch(self, events, envelope):
+        # One event, one record: a message's own trailing newline is its terminator.
+        messages = [m[:-1] if m.endswith(b"\n") else m for m, *_ in events]
+        for index, message in enumerate(messages):
+            if b"\n" in message:
+                raise InputError(
+                    f"log event {self.line + index} holds a newline inside its message; "
+                    "access-log records are one line each")
+        data = b"\n".join(messages) + b"\n"
+        line = self.line
+        batch = self._parse_aligned(data)
+        self.offset += len(data)
+        fields = {"eventTimestamp": 1, "eventId": 2, "logGroup": 3, "logStream": 4, "owner": 5}
+        extra = {}
+        for name in envelope:
+            position = fields[name]
+            values = [event[position] for event in events]
+            extra[name] = (values, None)
+        return self._attach(batch, data, line, extra)
+
+
+def _strip_export(data: bytes):
+    """Remove the export timestamp prefixes: ``(records, prefixed, epoch_ms)``, per line."""
+    array = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(array == 0x0A)
+    starts = np.concatenate(([0], ends + 1))
+    if len(starts) and starts[-1] >= len(array):
+        starts = starts[:-1]
+    lengths = np.diff(np.concatenate((starts, [len(array)])))
+    prefixed = np.zeros(len(starts), dtype=bool)
+    candidates = np.flatnonzero(lengths >= _EXPORT_WIDTH)
+    if len(candidates):
+        cols = starts[candidates][:, None] + np.arange(_EXPORT_WIDTH)
+        heads = array[cols]
+        digit = (heads >= 0x30) & (heads <= 0x39)
+        shape_ok = (
+            digit[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22]].all(axis=1)
+            & (heads[:, 4] == 0x2D) & (heads[:, 7] == 0x2D) & (heads[:, 10] == 0x54)
+            & (heads[:, 13] == 0x3A) & (heads[:, 16] == 0x3A) & (heads[:, 19] == 0x2E)
+            & (heads[:, 23] == 0x5A) & (heads[:, 24] == 0x20)
+        )
+        prefixed[candidates[shape_ok]] = True
+    times = np.zeros(len(starts), dtype=np.int64)
+    if prefixed.any():
+        rows = starts[prefixed][:, None] + np.arange(23)
+        text = np.ascontiguousarray(array[rows]).view("S23").ravel()
+        try:
+            times[prefixed] = text.astype("datetime64[ms]").astype(np.int64)
+        except ValueError:  # shaped like a date but not one (month 13): parse one by one
+            for index in np.flatnonzero(prefixed):
+                head = data[starts[index] : starts[index] + 23]
+                try:
+                    times[index] = np.datetime64(head.decode(), "ms").astype(np.int64)
+                except ValueError:
+                    prefixed[index] = False
+    keep = np.ones(len(array), dtype=bool)
+    if prefixed.any():
+        drop = starts[prefixed][:, None] + np.arange(_EXPORT_WIDTH)
+        keep[drop.ravel()] = False
+    records = array[keep].tobytes()
+    return records, prefixed, times
+
+
+def _shift_error(exc, line_base, prefixed):
+    """A ParseError from stripped export records, with its offset as in the file."""
+    if prefixed is None:
+        return exc
+    index = exc.line - line_base
+    shift = _EXPORT_WIDTH * int(np.count_nonzero(prefixed[: index + 1]))
+    return ParseError(exc.reason, exc.line, exc.offset + shift, exc.column, exc.expected, exc.raw)
+
+
+def _empty_lines(records: bytes, nlines: int) -> np.ndarray:
+    """Indexes of the empty lines (``""`` or ``"\\r"``) among the first ``nlines``."""
+    array = np.frombuffer(records, dtype=np.uint8)
+    ends = np.flatnonzero(array == 0x0A)
+    starts = np.concatenate(([0], ends + 1))[:nlines]
+    stops = np.concatenate((ends, [len(array)]))[:nlines]
+    length = stops - starts
+    empty = length == 0
+    one = np.flatnonzero(length == 1)
+    empty[one[array[starts[one]] == 0x0D]] = True
+    return np.flatnonzero(empty)
+
+
+def _typed_column(name, values, valid, keep) -> Column:
+    if name in ("ingestionTime", "eventTimestamp"):
+        array = np.asarray(values, dtype=np.int64)[keep]
+        if valid is None:
+            return Column("timestamp", array)
+        mask = np.asarray(valid, dtype=bool)[keep]
+        return Column("timestamp", np.where(mask, array, 0),
+                      validity=None if mask.all() else np.packbits(mask, bitorder="little"))
+    kept = [v for v, k in zip(values, keep) if k]
+    return Column.from_strings(kept, name)
+
+
+# -- CloudWatch documents ----------------------------------------------------------------------
+
+
+def _json_documents(blocks):
+    """Yield the JSON documents of a stream holding one or more back to back."""
+    decoder = json.JSONDecoder()
+    buffer = ""
+    pending = b""
+    position = 0  # characters of the stream before ``buffer``
+    exhausted = False
+    blocks = iter(blocks)
+    while True:
+        if not exhausted:
+            block = next(blocks, None)
+            if block is None:
+                exhausted = True
+            else:
+                raw = pending + bytes(block)
+                try:
+                    text = raw.decode("utf-8")
+                    pending = b""
+                except UnicodeDecodeError as exc:
+                    if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+                        text, pending = raw[: exc.start].decode("utf-8"), raw[exc.start :]
+                    else:
+                        raise InputError(
+                            f"CloudWatch payload is not UTF-8 JSON at byte {exc.start}") from None
+                buffer += text
+        index = 0
+        while True:
+            while index < len(buffer) and buffer[index] in " \t\r\n":
+                index += 1
+            if index >= len(buffer):
+                break
+            try:
+                doc, end = decoder.raw_decode(buffer, index)
+            except json.JSONDecodeError as exc:
+                if not exhausted:
+                    break  # the document may continue in the next block
+                raise InputError(
+                    f"bad JSON in a CloudWatch payload at character {position + exc.pos}: "
+                    f"{exc.msg}") from None
+            if not exhausted and end == len(buffer) and isinstance(doc, (int, float)):
+                break  # a number cut at the block end
+            yield doc
+            index = end
+        position += index
+        buffer = buffer[index:]
+        if exhausted:
+            if pending:
+                raise InputError("CloudWatch payload ends inside a UTF-8 character")
+            return
+
+
+def _events(doc):
+    """``(message bytes, timestamp, id, group, stream, owner)`` of one subscription document."""
+    if not isinstance(doc, dict):
+        raise InputError(f"a CloudWatch payload must be a JSON object, got {type(doc).__name__}")
+    if "awslogs" in doc:
+        data = doc["awslogs"].get("data") if isinstance(doc["awslogs"], dict) else None
+        if not isinstance(data, str):
+            raise InputError("a Lambda CloudWatch Logs event needs a string awslogs.data")
+        try:
+            packed = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InputError(f"awslogs.data is not valid base64: {exc}") from None
+        if packed[:2] == _GZIP_MAGIC:
+            try:
+                packed = b"".join(_gunzip([packed], 1 << 30))
+            except InputError as exc:
+                raise InputError(f"awslogs.data: {exc}") from None
+        try:
+            inner = json.loads(packed)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"awslogs.data does not hold a JSON document: {exc}") from None
+        yield from _events(inner)
+        return
+    kind = doc.get("messageType")
+    if kind == "CONTROL_MESSAGE":
+        return
+    if kind != "DATA_MESSAGE":
+        raise InputError(f"not a CloudWatch Logs subscription document (messageType {kind!r})")
+    group, stream, owner = doc.get("logGroup"), doc.get("logStream"), doc.get("owner")
+    events = doc.get("logEvents")
+    if not isinstance(events, list):
+        raise InputError("a DATA_MESSAGE without a logEvents list")
+    for event in events:
+        try:
+            message = event["message"]
+            timestamp = int(event["timestamp"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"a log event without message and timestamp: {str(event)[:80]}") from None
+        yield (message.encode("utf-8", "surrogatepass"), timestamp, event.get("id"), group, stream, owner)
