@@ -24,7 +24,7 @@ MAX_CLF_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 def _civil_from_days(days: int):
     """Howard Hinnant's days -> (year, month, day), proleptic Gregorian."""
     days += 719468
-    era = (days if days >= 0 else days - 146096) // 146097
+    era = days // 146097  # Python's // already floors (Hinnant's C adjusts for truncation)
     doe = days - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     year = yoe + era * 400
