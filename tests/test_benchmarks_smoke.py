@@ -1,0 +1,137 @@
+"""The benchmarks at tiny sizes, so they never rot: every shape, every peer, checked output.
+
+Timing is not asserted here (performance lives in the benchmarks); what is asserted is that
+every row is measured on equivalent output and that the scripts run.
+"""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastctx import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 2000
+
+
+def _available(library: str) -> bool:
+    if library in ("python", "fastctx"):
+        return True
+    try:
+        importlib.import_module(library)
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module", params=bench.OPERATIONS)
+def measured(request):
+    operation = request.param
+    return operation, bench.run(operation, rows=ROWS, repeat=1, verify=True)
+
+
+def test_every_shape_and_peer_has_a_checked_positive_row(measured):
+    operation, results = measured
+    by_key = {(r.shape, r.name): r for r in results}
+    for shape in bench.SHAPES:
+        expected = [name for name, _ in bench.fastctx_cases(operation, bench.Workload(shape, ROWS))]
+        expected += [peer.name for peer in bench.peers_for(operation, shape)]
+        for name in expected:
+            result = by_key.pop((shape, name))
+            library = result.library
+            if result.error and not _available(library):
+                assert result.error.startswith("not available"), result.error
+                continue
+            assert result.error is None, (shape, name, result.error)
+            assert result.lines == ROWS
+            assert result.seconds > 0 and result.lines_per_s > 0 and result.mb_per_s > 0
+            assert result.ratio > 0
+    assert not by_key, f"unexpected rows: {sorted(by_key)}"
+
+
+def test_ratios_are_relative_to_the_fastest_one_thread_peer(measured):
+    _, results = measured
+    for shape in bench.SHAPES:
+        peers = [r for r in results if r.shape == shape and not r.is_fastctx and r.seconds and not r.error]
+        assert max(r.ratio for r in peers) == pytest.approx(1.0)
+        fastest = max(r.lines_per_s for r in peers)
+        for r in results:
+            if r.shape == shape and r.seconds:
+                assert r.ratio == pytest.approx(r.lines_per_s / fastest)
+
+
+def test_fastctx_memory_is_measured(measured):
+    operation, results = measured
+    rows = [r for r in results if r.name == f"fastctx {operation} (auto)"]
+    assert len(rows) == len(bench.SHAPES)
+    assert all(r.memory is not None and r.memory > 0 for r in rows)
+
+
+def test_table_lists_every_row_with_footnotes(measured):
+    operation, results = measured
+    text = bench.format_table(results)
+    for r in results:
+        assert r.name in text
+    assert f"fastctx bench: {operation}, {ROWS:,} lines per shape" in text
+    assert "Python " in text and "numpy " in text and "CPU " in text
+    assert "[1] fastctx:" in text
+    markdown = bench.format_table(results, markdown=True)
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert len(rows) == len(results) + 1  # the header and one row per result
+
+
+def test_a_wrong_peer_output_is_caught():
+    workload = bench.Workload("csv", 50)
+    good = bench._render_csv_module(workload)()
+    bench.verify_render(workload, good)
+    lines = good.split(b"\n")
+    lines[3] = lines[3].replace(b",", b";", 1)
+    with pytest.raises(AssertionError):
+        bench.verify_render(workload, b"\n".join(lines))
+    with pytest.raises(AssertionError):
+        bench.verify_render(workload, b"\n".join(good.split(b"\n")[1:]))
+
+
+def test_a_peer_that_fails_is_a_row_with_its_error():
+    workload = bench.Workload("json", 20)
+
+    def broken():
+        def run():
+            raise RuntimeError("boom")
+
+        return run
+
+    result = bench._measure("render", workload, "broken", "python", broken, 1, 1, False)
+    assert result.seconds is None and "boom" in result.error
+
+
+def _run(args, **env):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, **env), timeout=600)
+
+
+def test_compare_script_prints_one_table_per_operation():
+    proc = _run(["benchmarks/compare.py", "all", "--rows", "300", "--repeat", "1", "--shapes", "csv,clf",
+                 "--no-polars", "--markdown"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("**fastctx bench: render") == 1
+    assert proc.stdout.count("**fastctx bench: parse") == 1
+    assert "| csv | csv module |" in proc.stdout
+    assert "| clf | re per line |" in proc.stdout
+
+
+def test_compare_script_rejects_an_unknown_shape():
+    proc = _run(["benchmarks/compare.py", "render", "--shapes", "yaml"])
+    assert proc.returncode == 2
+    assert "unknown shape 'yaml'" in proc.stderr
+
+
+def test_pytest_benchmark_suite_runs_at_tiny_size():
+    proc = _run(["-m", "pytest", "benchmarks", "-q", "--benchmark-disable", "-p", "no:cacheprovider"],
+                FASTCTX_BENCH_ROWS=str(ROWS))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout
