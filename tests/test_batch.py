@@ -93,3 +93,8 @@ def test_slice():
 def test_empty_batch():
     batch = Batch.from_pydict({"a": []})
     assert batch.num_rows == 0 and batch.to_pydict() == {"a": []}
+
+
+def test_schema_names_the_arrow_types():
+    batch = Batch.from_pydict({"s": [1], "t": [dt.datetime(2024, 1, 1)], "r": ["x"]})
+    assert batch.schema == {"s": "int64", "t": "timestamp[ms, UTC]", "r": "large_string"}

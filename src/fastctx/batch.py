@@ -20,6 +20,7 @@ import numpy as np
 __all__ = ["Batch", "Column", "Stats", "Reject"]
 
 KINDS = ("int64", "timestamp", "string")
+ARROW_TYPES = {"int64": "int64", "timestamp": "timestamp[ms, UTC]", "string": "large_string"}
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MS = _dt.timedelta(milliseconds=1)
 
@@ -333,6 +334,15 @@ class Batch:
 
     def __contains__(self, name: str) -> bool:
         return name in self._columns
+
+    @property
+    def schema(self) -> dict:
+        """``{name: Arrow type}`` of the columns, as they export through the Arrow interface.
+
+        >>> Batch.from_pydict({"status": [200], "requestId": ["r"]}).schema
+        {'status': 'int64', 'requestId': 'large_string'}
+        """
+        return {name: ARROW_TYPES[col.kind] for name, col in self._columns.items()}
 
     def to_pydict(self) -> dict:
         """``{name: list}`` of Python values: int, str, UTC datetime, None."""
