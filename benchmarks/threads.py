@@ -1,0 +1,57 @@
+"""Threaded parse and render against one thread: ``python benchmarks/threads.py [rows] [repeat]``.
+
+Prints, per WebSocket preset, the median lines/s on one thread and on all cores (or
+``--threads``), and their ratio. Data is built once with ``fastctx.generate`` outside the
+timed calls; each figure is the median of ``repeat`` calls with the garbage collector off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+
+import fastctx
+from fastctx import generate
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("repeat", nargs="?", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--shapes", default="clf,json,xml,csv")
+    args = parser.parse_args(argv)
+    print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "
+          f"{args.threads} threads vs 1, {os.cpu_count()} cores")
+    print(f"{'operation':<10}{'shape':<7}{'1 thread':>14}{f'{args.threads} threads':>14}{'ratio':>8}")
+    for shape in args.shapes.split(","):
+        fmt = fastctx.compile(fastctx.preset("websocket", shape))
+        batch = generate.events(fmt, args.rows, seed=1)
+        data = fmt.render(batch, threads=1)
+        for operation, call in (("render", lambda t: fmt.render(batch, threads=t)),
+                                ("parse", lambda t: fmt.parse(data, threads=t))):
+            one = median_time(lambda: call(1), args.repeat)
+            many = median_time(lambda: call(args.threads), args.repeat)
+            print(f"{operation:<10}{shape:<7}{args.rows / one / 1e6:>11.2f} M/s{args.rows / many / 1e6:>11.2f} M/s"
+                  f"{one / many:>7.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,833 @@
+"""The ``fastctx`` command: check, render, parse, convert, generate and bench access logs.
+
+Exit codes: 0 success; 1 the input holds a bad record under ``--on-error raise``, or cannot be
+read (truncated gzip, a bad CloudWatch payload), or an event cannot be rendered; 2 usage or
+template errors. User errors print one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import io as _io
+import json
+import os
+import sys
+import time
+import warnings
+
+from . import __version__
+from .errors import FastctxError, FormatError, InputError, ParseError, RenderError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_TABLE_FORMATS = ("parquet", "csv", "jsonl")
+_EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
+               ".ndjson": "jsonl", ".json": "jsonl"}
+_GENERATE_ROWS_PER_CHUNK = 200_000
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit code 2)."""
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress indicator on stderr, shown only when stderr is a terminal.
+
+    Updates at most five times a second and only after the work has run for a second, so
+    short commands print nothing.
+    """
+
+    def __init__(self, label: str, total: int | None = None, unit: str = "lines", stream=None):
+        """``total``: the count ``update`` goes up to, if known (shown as a bar)."""
+        self.stream = stream or sys.stderr
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.label, self.total, self.unit = label, total, unit
+        self.start = self.last = time.monotonic()
+        self.shown = False
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < 1.0 or now - self.last < 0.2:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        if self.total:
+            share = min(done / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            text = f"{self.label} [{bar:<30}] {share:6.1%} {done:,} {self.unit} ({rate / 1e6:.2f} M/s)"
+        else:
+            text = f"{self.label} {done:,} {self.unit} ({rate / 1e6:.2f} M/s)"
+        self.stream.write("\r" + text[:120])
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _template(args, prefix: str = "") -> str:
+    preset = getattr(args, f"{prefix}preset")
+    template = getattr(args, f"{prefix}template")
+    template_file = getattr(args, f"{prefix}template_file")
+    given = [x for x in (preset, template, template_file) if x is not None]
+    dash = "--" + prefix.replace("_", "-")
+    if len(given) != 1:
+        raise UsageError(f"give exactly one of {dash}preset, {dash}template or {dash}template-file")
+    if preset is not None:
+        from .presets import preset as get_preset
+
+        api = getattr(args, f"{prefix}api", None) or args.api
+        try:
+            return get_preset(api, preset)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if template is not None:
+        return template
+    try:
+        with open(template_file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read template file {template_file!r}: {exc.strerror}") from None
+    # A template file may end with the editor's newline; the template itself never does.
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _compile(args, prefix: str = ""):
+    from .api import Format
+
+    api = getattr(args, f"{prefix}api", None) or args.api
+    escape = getattr(args, f"{prefix}escape", None) or args.escape
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fmt = Format(_template(args, prefix), api=api, escape=escape, strict=not args.no_strict)
+    for item in caught:
+        print(f"fastctx: warning: {item.message}", file=sys.stderr)
+    return fmt
+
+
+def _threads(args):
+    return None if args.threads is None else args.threads
+
+
+class _Output:
+    """``-o FILE`` or stdout, opened in binary mode; an unfinished file is removed on failure."""
+
+    def __init__(self, path):
+        self.path = path if path not in (None, "-") else None
+        self.handle = None
+
+    def __enter__(self):
+        if self.path is None:
+            self.handle = sys.stdout.buffer
+        else:
+            try:
+                self.handle = open(self.path, "wb")
+            except OSError as exc:
+                raise UsageError(f"cannot write {self.path!r}: {exc.strerror}") from None
+        return self.handle
+
+    def __exit__(self, kind, exc, tb):
+        if self.path is None:
+            try:
+                self.handle.flush()
+            except BrokenPipeError:
+                pass
+            return False
+        self.handle.close()
+        if kind is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+        return False
+
+
+def _table_format(args, path) -> str:
+    if args.to:
+        return args.to
+    if path in (None, "-"):
+        return "jsonl"
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _EXTENSIONS:
+        raise UsageError(f"cannot tell the output format from {path!r}; use --to parquet, csv or jsonl")
+    return _EXTENSIONS[ext]
+
+
+# -- table writers (parse output, generate events) ----------------------------------------------
+
+
+def _python_value(value):
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value
+
+
+class _RowsWriter:
+    """JSON Lines or CSV, one batch at a time (timestamps as ISO 8601 UTC, nulls as null / empty)."""
+
+    def __init__(self, handle, kind: str, epoch_ms: bool = False):
+        self.text = _io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=False)
+        self.kind = kind
+        self.epoch_ms = epoch_ms
+        self.writer = None
+        self.rows = 0
+
+    def _columns(self, batch):
+        names = batch.column_names
+        columns = []
+        for name in names:
+            column = batch.column(name)
+            if self.epoch_ms and column.kind == "timestamp":
+                valid = column.valid_mask()
+                columns.append([int(v) if ok else None for v, ok in zip(column.values.tolist(), valid)])
+            else:
+                columns.append([_python_value(v) for v in column.to_pylist()] if column.kind == "timestamp"
+                               else column.to_pylist())
+        return names, columns
+
+    def write(self, batch) -> None:
+        names, columns = self._columns(batch)
+        if self.kind == "jsonl":
+            dumps = json.dumps
+            out = self.text
+            for row in zip(*columns):
+                out.write(dumps(dict(zip(names, row)), ensure_ascii=False))
+                out.write("\n")
+        else:
+            if self.writer is None:
+                self.writer = csv.writer(self.text, lineterminator="\n")
+                self.writer.writerow(names)
+            self.writer.writerows(("" if v is None else v for v in row) for row in zip(*columns))
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()
+
+
+class _ParquetWriter:
+    """Parquet through pyarrow (streamed, one row group per batch) or else polars (written at the end)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.writer = None
+        self.frames = []
+        try:
+            import pyarrow  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
+            self.engine = "pyarrow"
+        except ImportError:
+            try:
+                import polars  # noqa: F401
+
+                self.engine = "polars"
+            except ImportError:
+                raise UsageError(
+                    "writing Parquet needs pyarrow or polars: pip install pyarrow "
+                    "(or choose --to csv / --to jsonl)") from None
+
+    def write(self, batch) -> None:
+        if self.engine == "pyarrow":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.table(batch)
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.handle, table.schema)
+            self.writer.write_table(table)
+        else:
+            import polars as pl
+
+            self.frames.append(pl.DataFrame(batch))
+
+    def close(self) -> None:
+        if self.engine == "pyarrow":
+            if self.writer is not None:
+                self.writer.close()
+        else:
+            import polars as pl
+
+            if self.frames:
+                pl.concat(self.frames).write_parquet(self.handle)
+
+
+def _table_writer(handle, kind: str, epoch_ms: bool = False):
+    if kind == "parquet":
+        return _ParquetWriter(handle)
+    return _RowsWriter(handle, kind, epoch_ms)
+
+
+class _RejectsFile:
+    """Every rejected record verbatim, each after a header line with its line number and reason.
+
+    ``#fastctx-reject line=17 offset=1234 reason=...`` then the raw record bytes and a newline.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.handle = None
+        self.count = 0
+        if path is not None:
+            try:
+                self.handle = sys.stdout.buffer if path == "-" else open(path, "wb")
+            except OSError as exc:
+                raise UsageError(f"cannot write {path!r}: {exc.strerror}") from None
+
+    def write(self, rejects, source: str) -> None:
+        if self.handle is None:
+            return
+        for reject in rejects:
+            reason = reject.reason.replace("\n", " ")
+            head = f"#fastctx-reject source={source} line={reject.line} offset={reject.offset} reason={reason}\n"
+            self.handle.write(head.encode("utf-8", "backslashreplace"))
+            self.handle.write(reject.raw)
+            self.handle.write(b"\n")
+            self.count += 1
+
+    def close(self) -> None:
+        if self.handle is not None and self.handle is not sys.stdout.buffer:
+            self.handle.close()
+
+
+def _on_error(args) -> str:
+    if args.on_error is not None:
+        if args.rejects and args.on_error != "collect":
+            raise UsageError("--rejects keeps the rejected records: use it with --on-error collect")
+        return args.on_error
+    return "collect" if args.rejects else "raise"
+
+
+def _summary(stats, label: str) -> None:
+    if stats is None:
+        return
+    print(
+        f"fastctx: {label}: {stats.records:,} records, {stats.accepted:,} accepted, "
+        f"{stats.rejected:,} rejected, {stats.empty:,} empty, {stats.normalized:,} normalized",
+        file=sys.stderr,
+    )
+
+
+def _sources(args):
+    return args.inputs or ["-"]
+
+
+def _source_size(source) -> int | None:
+    if source == "-":
+        return None
+    try:
+        return os.path.getsize(source)
+    except OSError:
+        raise UsageError(f"cannot read {source!r}: no such file") from None
+
+
+def _read_batches(args, fmt, on_error):
+    """``(source, batch)`` for every input; a progress line on a terminal."""
+    from .io import read
+
+    for source in _sources(args):
+        _source_size(source)
+        progress = Progress(f"parse {os.path.basename(source) if source != '-' else 'stdin'}")
+        done = 0
+        try:
+            for batch in read(source, fmt, kind=args.kind, on_error=on_error, threads=_threads(args),
+                              batch_size=args.batch_size << 20):
+                done += batch.num_rows
+                yield source, batch
+                progress.update(done)
+        finally:
+            progress.close()
+
+
+def _add_stats(total, stats):
+    from .batch import Stats
+
+    total = total or Stats()
+    if stats is not None:
+        for field in Stats.__slots__:
+            setattr(total, field, getattr(total, field) + getattr(stats, field))
+    return total
+
+
+# -- subcommands --------------------------------------------------------------------------------
+
+
+def cmd_check(args) -> int:
+    fmt = _compile(args)
+    program = fmt.program
+    literals = program.literals()
+    out = sys.stdout
+    out.write(f"template: {fmt.template}\n")
+    out.write(f"api: {fmt.api}  escape: {fmt.escape}  shape: {fmt.shape}\n")
+    out.write(f"variables ({len(fmt.variables)}): {', '.join(fmt.variables)}\n")
+    if getattr(fmt, "unsupported", None):
+        out.write(f"rendered as '-' by AWS: {', '.join(fmt.unsupported)}\n")
+    out.write("slots:\n")
+    for index, slot in enumerate(program.slots):
+        before = literals[index].decode("utf-8", "backslashreplace")
+        after = literals[index + 1].decode("utf-8", "backslashreplace")
+        out.write(
+            f"  {index + 1:>3}  $context.{slot.name:<28} {slot.vtype.name.lower():<9} "
+            f"escape {slot.esc.name.lower():<12} between {before[-12:]!r} and {after[:12]!r}\n")
+    out.write("bytecode:\n")
+    for line in fmt.dis().splitlines():
+        out.write(f"  {line}\n")
+    return EXIT_OK
+
+
+def cmd_parse(args) -> int:
+    fmt = _compile(args)
+    on_error = _on_error(args)
+    kind = _table_format(args, args.output)
+    rejects = _RejectsFile(args.rejects)
+    total = None
+    try:
+        with _Output(args.output) as handle:
+            writer = _table_writer(handle, kind)
+            wrote = False
+            try:
+                for source, batch in _read_batches(args, fmt, on_error):
+                    writer.write(batch)
+                    wrote = True
+                    rejects.write(batch.rejects, source)
+                    total = _add_stats(total, batch.stats)
+                if not wrote:  # no records at all: still write the (empty) table with its columns
+                    writer.write(fmt.parse(b"", threads=1))
+            finally:
+                writer.close()
+    finally:
+        rejects.close()
+    if args.stats or on_error != "raise" or args.rejects:
+        _summary(total, "parse")
+    return EXIT_OK
+
+
+def cmd_convert(args) -> int:
+    source_fmt = _compile(args)
+    target_fmt = _compile(args, "to_")
+    on_error = _on_error(args)
+    rejects = _RejectsFile(args.rejects)
+    total = None
+    try:
+        with _Output(args.output) as handle:
+            for source, batch in _read_batches(args, source_fmt, on_error):
+                rejects.write(batch.rejects, source)
+                total = _add_stats(total, batch.stats)
+                if batch.num_rows:
+                    handle.write(target_fmt.render(batch, threads=_threads(args)))
+    finally:
+        rejects.close()
+    if args.stats or on_error != "raise" or args.rejects:
+        _summary(total, "convert")
+    return EXIT_OK
+
+
+def _read_events(path, kind: str, numeric=(), chunk_rows: int = _GENERATE_ROWS_PER_CHUNK):
+    """Batches of events from JSON Lines, CSV or Parquet.
+
+    CSV values are text, an empty field is missing; the columns in ``numeric`` (the template's
+    int and time variables) are read as integers when every value is one, so epoch
+    milliseconds render as times.
+    """
+    from .batch import Batch, Column
+
+    if kind == "parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            try:
+                import polars as pl
+            except ImportError:
+                raise UsageError("reading Parquet needs pyarrow or polars: pip install pyarrow") from None
+            yield pl.read_parquet(sys.stdin.buffer if path == "-" else path)
+            return
+        source = pq.ParquetFile(sys.stdin.buffer if path == "-" else path)
+        for group in range(source.num_row_groups):
+            yield source.read_row_group(group)
+        return
+    handle = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        text = _io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        if kind == "csv":
+            reader = csv.reader(text)
+            header = next(reader, None)
+            if header is None:
+                return
+            rows = []
+            for row in reader:
+                rows.append(row)
+                if len(rows) >= chunk_rows:
+                    yield _csv_batch(header, rows, numeric)
+                    rows = []
+            if rows:
+                yield _csv_batch(header, rows, numeric)
+            return
+        records, line = [], 0
+        for line, raw in enumerate(text, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError as exc:
+                raise InputError(f"{path}: line {line} is not JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}: line {line} is not a JSON object")
+            records.append(record)
+            if len(records) >= chunk_rows:
+                yield _json_batch(records, path)
+                records = []
+        if records:
+            yield _json_batch(records, path)
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def _csv_batch(header, rows, numeric=()):
+    from .batch import Batch, Column
+
+    columns = {}
+    for index, name in enumerate(header):
+        values = [(row[index] if index < len(row) and row[index] != "" else None) for row in rows]
+        if name in numeric and all(v is None or v.lstrip("-").isdigit() for v in values):
+            columns[name] = Column.from_ints([None if v is None else int(v) for v in values], name)
+        else:
+            columns[name] = Column.from_strings(values, name)
+    return Batch(columns, len(rows))
+
+
+def _json_batch(records, path):
+    from .batch import Batch, Column
+
+    names = {}
+    for record in records:
+        for key in record:
+            names.setdefault(key, None)
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        kinds = {type(v) for v in values if v is not None}
+        if kinds <= {int}:
+            columns[name] = Column.from_ints(values, name)
+        elif kinds <= {str}:
+            columns[name] = Column.from_strings(values, name)
+        else:
+            # mixed or nested values: written as their JSON text
+            columns[name] = Column.from_strings(
+                [v if isinstance(v, str) or v is None else json.dumps(v) for v in values], name)
+    return Batch(columns, len(records))
+
+
+def cmd_render(args) -> int:
+    from .program import VType
+
+    fmt = _compile(args)
+    numeric = {slot.name for slot in fmt.program.slots
+               if slot.vtype in (VType.INT, VType.EPOCH_MS, VType.CLF_TIME)}
+    rows = 0
+    with _Output(args.output) as handle:
+        for path in _sources(args):
+            kind = args.source_format or _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+            if kind is None:
+                raise UsageError(f"cannot tell the event format of {path!r}; use --from jsonl, csv or parquet")
+            if path != "-" and not os.path.exists(path):
+                raise UsageError(f"cannot read {path!r}: no such file")
+            progress = Progress("render", None, "events")
+            for batch in _read_events(path, kind, numeric):
+                handle.write(fmt.render(batch, threads=_threads(args)))
+                rows += len(batch) if hasattr(batch, "__len__") else batch.num_rows
+                progress.update(rows)
+            progress.close()
+    return EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from . import generate
+
+    fmt = _compile(args)
+    if args.n < 0:
+        raise UsageError("-n must be zero or more")
+    progress = Progress("generate", args.n, "events")
+    chunk = _GENERATE_ROWS_PER_CHUNK
+    interval = None if not args.rate else 1.0 / args.rate
+    if interval is not None:
+        chunk = max(1, min(chunk, int(args.rate // 10) or 1))
+    start = time.monotonic()
+    with _Output(args.output) as handle:
+        writer = None if args.format == "lines" else _table_writer(handle, args.format, epoch_ms=True)
+        try:
+            done = 0
+            index = 0
+            while done < args.n or (done == 0 and writer is not None and index == 0):
+                rows = min(chunk, args.n - done)
+                # Each chunk has its own seed derived from --seed: same seed, same output.
+                batch = generate.events(fmt, rows, seed=args.seed * 1_000_003 + index,
+                                        missing=args.missing, escaped=args.escaped)
+                if writer is None:
+                    handle.write(fmt.render(batch, threads=_threads(args)))
+                else:
+                    writer.write(batch)
+                done += rows
+                index += 1
+                progress.update(done)
+                if interval is not None:
+                    ahead = start + done * interval - time.monotonic()
+                    if ahead > 0:
+                        handle.flush()
+                        time.sleep(ahead)
+                if rows == 0:
+                    break
+        finally:
+            if writer is not None:
+                writer.close()
+            progress.close()
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+
+    return bench.main(args.bench_args)
+
+
+# -- argument parsing ---------------------------------------------------------------------------
+
+
+def _add_template_options(parser, prefix: str = "", what: str = "") -> None:
+    dest = prefix.replace("-", "_")
+    group = parser.add_argument_group(f"{what}template".strip() if what else "template")
+    group.add_argument(f"--{prefix}preset", dest=f"{dest}preset", metavar="NAME",
+                       help="a console preset of the API type: clf, json, xml, csv")
+    group.add_argument(f"--{prefix}template", dest=f"{dest}template", metavar="STR",
+                       help="the access-log format string")
+    group.add_argument(f"--{prefix}template-file", dest=f"{dest}template_file", metavar="FILE",
+                       help="read the format string from a file")
+    group.add_argument(f"--{prefix}escape", dest=f"{dest}escape", choices=("auto", "json", "none"),
+                       default=None if prefix else "auto",
+                       help="none: as API Gateway writes (WebSocket, HTTP); json: JSON string "
+                            "positions escaped (REST); auto: every line valid for its shape "
+                            + ("(default: as the input)" if prefix else "(default)"))
+    if not prefix:
+        group.add_argument("--api", choices=("websocket", "rest", "http"), default="websocket",
+                           help="API type whose $context variables apply (default websocket)")
+        group.add_argument("--no-strict", action="store_true",
+                           help="accept templates that AWS would refuse (no requestId, over 3 KB)")
+    else:
+        group.add_argument(f"--{prefix}api", dest=f"{dest}api", choices=("websocket", "rest", "http"),
+                           default=None, help="API type of the output template (default: as the input)")
+
+
+def _add_parse_options(parser) -> None:
+    group = parser.add_argument_group("input")
+    group.add_argument("inputs", nargs="*", metavar="FILE",
+                       help="log files (plain, gzip, CloudWatch export / subscription / Firehose); "
+                            "- or nothing for stdin")
+    group.add_argument("--kind", choices=("auto", "lines", "export", "subscription", "firehose"),
+                       default="auto", help="what the input holds (default: detected)")
+    group.add_argument("--on-error", choices=("raise", "skip", "collect"), default=None,
+                       help="a bad record: raise stops with exit code 1 (default), skip counts it, "
+                            "collect keeps it for --rejects")
+    group.add_argument("--rejects", metavar="FILE",
+                       help="write every rejected record verbatim, after a header line with its "
+                            "line number and reason (implies --on-error collect)")
+    group.add_argument("--batch-size", type=int, default=32, metavar="MB",
+                       help="input megabytes per batch; bounds memory (default 32)")
+    group.add_argument("--stats", action="store_true", help="print the record counts on stderr")
+
+
+def _add_common(parser) -> None:
+    parser.add_argument("--threads", type=_positive, default=None, metavar="N",
+                        help="threads for parse and render (default: all cores)")
+    parser.add_argument("-o", "--output", metavar="FILE", default="-",
+                        help="output file (default - : stdout)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected lines per second, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the rate must be positive")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
+    return value
+
+
+_EXAMPLES = {
+    "check": """examples:
+  fastctx check --preset clf
+  fastctx check --api http --template '$context.requestId "$context.routeKey" $context.status'
+  fastctx check --api rest --template-file format.txt --escape json""",
+    "render": """examples:
+  fastctx render --preset json events.jsonl -o access.log
+  fastctx render --preset clf --escape none events.parquet
+  cat events.csv | fastctx render --preset csv --from csv -""",
+    "parse": """examples:
+  fastctx parse --preset clf access.log -o out.parquet
+  fastctx generate --preset clf -n 1000000 | fastctx parse --preset clf - -o out.parquet
+  fastctx parse --api rest --preset json --escape json logs.gz -o out.csv --rejects bad.txt
+  fastctx parse --preset json --kind subscription payload.json -o events.jsonl""",
+    "convert": """examples:
+  fastctx convert --preset json --escape none --to-preset json --to-escape auto raw.log
+  fastctx convert --preset clf --to-preset csv access.log -o access.csv""",
+    "generate": """examples:
+  fastctx generate --preset clf -n 1000 --seed 7
+  fastctx generate --api http --preset clf -n 100 --format jsonl -o events.jsonl
+  fastctx generate --template '$context.requestId $context.status' -n 50 --rate 10""",
+    "bench": """examples:
+  fastctx bench render --rows 1000000
+  fastctx bench parse --shapes clf,json --threads 1,2
+  fastctx bench --help      (the options of the benchmark runner)""",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastctx",
+        description="Render and parse Amazon API Gateway access logs at native speed.",
+        epilog="exit codes: 0 success, 1 bad input records (--on-error raise) or unreadable input, "
+               "2 usage or template error.\nRun 'fastctx COMMAND --help' for a command's options "
+               "and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"fastctx {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    def command(name, help_text):
+        return commands.add_parser(name, help=help_text, description=help_text, epilog=_EXAMPLES[name],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    check = command("check", "validate a template; show its shape, variables, slots and bytecode")
+    _add_template_options(check)
+    check.set_defaults(run=cmd_check)
+
+    render = command("render", "events (JSON Lines, CSV, Parquet) -> access-log lines")
+    _add_template_options(render)
+    render.add_argument("inputs", nargs="*", metavar="FILE", help="event files; - or nothing for stdin")
+    render.add_argument("--from", dest="source_format", choices=_TABLE_FORMATS,
+                        help="event format (default: from the file extension)")
+    _add_common(render)
+    render.set_defaults(run=cmd_render)
+
+    parse = command("parse", "access-log lines -> Parquet, CSV or JSON Lines")
+    _add_template_options(parse)
+    _add_parse_options(parse)
+    parse.add_argument("--to", choices=_TABLE_FORMATS,
+                       help="output format (default: from the -o extension; jsonl on stdout)")
+    _add_common(parse)
+    parse.set_defaults(run=cmd_parse)
+
+    convert = command("convert", "parse with one template, render with another")
+    _add_template_options(convert, what="input ")
+    _add_template_options(convert, "to-", what="output ")
+    _add_parse_options(convert)
+    _add_common(convert)
+    convert.set_defaults(run=cmd_convert)
+
+    gen = command("generate", "realistic synthetic events or log lines for any template")
+    _add_template_options(gen)
+    gen.add_argument("-n", type=int, default=1000, help="how many events (default 1000)")
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same output (default 0)")
+    gen.add_argument("--format", choices=("lines",) + _TABLE_FORMATS, default="lines",
+                     help="log lines (default), or the events as JSON Lines / CSV / Parquet")
+    gen.add_argument("--missing", type=_share, default=0.02, help="share of missing values (default 0.02)")
+    gen.add_argument("--escaped", type=_share, default=0.05,
+                     help="share of text values that need escaping (default 0.05)")
+    gen.add_argument("--rate", type=_rate, default=None, metavar="PER_SECOND",
+                     help="write at most this many events per second (default: as fast as possible)")
+    _add_common(gen)
+    gen.set_defaults(run=cmd_generate)
+
+    bench = command("bench", "throughput against the Python peers, side by side, as a table")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of the benchmark runner")
+    bench.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``fastctx`` command line; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"] and len(argv) > 1 and argv[1] not in ("-h", "--help"):
+        from . import bench
+
+        return _guard(lambda: bench.main(argv[1:]))
+    if argv[:1] == ["bench"]:
+        from . import bench
+
+        print(_EXAMPLES["bench"] + "\n", file=sys.stdout)
+        return _guard(lambda: bench.main(argv[1:] or ["--help"]))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return _guard(lambda: args.run(args), parser)
+
+
+def _guard(run, parser=None) -> int:
+    try:
+        code = run()
+        return EXIT_OK if code is None else code
+    except UsageError as exc:
+        print(f"fastctx: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FormatError as exc:
+        print(f"fastctx: template error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ParseError as exc:
+        print(f"fastctx: bad record: {exc}", file=sys.stderr)
+        print("fastctx: use --on-error skip or collect (with --rejects FILE) to go on past bad records",
+              file=sys.stderr)
+        return EXIT_DATA
+    except (InputError, RenderError) as exc:
+        print(f"fastctx: error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except FastctxError as exc:
+        print(f"fastctx: error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, as other command-line tools do
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("fastctx: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TypeError) as exc:
+        # Unreadable files, event values of the wrong type: one line, no traceback.
+        print(f"fastctx: error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
