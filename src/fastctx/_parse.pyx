@@ -1,0 +1,1377 @@
+# cython: language_level=3
+"""The parse kernel: log records -> Arrow-layout columns, following a ``ParsePlan``.
+
+Bytes in the kernel, policy in the wrapper. ``Parser.parse`` (GIL held) normalises the input,
+allocates the output columns and calls ``run`` once with the GIL released; ``run`` is a
+``noexcept nogil`` loop over a C struct of pointers that splits records, splits each record
+into slot spans (two-sided literal anchoring, see ``parseplan``), decodes every value straight
+into the output buffers and reports what it could not do as a status: out of room in an
+output column (the wrapper grows it geometrically and calls again; the record in progress is
+redone), out of memory, or done. Rejected records are kept in a small C array of
+(line, record start, length, error code, slot/literal index, byte) that the wrapper turns
+into ``Reject`` / ``ParseError``. It mirrors ``_reference_parse`` step for step; the tests
+require both to agree.
+"""
+
+cimport cython
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, realloc
+from libc.string cimport memchr, memcmp, memcpy, memmove
+
+import numpy as np
+
+from .batch import Batch, Column, Reject, Stats
+from .errors import ParseError
+from .parseplan import as_arrays, describe_error, plan as make_plan
+
+__all__ = ["Parser", "ENUMS"]
+
+cdef enum:
+    FORM_STOP = 0
+    FORM_TIME = 1
+    FORM_JSON_BARE = 2
+    FORM_CSV = 3
+
+cdef enum:
+    D_COPY = 0
+    D_BAD = 1
+    D_ESC = 2
+    D_ODD = 3
+    D_XEF = 4
+
+cdef enum:
+    E_OK = 0
+    E_PREFIX = 1
+    E_SUFFIX = 2
+    E_LITERAL = 3
+    E_INT = 4
+    E_RANGE = 5
+    E_TIME = 6
+    E_ESCAPE = 7
+    E_CHAR = 8
+    E_QUOTES = 9
+    E_UTF8 = 10
+    E_DUP = 11
+    E_JSON = 12
+    E_CSV = 13
+
+# Esc and VType values of program.py (a test checks they agree).
+cdef enum:
+    ESC_NONE = 0
+    ESC_JSON_STR = 1
+    ESC_JSON_BARE = 2
+    ESC_XML = 3
+    ESC_CSV = 4
+    ESC_CLF_QUOTED = 5
+    ESC_CLF_BRACKET = 6
+    ESC_CLF_BARE = 7
+
+cdef enum:
+    VT_INT = 0
+    VT_EPOCH_MS = 1
+    VT_CLF_TIME = 2
+    VT_TOKEN = 3
+    VT_TEXT = 4
+    VT_QUOTED = 5
+
+cdef enum:
+    KIND_INT64 = 0
+    KIND_TIMESTAMP = 1
+    KIND_STRING = 2
+
+cdef enum:
+    ST_DONE = 0
+    ST_NEED_ROWS = 1
+    ST_NEED_DATA = 2
+    ST_NOMEM = 3
+
+# CLF escape actions, as in program.Action
+cdef enum:
+    A_COPY = 0
+    A_BACKSLASH = 1
+    A_HEX = 2
+
+
+cdef struct SlotC:
+    int32_t column
+    int32_t first
+    int32_t vtype
+    int32_t esc
+    int32_t form
+    int32_t skip
+    int32_t forward
+    int32_t backward
+    const uint8_t *stop
+    const uint8_t *back
+    const uint8_t *dec
+    const uint8_t *actions   # the render escape table of this slot's method (CLF canonicity)
+
+
+cdef struct ColC:
+    int32_t kind
+    int64_t *values      # int64 values, or n + 1 offsets for strings
+    uint8_t *valid       # LSB-first bitmap
+    uint8_t *data        # string bytes
+    int64_t data_len
+    int64_t data_cap
+    int64_t nulls
+    # the record in progress
+    int64_t t_len
+    int64_t t_int
+    int32_t t_null
+
+
+cdef struct RejectC:
+    int64_t line
+    int64_t start
+    int64_t length
+    int32_t code
+    int32_t index
+    int64_t column
+
+
+cdef struct Fail:
+    int32_t code
+    int32_t index
+    int64_t column
+
+
+cdef struct State:
+    const uint8_t *buf
+    int64_t size
+    int64_t pos
+    int64_t line
+    int64_t rows
+    int64_t row_cap
+    int64_t records
+    int64_t accepted
+    int64_t rejected
+    int64_t empty
+    int64_t normalized
+    int32_t nmodes
+    int32_t nslots
+    int32_t ncols
+    int32_t csv_quotes
+    int32_t stop_at_reject     # on_error="raise"
+    int32_t keep_rejects       # on_error="collect"
+    int32_t need_col
+    int64_t need_bytes
+    const SlotC *slots         # nmodes * nslots
+    const uint8_t *pool
+    const int64_t *lit_off
+    ColC *cols
+    int64_t *sa
+    int64_t *sb
+    uint8_t *scratch
+    int64_t scratch_cap
+    RejectC *rejects
+    int64_t nrejects
+    int64_t rejects_cap
+    Fail fail
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+cdef inline bint is_digit(uint8_t c) noexcept nogil:
+    return <uint8_t>(c - 48) < 10
+
+
+cdef inline int hex_value(uint8_t c) noexcept nogil:
+    if <uint8_t>(c - 48) < 10:
+        return c - 48
+    if <uint8_t>(c - 97) < 6:
+        return c - 87
+    if <uint8_t>(c - 65) < 6:
+        return c - 55
+    return -1
+
+
+cdef inline bint is_lower_hex(uint8_t c) noexcept nogil:
+    return <uint8_t>(c - 48) < 10 or <uint8_t>(c - 97) < 6
+
+
+cdef inline bint fail(State *st, int32_t code, int32_t index, int64_t column) noexcept nogil:
+    st.fail.code = code
+    st.fail.index = index
+    st.fail.column = column
+    return False
+
+
+cdef int64_t utf8_invalid_at(const uint8_t *p, int64_t n) noexcept nogil:
+    """Index of the first byte that breaks strict UTF-8 (no overlongs, no surrogates), or -1."""
+    cdef int64_t i = 0
+    cdef uint64_t word
+    cdef uint8_t c, c1
+    cdef int need
+    while i < n:
+        # ASCII runs are the common case: test 8 bytes at once.
+        while i + 8 <= n:
+            memcpy(&word, p + i, 8)
+            if word & <uint64_t>0x8080808080808080ULL:
+                break
+            i += 8
+        if i >= n:
+            break
+        c = p[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if c < 0xC2 or c > 0xF4:
+            return i
+        if c < 0xE0:
+            need = 1
+        elif c < 0xF0:
+            need = 2
+        else:
+            need = 3
+        if i + need >= n:
+            return i
+        c1 = p[i + 1]
+        if c1 & 0xC0 != 0x80:
+            return i
+        if c == 0xE0 and c1 < 0xA0:
+            return i
+        if c == 0xED and c1 > 0x9F:
+            return i
+        if c == 0xF0 and c1 < 0x90:
+            return i
+        if c == 0xF4 and c1 > 0x8F:
+            return i
+        if need >= 2 and p[i + 2] & 0xC0 != 0x80:
+            return i
+        if need == 3 and p[i + 3] & 0xC0 != 0x80:
+            return i
+        i += need + 1
+    return -1
+
+
+cdef inline int put_utf8(uint8_t *out, uint32_t cp) noexcept nogil:
+    if cp < 0x80:
+        out[0] = <uint8_t>cp
+        return 1
+    if cp < 0x800:
+        out[0] = <uint8_t>(0xC0 | (cp >> 6))
+        out[1] = <uint8_t>(0x80 | (cp & 0x3F))
+        return 2
+    if cp < 0x10000:
+        out[0] = <uint8_t>(0xE0 | (cp >> 12))
+        out[1] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+        out[2] = <uint8_t>(0x80 | (cp & 0x3F))
+        return 3
+    out[0] = <uint8_t>(0xF0 | (cp >> 18))
+    out[1] = <uint8_t>(0x80 | ((cp >> 12) & 0x3F))
+    out[2] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+    out[3] = <uint8_t>(0x80 | (cp & 0x3F))
+    return 4
+
+
+# -- times and numbers --------------------------------------------------------------------------
+
+cdef inline bint time_shape(const uint8_t *v) noexcept nogil:
+    """dd/MMM/dddd:dd:dd:dd sdddd (26 bytes at v)."""
+    cdef int k
+    if not (is_digit(v[0]) and is_digit(v[1]) and v[2] == 47 and v[6] == 47 and v[11] == 58
+            and v[14] == 58 and v[17] == 58 and v[20] == 32 and (v[21] == 43 or v[21] == 45)):
+        return False
+    for k in range(3, 6):
+        if not ((v[k] >= 65 and v[k] <= 90) or (v[k] >= 97 and v[k] <= 122)):
+            return False
+    return (is_digit(v[7]) and is_digit(v[8]) and is_digit(v[9]) and is_digit(v[10])
+            and is_digit(v[12]) and is_digit(v[13]) and is_digit(v[15]) and is_digit(v[16])
+            and is_digit(v[18]) and is_digit(v[19]) and is_digit(v[22]) and is_digit(v[23])
+            and is_digit(v[24]) and is_digit(v[25]))
+
+
+cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
+    # Howard Hinnant's algorithm, written for C's truncating division.
+    cdef int64_t era, yoe, doy, doe
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef inline int month_of(const uint8_t *v) noexcept nogil:
+    cdef uint32_t key = (<uint32_t>v[0] << 16) | (<uint32_t>v[1] << 8) | v[2]
+    if key == 0x4A616E: return 1   # Jan
+    if key == 0x466562: return 2   # Feb
+    if key == 0x4D6172: return 3   # Mar
+    if key == 0x417072: return 4   # Apr
+    if key == 0x4D6179: return 5   # May
+    if key == 0x4A756E: return 6   # Jun
+    if key == 0x4A756C: return 7   # Jul
+    if key == 0x417567: return 8   # Aug
+    if key == 0x536570: return 9   # Sep
+    if key == 0x4F6374: return 10  # Oct
+    if key == 0x4E6F76: return 11  # Nov
+    if key == 0x446563: return 12  # Dec
+    return 0
+
+
+cdef inline int64_t two(const uint8_t *v) noexcept nogil:
+    return (v[0] - 48) * 10 + (v[1] - 48)
+
+
+cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
+                     int64_t *out, bint *canon) noexcept nogil:
+    cdef const uint8_t *v = r + a
+    cdef int64_t day, month, year, hour, minute, second, oh, om, dim, offset
+    if b - a != 26 or not time_shape(v):
+        return fail(st, E_TIME, slot, a)
+    month = month_of(v + 3)
+    day = two(v)
+    year = two(v + 7) * 100 + two(v + 9)
+    hour = two(v + 12)
+    minute = two(v + 15)
+    second = two(v + 18)
+    oh = two(v + 22)
+    om = two(v + 24)
+    if month == 0:
+        return fail(st, E_TIME, slot, a)
+    if month == 2:
+        dim = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
+    elif month == 4 or month == 6 or month == 9 or month == 11:
+        dim = 30
+    else:
+        dim = 31
+    if day < 1 or day > dim or hour > 23 or minute > 59 or second > 59 or oh > 23 or om > 59:
+        return fail(st, E_TIME, slot, a)
+    offset = (oh * 60 + om) * 60
+    if v[21] == 45:
+        offset = -offset
+    out[0] = (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+              - offset) * 1000
+    canon[0] = v[21] == 43 and oh == 0 and om == 0
+    return True
+
+
+cdef bint parse_int(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
+                    int64_t *out, bint *canon) noexcept nogil:
+    cdef int64_t i = a
+    cdef bint negative = False
+    cdef uint64_t value = 0, limit
+    cdef uint8_t c
+    if i < b and r[i] == 45:
+        negative = True
+        i += 1
+    if i >= b:
+        return fail(st, E_INT, slot, a)
+    limit = (<uint64_t>1 << 63) if negative else ((<uint64_t>1 << 63) - 1)
+    canon[0] = not (b - i > 1 and r[i] == 48)
+    while i < b:
+        c = r[i]
+        if not is_digit(c):
+            # the reference checks every byte is a digit before it checks the range
+            while i < b:
+                if not is_digit(r[i]):
+                    return fail(st, E_INT, slot, a)
+                i += 1
+            return fail(st, E_INT, slot, a)
+        if value > (limit - (c - 48)) // 10:
+            while i < b:
+                if not is_digit(r[i]):
+                    return fail(st, E_INT, slot, a)
+                i += 1
+            return fail(st, E_RANGE, slot, a)
+        value = value * 10 + (c - 48)
+        i += 1
+    if negative:
+        if value == 0:
+            canon[0] = False
+        out[0] = -<int64_t>(value - 1) - 1
+    else:
+        out[0] = <int64_t>value
+    return True
+
+
+cdef bint is_json_number(const uint8_t *p, int64_t n) noexcept nogil:
+    cdef int64_t i = 0, start
+    if i < n and p[i] == 45:
+        i += 1
+    if i >= n:
+        return False
+    if p[i] == 48:
+        i += 1
+    elif p[i] >= 49 and p[i] <= 57:
+        while i < n and is_digit(p[i]):
+            i += 1
+    else:
+        return False
+    if i < n and p[i] == 46:
+        i += 1
+        start = i
+        while i < n and is_digit(p[i]):
+            i += 1
+        if i == start:
+            return False
+    if i < n and (p[i] == 101 or p[i] == 69):
+        i += 1
+        if i < n and (p[i] == 43 or p[i] == 45):
+            i += 1
+        start = i
+        while i < n and is_digit(p[i]):
+            i += 1
+        if i == start:
+            return False
+    return i == n
+
+
+# -- splitting a record into spans ----------------------------------------------------------------
+
+cdef inline bint is_json_number_char(uint8_t c) noexcept nogil:
+    return is_digit(c) or c == 43 or c == 45 or c == 46 or c == 101 or c == 69
+
+
+cdef int64_t scan_forward(State *st, const uint8_t *r, int64_t front, int64_t back,
+                          const SlotC *sp, int32_t slot) noexcept nogil:
+    cdef int64_t i
+    cdef const uint8_t *stop
+    cdef uint8_t c
+    if sp.form == FORM_TIME:
+        if back - front >= 26 and time_shape(r + front):
+            return front + 26
+        if front < back and r[front] == 45:
+            return front + 1
+        fail(st, E_TIME, slot, front)
+        return -1
+    if sp.form == FORM_JSON_BARE:
+        if front + 4 <= back and memcmp(r + front, b"null", 4) == 0:
+            return front + 4
+        if front < back and r[front] == 34:
+            i = front + 1
+            while i < back:
+                c = r[i]
+                if c == 34:
+                    return i + 1
+                i += 2 if c == 92 else 1
+            fail(st, E_JSON, slot, front)
+            return -1
+        if front < back and (is_digit(r[front]) or r[front] == 45):
+            i = front
+            while i < back and is_json_number_char(r[i]):
+                i += 1
+            return i
+        fail(st, E_JSON, slot, front)
+        return -1
+    if sp.form == FORM_CSV and front < back and r[front] == 34:
+        i = front + 1
+        while i < back:
+            if r[i] == 34:
+                if i + 1 < back and r[i + 1] == 34:
+                    i += 2
+                    continue
+                return i + 1
+            i += 1
+        fail(st, E_CSV, slot, front)
+        return -1
+    stop = sp.stop
+    i = front
+    if sp.skip:
+        while i < back:
+            c = r[i]
+            if stop[c]:
+                break
+            i += 2 if c == 92 else 1
+        return i if i < back else back
+    while i < back and not stop[r[i]]:
+        i += 1
+    return i
+
+
+cdef int64_t scan_backward(State *st, const uint8_t *r, int64_t front, int64_t back,
+                           const SlotC *sp, int32_t slot) noexcept nogil:
+    cdef int64_t i
+    cdef const uint8_t *table
+    if sp.form == FORM_TIME:
+        if back > front and r[back - 1] == 45:
+            return back - 1
+        if back - front >= 26 and time_shape(r + back - 26):
+            return back - 26
+        fail(st, E_TIME, slot, back - 26 if back - 26 > front else front)
+        return -1
+    table = sp.back
+    i = back
+    while i > front and not table[r[i - 1]]:
+        i -= 1
+    return i
+
+
+cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uint8_t *lit,
+                        int64_t size, bint skip) noexcept nogil:
+    cdef int64_t i = front
+    cdef const void *hit
+    if size == 0:
+        return front + 1 if front + 1 <= back else -1
+    if not skip:
+        # memchr finds candidates for the first byte; every byte is looked at a bounded
+        # number of times (the literal is at most 3 KB).
+        i = front + 1
+        while i + size <= back:
+            hit = memchr(r + i, lit[0], <size_t>(back - size + 1 - i))
+            if hit == NULL:
+                return -1
+            i = <const uint8_t *>hit - r
+            if memcmp(r + i, lit, <size_t>size) == 0:
+                return i
+            i += 1
+        return -1
+    while i + size <= back:
+        if i > front and r[i] == lit[0] and memcmp(r + i, lit, <size_t>size) == 0:
+            return i
+        i += 2 if r[i] == 92 else 1
+    return -1
+
+
+cdef bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noexcept nogil:
+    cdef int32_t nslots = st.nslots
+    cdef const uint8_t *pool = st.pool
+    cdef const int64_t *lo = st.lit_off
+    cdef int64_t first_len = lo[1] - lo[0]
+    cdef int64_t last_len = lo[nslots + 1] - lo[nslots]
+    cdef int64_t front, back, end, start, llen
+    cdef const uint8_t *lit
+    cdef int32_t i, j
+    cdef const SlotC *sp
+    if n < first_len or memcmp(r, pool + lo[0], <size_t>first_len) != 0:
+        return fail(st, E_PREFIX, 0, 0)
+    front = first_len
+    if nslots == 0:
+        if n != front:
+            return fail(st, E_SUFFIX, 0, front if front < n else n)
+        return True
+    if n - front < last_len or memcmp(r + n - last_len, pool + lo[nslots], <size_t>last_len) != 0:
+        return fail(st, E_SUFFIX, nslots, front if front > n - last_len else n - last_len)
+    back = n - last_len
+    i = 0
+    j = nslots - 1
+    # from the left, while each slot finds its own end
+    while i < j and slots[i].forward:
+        sp = slots + i
+        lit = pool + lo[i + 1]
+        llen = lo[i + 2] - lo[i + 1]
+        end = scan_forward(st, r, front, back, sp, i)
+        if end < 0:
+            return False
+        if end + llen > back or memcmp(r + end, lit, <size_t>llen) != 0:
+            return fail(st, E_LITERAL, i + 1, end)
+        st.sa[i] = front
+        st.sb[i] = end
+        front = end + llen
+        i += 1
+    # from the right, while each slot finds its own start
+    while j > i and slots[j].backward:
+        sp = slots + j
+        lit = pool + lo[j]
+        llen = lo[j + 1] - lo[j]
+        start = scan_backward(st, r, front, back, sp, j)
+        if start < 0:
+            return False
+        if start - llen < front or memcmp(r + start - llen, lit, <size_t>llen) != 0:
+            return fail(st, E_LITERAL, j, start)
+        st.sa[j] = start
+        st.sb[j] = back
+        back = start - llen
+        j -= 1
+    # the middle: leftmost split, the last slot takes the rest
+    while i < j:
+        sp = slots + i
+        lit = pool + lo[i + 1]
+        llen = lo[i + 2] - lo[i + 1]
+        if sp.forward:
+            end = scan_forward(st, r, front, back, sp, i)
+            if end < 0:
+                return False
+            if end + llen > back or memcmp(r + end, lit, <size_t>llen) != 0:
+                return fail(st, E_LITERAL, i + 1, end)
+        else:
+            end = find_split(r, front, back, lit, llen, sp.skip)
+            if end < 0:
+                return fail(st, E_LITERAL, i + 1, front)
+        st.sa[i] = front
+        st.sb[i] = end
+        front = end + llen
+        i += 1
+    st.sa[i] = front
+    st.sb[i] = back
+    return True
+
+
+# -- decoding -------------------------------------------------------------------------------------
+
+cdef inline bint is_xml_char(uint32_t cp) noexcept nogil:
+    return (cp == 9 or cp == 10 or cp == 13 or (cp >= 0x20 and cp <= 0xD7FF)
+            or (cp >= 0xE000 and cp <= 0xFFFD) or (cp >= 0x10000 and cp <= 0x10FFFF))
+
+
+cdef int32_t hex4(const uint8_t *p) noexcept nogil:
+    cdef int32_t value = 0, h
+    cdef int k
+    for k in range(4):
+        h = hex_value(p[k])
+        if h < 0:
+            return -1
+        value = value * 16 + h
+    return value
+
+
+cdef bint decode_escaped(State *st, const uint8_t *r, int64_t a, int64_t b, const SlotC *sp,
+                         int32_t slot, uint8_t *out, int64_t *outlen, bint *canon) noexcept nogil:
+    """Undo the slot's escaping over r[a:b] into out (room for b - a bytes)."""
+    cdef const uint8_t *table = sp.dec
+    cdef int32_t esc = sp.esc
+    cdef int64_t i = a, o = 0, run, semi, k, digits_len
+    cdef uint8_t c, code
+    cdef int kind, h1, h2
+    cdef int32_t cp, low
+    cdef uint32_t xcp
+    cdef bint hexa, check_utf8 = False, ok
+    while i < b:
+        # copy the clean run in one go: most values hold no escape at all
+        run = i
+        while run < b and table[r[run]] == D_COPY:
+            run += 1
+        if run > i:
+            memcpy(out + o, r + i, <size_t>(run - i))
+            o += run - i
+            i = run
+            if i >= b:
+                break
+        c = r[i]
+        kind = table[c]
+        if kind == D_BAD:
+            return fail(st, E_CHAR, slot, i)
+        if kind == D_ODD:
+            out[o] = c
+            o += 1
+            canon[0] = False
+            i += 1
+            continue
+        if kind == D_XEF:
+            if i + 3 <= b and r[i + 1] == 0xBF and (r[i + 2] == 0xBE or r[i + 2] == 0xBF):
+                return fail(st, E_CHAR, slot, i)
+            out[o] = c
+            o += 1
+            i += 1
+            continue
+        # an escape sequence
+        if esc == ESC_JSON_STR or esc == ESC_JSON_BARE:
+            if i + 1 >= b:
+                return fail(st, E_ESCAPE, slot, i)
+            code = r[i + 1]
+            if code == 34 or code == 92:
+                out[o] = code
+                o += 1
+                i += 2
+            elif code == 110 or code == 114 or code == 116:
+                out[o] = 10 if code == 110 else (13 if code == 114 else 9)
+                o += 1
+                i += 2
+            elif code == 47 or code == 98 or code == 102:
+                out[o] = 47 if code == 47 else (8 if code == 98 else 12)
+                o += 1
+                canon[0] = False
+                i += 2
+            elif code == 117:
+                cp = hex4(r + i + 2) if i + 6 <= b else -1
+                if cp < 0 or (cp >= 0xDC00 and cp <= 0xDFFF):
+                    return fail(st, E_ESCAPE, slot, i)
+                if cp >= 0xD800 and cp <= 0xDBFF:
+                    low = -1
+                    if i + 12 <= b and r[i + 6] == 92 and r[i + 7] == 117:
+                        low = hex4(r + i + 8)
+                    if low < 0xDC00 or low > 0xDFFF:
+                        return fail(st, E_ESCAPE, slot, i)
+                    xcp = 0x10000 + ((<uint32_t>(cp - 0xD800)) << 10) + <uint32_t>(low - 0xDC00)
+                    o += put_utf8(out + o, xcp)
+                    canon[0] = False
+                    i += 12
+                else:
+                    if not (cp < 0x20 and cp != 9 and cp != 10 and cp != 13
+                            and is_lower_hex(r[i + 2]) and is_lower_hex(r[i + 3])
+                            and is_lower_hex(r[i + 4]) and is_lower_hex(r[i + 5])):
+                        canon[0] = False
+                    o += put_utf8(out + o, <uint32_t>cp)
+                    i += 6
+            else:
+                return fail(st, E_ESCAPE, slot, i)
+        elif esc == ESC_XML:
+            semi = -1
+            k = i + 1
+            while k < b and k < i + 12:
+                if r[k] == 59:
+                    semi = k
+                    break
+                k += 1
+            if semi < 0:
+                return fail(st, E_ESCAPE, slot, i)
+            k = semi - i - 1  # name length
+            if k == 3 and memcmp(r + i + 1, b"amp", 3) == 0:
+                out[o] = 38
+                o += 1
+            elif k == 2 and memcmp(r + i + 1, b"lt", 2) == 0:
+                out[o] = 60
+                o += 1
+            elif k == 2 and memcmp(r + i + 1, b"gt", 2) == 0:
+                out[o] = 62
+                o += 1
+            elif k == 4 and memcmp(r + i + 1, b"quot", 4) == 0:
+                out[o] = 34
+                o += 1
+            elif k == 4 and memcmp(r + i + 1, b"apos", 4) == 0:
+                out[o] = 39
+                o += 1
+            elif k >= 2 and r[i + 1] == 35:
+                hexa = r[i + 2] == 120 or r[i + 2] == 88
+                digits_len = k - (2 if hexa else 1)
+                if digits_len <= 0:
+                    return fail(st, E_ESCAPE, slot, i)
+                xcp = 0
+                for k in range(semi - digits_len, semi):
+                    if hexa:
+                        h1 = hex_value(r[k])
+                    else:
+                        h1 = r[k] - 48 if is_digit(r[k]) else -1
+                    if h1 < 0:
+                        return fail(st, E_ESCAPE, slot, i)
+                    if xcp > 0x10FFFF:
+                        xcp = 0x110000  # saturate: already out of range
+                    else:
+                        xcp = xcp * (16 if hexa else 10) + <uint32_t>h1
+                if not is_xml_char(xcp):
+                    return fail(st, E_ESCAPE, slot, i)
+                o += put_utf8(out + o, xcp)
+                # canonical only for &#9; &#10; &#13;
+                ok = False
+                if not hexa:
+                    if semi - i == 3 and r[i + 2] == 57:
+                        ok = True
+                    elif semi - i == 4 and r[i + 2] == 49 and (r[i + 3] == 48 or r[i + 3] == 51):
+                        ok = True
+                if not ok:
+                    canon[0] = False
+            else:
+                return fail(st, E_ESCAPE, slot, i)
+            i = semi + 1
+        else:  # CLF backslash escapes
+            if i + 1 >= b:
+                return fail(st, E_ESCAPE, slot, i)
+            code = r[i + 1]
+            if code == 92:
+                out[o] = 92
+                o += 1
+                i += 2
+            elif code == 34:
+                out[o] = 34
+                o += 1
+                if sp.actions[34] != A_BACKSLASH:
+                    canon[0] = False
+                i += 2
+            elif code == 120:
+                if i + 4 > b:
+                    return fail(st, E_ESCAPE, slot, i)
+                h1 = hex_value(r[i + 2])
+                h2 = hex_value(r[i + 3])
+                if h1 < 0 or h2 < 0:
+                    return fail(st, E_ESCAPE, slot, i)
+                c = <uint8_t>(h1 * 16 + h2)
+                out[o] = c
+                o += 1
+                if sp.actions[c] != A_HEX or not is_lower_hex(r[i + 2]) or not is_lower_hex(r[i + 3]):
+                    canon[0] = False
+                if c >= 0x80:
+                    check_utf8 = True
+                i += 4
+            elif code == 110 or code == 114 or code == 116 or code == 98 or code == 118 or code == 102:
+                if code == 110:
+                    out[o] = 10
+                elif code == 114:
+                    out[o] = 13
+                elif code == 116:
+                    out[o] = 9
+                elif code == 98:
+                    out[o] = 8
+                elif code == 118:
+                    out[o] = 11
+                else:
+                    out[o] = 12
+                o += 1
+                canon[0] = False
+                i += 2
+            else:
+                return fail(st, E_ESCAPE, slot, i)
+    if check_utf8 and utf8_invalid_at(out, o) >= 0:
+        return fail(st, E_UTF8, slot, a)
+    outlen[0] = o
+    return True
+
+
+cdef bint csv_unquote(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
+                      uint8_t *out, int64_t *outlen) noexcept nogil:
+    cdef int64_t i, o = 0
+    if b - a < 2 or r[b - 1] != 34:
+        return fail(st, E_CSV, slot, a)
+    i = a + 1
+    while i < b - 1:
+        if r[i] == 34:
+            if i + 1 < b - 1 and r[i + 1] == 34:
+                out[o] = 34
+                o += 1
+                i += 2
+                continue
+            return fail(st, E_CSV, slot, i)
+        out[o] = r[i]
+        o += 1
+        i += 1
+    outlen[0] = o
+    return True
+
+
+cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const SlotC *sp,
+                       int32_t slot, uint8_t *out, int64_t *outlen, int64_t *ival, int32_t *isnull,
+                       bint *canon) noexcept nogil:
+    """One value into out / ival; isnull set; canon cleared when not canonical."""
+    cdef int32_t vtype = sp.vtype
+    cdef bint numeric = vtype == VT_INT or vtype == VT_EPOCH_MS
+    cdef bint ok = True, quoted_csv, c2
+    cdef int64_t n, i
+    isnull[0] = 0
+    outlen[0] = 0
+    if sp.form == FORM_JSON_BARE:
+        if b - a == 4 and memcmp(r + a, b"null", 4) == 0:
+            isnull[0] = 1
+            return True
+        if b > a and r[a] == 34:
+            if b - a < 2 or r[b - 1] != 34:
+                return fail(st, E_JSON, slot, a)
+            if numeric:
+                return fail(st, E_INT, slot, a)
+            if vtype == VT_CLF_TIME:
+                if not parse_time(st, r, a + 1, b - 1, slot, ival, &ok):
+                    return False
+                if not ok:
+                    canon[0] = False
+                return True
+            if not decode_escaped(st, r, a + 1, b - 1, sp, slot, out, outlen, &ok):
+                return False
+            if outlen[0] == 0:
+                isnull[0] = 1
+                canon[0] = False
+                return True
+            if not ok or is_json_number(out, outlen[0]):
+                canon[0] = False
+            return True
+        if not is_json_number(r + a, b - a):
+            return fail(st, E_JSON, slot, a)
+        if numeric:
+            if not parse_int(st, r, a, b, slot, ival, &ok):
+                return False
+            if not ok:
+                canon[0] = False
+            return True
+        if vtype == VT_CLF_TIME:
+            return fail(st, E_TIME, slot, a)
+        memcpy(out, r + a, <size_t>(b - a))
+        outlen[0] = b - a
+        return True
+    if b - a == 1 and r[a] == 45:
+        isnull[0] = 1
+        return True
+    if a == b:
+        isnull[0] = 1
+        canon[0] = False
+        return True
+    quoted_csv = sp.form == FORM_CSV and r[a] == 34
+    if numeric or vtype == VT_CLF_TIME:
+        if quoted_csv:
+            # a number or a time never needs CSV quotes
+            if not csv_unquote(st, r, a, b, slot, st.scratch, &n):
+                return False
+            canon[0] = False
+            if numeric:
+                ok = parse_int(st, st.scratch, 0, n, slot, ival, &c2)
+            else:
+                ok = parse_time(st, st.scratch, 0, n, slot, ival, &c2)
+            if not ok:
+                st.fail.column = a
+                return False
+        elif numeric:
+            if not parse_int(st, r, a, b, slot, ival, &c2):
+                return False
+        else:
+            if not parse_time(st, r, a, b, slot, ival, &c2):
+                return False
+        if not c2:
+            canon[0] = False
+        return True
+    if sp.form == FORM_CSV:
+        if quoted_csv:
+            if not csv_unquote(st, r, a, b, slot, out, outlen):
+                return False
+            ok = False
+            for i in range(outlen[0]):
+                if out[i] == 44 or out[i] == 34 or out[i] == 13 or out[i] == 10:
+                    ok = True
+                    break
+            if not ok:
+                canon[0] = False
+        else:
+            for i in range(a, b):
+                if sp.stop[r[i]]:
+                    return fail(st, E_CHAR, slot, i)
+            memcpy(out, r + a, <size_t>(b - a))
+            outlen[0] = b - a
+    else:
+        if not decode_escaped(st, r, a, b, sp, slot, out, outlen, &ok):
+            return False
+        if not ok:
+            canon[0] = False
+    if vtype == VT_QUOTED:
+        n = outlen[0]
+        if n < 2 or out[0] != 34 or out[n - 1] != 34:
+            return fail(st, E_QUOTES, slot, a)
+        if n > 2:
+            memmove(out, out + 1, <size_t>(n - 2))  # drop the quotes
+        outlen[0] = n - 2
+    if outlen[0] == 0:
+        isnull[0] = 1
+        canon[0] = False
+    return True
+
+
+# -- records --------------------------------------------------------------------------------------
+
+cdef int64_t record_end(const uint8_t *buf, int64_t size, int64_t pos, bint csv_quotes) noexcept nogil:
+    cdef const void *hit
+    cdef int64_t i
+    cdef bint field_start
+    cdef uint8_t c
+    if not csv_quotes:
+        hit = memchr(buf + pos, 10, <size_t>(size - pos))
+        return size if hit == NULL else <const uint8_t *>hit - buf
+    i = pos
+    field_start = True
+    while i < size:
+        c = buf[i]
+        if c == 10:
+            return i
+        if field_start and c == 34:
+            i += 1
+            while i < size:
+                if buf[i] == 34:
+                    if i + 1 < size and buf[i + 1] == 34:
+                        i += 2
+                        continue
+                    break
+                i += 1
+            i += 1
+            field_start = False
+            continue
+        field_start = c == 44
+        i += 1
+    return size
+
+
+cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *canon) noexcept nogil:
+    """1 accepted (values staged in the columns), 0 rejected (st.fail), -1 a column needs room."""
+    cdef const SlotC *slots = st.slots + mode * st.nslots
+    cdef const SlotC *sp
+    cdef ColC *col
+    cdef int32_t s
+    cdef int64_t a, b, outlen, ival
+    cdef int32_t isnull
+    cdef uint8_t *out
+    if not split(st, r, n, slots):
+        return 0
+    canon[0] = True
+    for s in range(st.nslots):
+        sp = slots + s
+        col = st.cols + sp.column
+        a = st.sa[s]
+        b = st.sb[s]
+        if sp.first:
+            if col.kind == KIND_STRING:
+                if col.data_len + (b - a) > col.data_cap:
+                    st.need_col = sp.column
+                    st.need_bytes = col.data_len + (b - a)
+                    return -1
+                out = col.data + col.data_len
+            else:
+                out = st.scratch
+            if not decode_value(st, r, a, b, sp, s, out, &outlen, &ival, &isnull, canon):
+                return 0
+            col.t_len = outlen
+            col.t_int = ival
+            col.t_null = isnull
+        else:
+            if not decode_value(st, r, a, b, sp, s, st.scratch, &outlen, &ival, &isnull, canon):
+                return 0
+            if isnull != col.t_null:
+                return fail(st, E_DUP, s, a)
+            if not isnull:
+                if col.kind == KIND_STRING:
+                    if outlen != col.t_len or memcmp(st.scratch, col.data + col.data_len, <size_t>outlen) != 0:
+                        return fail(st, E_DUP, s, a)
+                elif ival != col.t_int:
+                    return fail(st, E_DUP, s, a)
+    return 1
+
+
+cdef int add_reject(State *st, int64_t start, int64_t length) noexcept nogil:
+    cdef RejectC *fresh
+    cdef int64_t cap
+    if st.nrejects == st.rejects_cap:
+        cap = 16 if st.rejects_cap == 0 else st.rejects_cap * 2
+        fresh = <RejectC *>realloc(st.rejects, <size_t>cap * sizeof(RejectC))
+        if fresh == NULL:
+            return -1
+        st.rejects = fresh
+        st.rejects_cap = cap
+    st.rejects[st.nrejects].line = st.line
+    st.rejects[st.nrejects].start = start
+    st.rejects[st.nrejects].length = length
+    st.rejects[st.nrejects].code = st.fail.code
+    st.rejects[st.nrejects].index = st.fail.index
+    st.rejects[st.nrejects].column = st.fail.column
+    st.nrejects += 1
+    return 0
+
+
+cdef int grow_scratch(State *st, int64_t n) noexcept nogil:
+    """The scratch holds one decoded value, never longer than its record."""
+    cdef int64_t cap = n if n > 2 * st.scratch_cap else 2 * st.scratch_cap
+    cdef uint8_t *fresh = <uint8_t *>realloc(st.scratch, <size_t>cap)
+    if fresh == NULL:
+        return -1
+    st.scratch = fresh
+    st.scratch_cap = cap
+    return 0
+
+
+cdef int run(State *st) noexcept nogil:
+    """Parse records from st.pos on; returns an ST_* status (resumable after a grow)."""
+    cdef const uint8_t *buf = st.buf
+    cdef int64_t size = st.size
+    cdef int64_t pos, end, n, k, bad, lines
+    cdef const uint8_t *r
+    cdef int32_t mode, c
+    cdef int result
+    cdef bint canon, have_fail
+    cdef Fail first_fail
+    cdef ColC *col
+    while st.pos < size:
+        if st.rows >= st.row_cap:
+            return ST_NEED_ROWS
+        pos = st.pos
+        end = record_end(buf, size, pos, st.csv_quotes)
+        n = end - pos
+        if end < size and n > 0 and buf[end - 1] == 13:
+            n -= 1
+        r = buf + pos
+        if n == 0:
+            st.empty += 1
+        else:
+            have_fail = False
+            result = 0
+            bad = utf8_invalid_at(r, n)
+            if bad >= 0:
+                fail(st, E_UTF8, -1, bad)
+                first_fail = st.fail
+                have_fail = True
+            else:
+                if n > st.scratch_cap and grow_scratch(st, n) < 0:
+                    return ST_NOMEM
+                for mode in range(st.nmodes):
+                    result = try_mode(st, r, n, mode, &canon)
+                    if result < 0:
+                        return ST_NEED_DATA  # this record is redone after the grow
+                    if result == 1:
+                        break
+                    if not have_fail:
+                        first_fail = st.fail
+                        have_fail = True
+            if result == 1:
+                for c in range(st.ncols):
+                    col = st.cols + c
+                    if col.kind == KIND_STRING:
+                        col.data_len += col.t_len
+                        col.values[st.rows + 1] = col.data_len
+                    else:
+                        col.values[st.rows] = col.t_int
+                    if col.t_null:
+                        col.nulls += 1
+                    else:
+                        col.valid[st.rows >> 3] |= <uint8_t>(1 << (st.rows & 7))
+                st.rows += 1
+                st.accepted += 1
+                if mode > 0 or not canon:
+                    st.normalized += 1
+            else:
+                st.fail = first_fail
+                st.rejected += 1
+                if st.stop_at_reject or st.keep_rejects:
+                    if add_reject(st, pos, n) < 0:
+                        st.rejected -= 1
+                        return ST_NOMEM
+                    if st.stop_at_reject:
+                        st.records += 1
+                        return ST_DONE
+        st.records += 1
+        # the next record's line: one line per newline, newlines inside CSV quotes included
+        lines = 1
+        if st.csv_quotes:
+            k = pos
+            while k < end:
+                if buf[k] == 10:
+                    lines += 1
+                k += 1
+        st.line += lines
+        st.pos = end + 1
+    return ST_DONE
+
+
+#: The kernel's view of the plan and program enums, for a test that checks they agree.
+ENUMS = {
+    "form": {"STOP": FORM_STOP, "TIME": FORM_TIME, "JSON_BARE": FORM_JSON_BARE, "CSV": FORM_CSV},
+    "decode": {"COPY": D_COPY, "BAD": D_BAD, "ESC": D_ESC, "ODD": D_ODD, "XEF": D_XEF},
+    "esc": {"NONE": ESC_NONE, "JSON_STR": ESC_JSON_STR, "JSON_BARE": ESC_JSON_BARE, "XML": ESC_XML,
+            "CSV": ESC_CSV, "CLF_QUOTED": ESC_CLF_QUOTED, "CLF_BRACKET": ESC_CLF_BRACKET,
+            "CLF_BARE": ESC_CLF_BARE},
+    "vtype": {"INT": VT_INT, "EPOCH_MS": VT_EPOCH_MS, "CLF_TIME": VT_CLF_TIME, "TOKEN": VT_TOKEN,
+              "TEXT": VT_TEXT, "QUOTED": VT_QUOTED},
+    "error": {"PREFIX": E_PREFIX, "SUFFIX": E_SUFFIX, "LITERAL": E_LITERAL, "INT": E_INT,
+              "RANGE": E_RANGE, "TIME": E_TIME, "ESCAPE": E_ESCAPE, "CHAR": E_CHAR,
+              "QUOTES": E_QUOTES, "UTF8": E_UTF8, "DUP": E_DUP, "JSON": E_JSON, "CSV": E_CSV},
+    "action": {"COPY": A_COPY, "BACKSLASH": A_BACKSLASH, "HEX": A_HEX},
+}
+
+
+# -- the wrapper ----------------------------------------------------------------------------------
+
+_KIND_NAMES = ("int64", "timestamp", "string")
+_ON_ERROR = ("raise", "skip", "collect")
+
+
+cdef class Parser:
+    """Parses records of one compiled ``Program`` into a ``Batch``.
+
+    Immutable after construction and safe to use from several threads at once: every call
+    has its own state and output buffers.
+
+    Parameters
+    ----------
+    program : fastctx.program.Program
+
+    Examples
+    --------
+    >>> import fastctx
+    >>> from fastctx._parse import Parser
+    >>> fmt = fastctx.compile('$context.requestId $context.status')
+    >>> Parser(fmt.program).parse(b"r1 200\\nr2 -\\n").to_pydict()
+    {'requestId': ['r1', 'r2'], 'status': [200, None]}
+    """
+
+    cdef readonly object plan
+    cdef object _ints
+    cdef object _tables
+    cdef object _actions
+    cdef bytes _pool
+    cdef object _lit_off
+    cdef object _kinds
+
+    def __init__(self, program):
+        from .program import ESCAPE_TABLES
+
+        self.plan = make_plan(program)
+        arrays = as_arrays(self.plan)
+        self._ints = arrays["ints"]
+        self._tables = arrays["tables"]
+        self._pool = arrays["pool"] + b"\0"  # never an empty buffer
+        self._lit_off = arrays["lit_offsets"]
+        self._kinds = arrays["kinds"]
+        self._actions = np.frombuffer(ESCAPE_TABLES, dtype=np.uint8).reshape(-1, 256)
+        for array in (self._ints, self._tables, self._lit_off, self._kinds):
+            array.setflags(write=False)
+
+    def parse(self, data, on_error="raise", line_base=1, offset_base=0):
+        """Parse ``data`` into a Batch with ``stats`` (and ``rejects`` when collecting).
+
+        Parameters
+        ----------
+        data : bytes, bytearray, memoryview, mmap or str
+            Records ending in ``\\n`` (the last one may lack it).
+        on_error : {"raise", "skip", "collect"}
+        line_base, offset_base : int
+            Line number and byte offset of ``data[0]`` in a larger input.
+        """
+        if on_error not in _ON_ERROR:
+            raise ValueError(f"on_error must be one of {', '.join(_ON_ERROR)}, got {on_error!r}")
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        cdef const uint8_t[::1] buf = view if view.nbytes else b"\0"
+        cdef int64_t size = view.nbytes
+        cdef const int32_t[:, :, ::1] ints = self._ints
+        cdef const uint8_t[:, :, :, ::1] tables = self._tables
+        cdef const uint8_t[:, ::1] actions = self._actions
+        cdef const uint8_t[::1] pool = self._pool
+        cdef const int64_t[::1] lit_off = self._lit_off
+        cdef const int32_t[::1] kinds = self._kinds
+        cdef int32_t nmodes = len(self.plan.modes)
+        cdef int32_t nslots = len(self.plan.slot_names)
+        cdef int32_t ncols = len(self.plan.names)
+        cdef State st
+        cdef int status, m, s, c
+        cdef SlotC *slot_ptr
+
+        # Row capacity from the first record's length; grown geometrically if short.
+        first = view[: min(size, 1 << 16)].tobytes().find(b"\n")
+        per_line = (first + 1) if first >= 0 else max(size, 1)
+        row_cap = int(size // max(per_line, 1) * 1.1) + 16
+
+        slots = np.zeros(max(nmodes * nslots, 1) * sizeof(SlotC), dtype=np.uint8)
+        spans = np.zeros(2 * max(nslots, 1), dtype=np.int64)
+        cols_mem = np.zeros(max(ncols, 1) * sizeof(ColC), dtype=np.uint8)
+        cdef int64_t[::1] spans_v = spans
+        cdef uint8_t[::1] slots_v = slots
+        cdef uint8_t[::1] cols_v = cols_mem
+
+        slot_ptr = <SlotC *>&slots_v[0]
+        for m in range(nmodes):
+            for s in range(nslots):
+                slot_ptr[m * nslots + s].column = ints[m, s, 0]
+                slot_ptr[m * nslots + s].first = ints[m, s, 1]
+                slot_ptr[m * nslots + s].vtype = ints[m, s, 2]
+                slot_ptr[m * nslots + s].esc = ints[m, s, 3]
+                slot_ptr[m * nslots + s].form = ints[m, s, 4]
+                slot_ptr[m * nslots + s].skip = ints[m, s, 5]
+                slot_ptr[m * nslots + s].forward = ints[m, s, 6]
+                slot_ptr[m * nslots + s].backward = ints[m, s, 7]
+                slot_ptr[m * nslots + s].stop = &tables[m, s, 0, 0]
+                slot_ptr[m * nslots + s].back = &tables[m, s, 1, 0]
+                slot_ptr[m * nslots + s].dec = &tables[m, s, 2, 0]
+                slot_ptr[m * nslots + s].actions = &actions[ints[m, s, 3], 0]
+
+        values, datas, valids = [], [], []
+        for c in range(ncols):
+            kind = kinds[c]
+            if kind == KIND_STRING:
+                values.append(np.zeros(row_cap + 1, dtype=np.int64))
+                datas.append(np.empty(min(size, row_cap * 16) + 64, dtype=np.uint8))
+            else:
+                values.append(np.empty(row_cap, dtype=np.int64))
+                datas.append(None)
+            valids.append(np.zeros((row_cap + 7) // 8 + 1, dtype=np.uint8))
+
+        st.buf = &buf[0]
+        st.size = size
+        st.pos = 0
+        st.line = line_base
+        st.rows = 0
+        st.row_cap = row_cap
+        st.records = st.accepted = st.rejected = st.empty = st.normalized = 0
+        st.nmodes = nmodes
+        st.nslots = nslots
+        st.ncols = ncols
+        st.csv_quotes = self.plan.csv_quotes
+        st.stop_at_reject = on_error == "raise"
+        st.keep_rejects = on_error == "collect"
+        st.slots = slot_ptr
+        st.pool = &pool[0]
+        st.lit_off = &lit_off[0]
+        st.cols = <ColC *>&cols_v[0]
+        st.sa = &spans_v[0]
+        st.sb = &spans_v[max(nslots, 1)]
+        st.rejects = NULL
+        st.nrejects = 0
+        st.rejects_cap = 0
+        st.fail.code = 0
+
+        st.scratch = NULL
+        st.scratch_cap = 0
+        try:
+            while True:
+                self._bind(&st, values, datas, valids, kinds)
+                with nogil:
+                    status = run(&st)
+                if status == ST_DONE:
+                    break
+                if status == ST_NOMEM:
+                    raise MemoryError("out of memory while parsing")
+                if status == ST_NEED_ROWS:
+                    new_cap = int(st.row_cap * 2) + 16
+                    for c in range(ncols):
+                        values[c].resize(new_cap + (1 if datas[c] is not None else 0), refcheck=False)
+                        valids[c].resize((new_cap + 7) // 8 + 1, refcheck=False)
+                    st.row_cap = new_cap
+                else:  # ST_NEED_DATA: the record in progress is redone after the grow
+                    c = st.need_col
+                    datas[c].resize(max(2 * datas[c].shape[0], st.need_bytes + 64), refcheck=False)
+            return self._finish(&st, view, values, datas, valids, on_error, offset_base)
+        finally:
+            free(st.rejects)
+            free(st.scratch)
+            st.rejects = NULL
+            st.scratch = NULL
+
+    cdef void _bind(self, State *st, list values, list datas, list valids, const int32_t[::1] kinds):
+        cdef int c
+        cdef int64_t[::1] vv
+        cdef uint8_t[::1] dv
+        cdef uint8_t[::1] bv
+        cdef ColC *col
+        for c in range(st.ncols):
+            col = st.cols + c
+            col.kind = kinds[c]
+            vv = values[c]
+            col.values = &vv[0]
+            bv = valids[c]
+            col.valid = &bv[0]
+            if datas[c] is not None:
+                dv = datas[c]
+                col.data = &dv[0]
+                col.data_cap = datas[c].shape[0]
+            else:
+                col.data = NULL
+                col.data_cap = 0
+
+    cdef object _finish(self, State *st, view, list values, list datas, list valids, str on_error,
+                        int64_t offset_base):
+        cdef int64_t k
+        cdef RejectC *rj
+        cdef ColC *col
+        cdef int c
+        rows = st.rows
+        stats = Stats(st.records, st.accepted, st.rejected, st.empty, st.normalized)
+        rejects = []
+        for k in range(st.nrejects):
+            rj = st.rejects + k
+            raw = view[rj.start : rj.start + rj.length].tobytes()
+            reason, expected = describe_error(self.plan, rj.code, rj.index)
+            if on_error == "raise":
+                raise ParseError(reason, rj.line, offset_base + rj.start + rj.column, rj.column,
+                                 expected, raw)
+            rejects.append(Reject(rj.line, offset_base + rj.start,
+                                  f"{reason}; expected {expected} at byte {rj.column}", raw))
+        columns = {}
+        for c in range(st.ncols):
+            name = self.plan.names[c]
+            col = st.cols + c
+            valid = valids[c]
+            nbytes = (rows + 7) // 8
+            valid.resize(max(nbytes, 1), refcheck=False)
+            validity = valid if col.nulls else None
+            if datas[c] is not None:
+                offsets = values[c]
+                offsets.resize(rows + 1, refcheck=False)
+                data = datas[c]
+                data.resize(col.data_len, refcheck=False)
+                columns[name] = Column("string", offsets, data, validity, col.nulls)
+            else:
+                vals = values[c]
+                vals.resize(rows, refcheck=False)
+                columns[name] = Column(_KIND_NAMES[col.kind], vals, None, validity, col.nulls)
+        return Batch(columns, rows, stats=stats, rejects=rejects)

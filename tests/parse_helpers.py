@@ -1,0 +1,50 @@
+"""Shared by the parse tests: run the kernel and the reference and require the same result."""
+
+from __future__ import annotations
+
+import pytest
+
+from fastctx import ParseError
+from fastctx import _parse
+from fastctx import _reference_parse as reference
+
+
+def assert_same(kernel, ref) -> None:
+    assert kernel.stats == ref.stats
+    assert kernel.column_names == ref.column_names
+    for name in ref.column_names:
+        assert kernel.column(name).kind == ref.column(name).kind, name
+    assert kernel.to_pydict() == ref.to_pydict()
+    assert kernel.rejects == ref.rejects
+    stats = kernel.stats
+    assert stats.accepted + stats.rejected + stats.empty == stats.records
+    assert kernel.num_rows == stats.accepted
+
+
+def both(program, data, on_error: str = "collect", line_base: int = 1, offset_base: int = 0):
+    """Parse with the kernel and the reference; they must agree (results or errors)."""
+    errors = []
+    results = []
+    for parse in (
+        lambda: _parse.Parser(program).parse(data, on_error, line_base, offset_base),
+        lambda: reference.parse(program, data, on_error, line_base, offset_base),
+    ):
+        try:
+            results.append(parse())
+        except ParseError as exc:
+            errors.append(exc)
+    if errors:
+        assert len(errors) == 2, f"only one of kernel/reference raised: {errors}"
+        kernel_error, ref_error = errors
+        for attr in ("reason", "line", "offset", "column", "expected", "raw"):
+            assert getattr(kernel_error, attr) == getattr(ref_error, attr), attr
+        assert str(kernel_error) == str(ref_error)
+        raise kernel_error
+    assert_same(*results)
+    return results[0]
+
+
+def raises(program, data, line_base: int = 1, offset_base: int = 0) -> ParseError:
+    with pytest.raises(ParseError) as info:
+        both(program, data, "raise", line_base, offset_base)
+    return info.value
