@@ -234,9 +234,20 @@ def _gunzip(blocks, limit):
     inflater = zlib.decompressobj(31)
     consumed = 0
     started = False
+    held = b""  # the start of a next member cut by a block boundary
     for block in blocks:
-        data = block
+        data = held + bytes(block) if held else block
+        held = b""
         while data:
+            if not started and len(data) < 2 and _GZIP_MAGIC.startswith(bytes(data)):
+                held = bytes(data)
+                break
+            if not started and data[:2] != _GZIP_MAGIC:
+                if bytes(data).strip(b"\x00"):  # zero padding after a member is allowed
+                    raise InputError(
+                        f"data after the end of a gzip member at compressed byte {consumed} "
+                        "is not another gzip member")
+                break
             try:
                 out = inflater.decompress(data, limit)
             except zlib.error as exc:
@@ -248,12 +259,6 @@ def _gunzip(blocks, limit):
                 rest = inflater.unused_data
                 consumed += len(data) - len(rest)
                 data = rest
-                if data and data[:2] != _GZIP_MAGIC:
-                    if data.strip(b"\x00"):  # zero padding after a member is allowed
-                        raise InputError(
-                            f"data after the end of a gzip member at compressed byte {consumed} "
-                            "is not another gzip member")
-                    data = b""
                 inflater = zlib.decompressobj(31)
                 started = False
             else:
@@ -264,6 +269,8 @@ def _gunzip(blocks, limit):
         raise InputError(
             f"truncated gzip: the compressed stream ends after {consumed} bytes, inside a member; "
             "the records before that point were read, the rest of the member is missing")
+    if held:
+        raise InputError(f"truncated gzip: a member header is cut after {consumed} bytes")
 
 
 def _peek(blocks, want=4096):
