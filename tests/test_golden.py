@@ -30,8 +30,16 @@ def test_every_preset_and_mode_has_a_golden_file():
         assert golden.golden_path(*case).is_file(), case
 
 
+@pytest.fixture(params=[True, False], ids=["simd", "table"])
+def clean_check(request):
+    """Run with the vector clean-value check and with the plain table loop."""
+    old = _render._use_simd(request.param)
+    yield request.param
+    _render._use_simd(old)
+
+
 @pytest.mark.parametrize("api, name, escape", CASES)
-def test_render_matches_golden_file(api, name, escape):
+def test_render_matches_golden_file(api, name, escape, clean_check):
     expected = golden.golden_path(api, name, escape).read_bytes()
     fmt = fastctx.compile(fastctx.preset(api, name), api=api, escape=escape)
     columns = [BATCH.get(column) for column in fmt.program.columns]

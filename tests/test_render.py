@@ -478,9 +478,18 @@ SINGLE = {
 }
 
 
+@pytest.mark.parametrize("simd", [True, False], ids=["simd", "table"])
 @pytest.mark.parametrize("position", list(SINGLE))
 @given(values=st.lists(text_values, min_size=1, max_size=8))
-def test_clf_positions_unescape_back(position, values):
+def test_clf_positions_unescape_back(position, simd, values):
+    old = _render._use_simd(simd)
+    try:
+        _check_clf_position(position, values)
+    finally:
+        _render._use_simd(old)
+
+
+def _check_clf_position(position, values):
     fmt = fastctx.compile(SINGLE[position])
     batch = Batch.from_pydict({"requestId": ["r"] * len(values), "routeKey": values})
     out, _ = both(fmt, batch)

@@ -22,7 +22,7 @@ cdef extern from *:
     #else
     #  define FASTCTX_NOINLINE __attribute__((noinline))
     #endif
-    #define FASTCTX_BUF_SLACK 64
+    #define FASTCTX_BUF_SLACK 128
 
     typedef struct {
         unsigned char *start;

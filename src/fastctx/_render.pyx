@@ -29,8 +29,10 @@ from libc.string cimport memcpy, memset
 
 from fastctx._buffer cimport BUF_SLACK, advise_huge, buf_free, buf_grow, buf_init_owned, buf_set, fastctx_buf
 from fastctx._escape cimport (
-    MAX_EXPANSION, all_clean, csv_double, escape_with_table, is_integer, is_json_number,
+    MAX_EXPANSION, all_clean, csv_double, escape_with_table, fastctx_matcher, is_clean, is_integer,
+    is_json_number, matcher_init,
 )
+from fastctx cimport _escape
 from fastctx._opcodes cimport *
 
 from .errors import RenderError
@@ -94,6 +96,8 @@ ctypedef struct SlotRT:
     int64_t data_len
     const uint8_t* validity      # LSB-first bitmap or NULL
     const uint8_t* table         # 256-byte action table of this slot's escape method
+    fastctx_matcher matcher      # the same table in vector form, for the clean check
+    bint plain_ok                # a clean value is copied as it is (no quotes, no number check)
     const unsigned char* lit     # the literal after this slot (padded pool)
     Py_ssize_t lit_len
     int64_t clf_day              # day number cached in clf_prefix (time-sorted rows share it)
@@ -137,9 +141,13 @@ cdef inline unsigned char* copy_lit(unsigned char* o, const unsigned char* lit, 
 cdef inline unsigned char* copy_value(
     unsigned char* o, const uint8_t* p, Py_ssize_t n, const uint8_t* data_end
 ) noexcept nogil:
-    # Most values are under 16 bytes: one fixed-size copy when 16 bytes can be read.
+    # Most values are under 32 bytes: one or two fixed-size 16-byte moves when the bytes can
+    # be read, instead of a memcpy call with its size dispatch.
     if n <= 16 and data_end - p >= 16:
         memcpy(o, p, 16)
+    elif n <= 32 and data_end - p >= 32:
+        memcpy(o, p, 16)
+        memcpy(o + 16, p + 16, 16)
     else:
         memcpy(o, p, n)
     return o + n
@@ -337,7 +345,12 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
                     if o == NULL:
                         return res.status
                 if mode == M_STR:
-                    o = write_string(s, s.data + begin, n, s.data + s.data_len, o, dropped)
+                    # The common case inline: a value that needs no escaping is copied.
+                    if (s.esc == ESC_NONE and not s.quoted) or (
+                            s.plain_ok and is_clean(&s.matcher, s.table, s.data + begin, n, s.data + s.data_len)):
+                        o = copy_value(o, s.data + begin, n, s.data + s.data_len)
+                    else:
+                        o = write_string(s, s.data + begin, n, s.data + s.data_len, o, dropped)
                 else:
                     if not is_integer(s.data + begin, n):
                         res.err_code = ERR_NOT_INT
@@ -542,6 +555,8 @@ cdef class Renderer:
             s.esc = self.slot_esc[k]
             s.quoted = vtype == VT_QUOTED
             s.table = tables + 256 * s.esc
+            matcher_init(&s.matcher, s.table)
+            s.plain_ok = not s.quoted and s.esc != ESC_NONE and s.esc != ESC_JSON_BARE
             s.lit = pool + self.lit_off[k + 1]
             s.lit_len = self.lit_len[k + 1]
             s.clf_day = -(1 << 62)  # no day cached yet
@@ -761,6 +776,16 @@ cdef class Renderer:
         finally:
             buf_free(&scratch)
             PyMem_Free(slots)
+
+
+def _use_simd(bint enabled):
+    """Turn the SSE2 clean-value check on or off (tests run both paths); returns the old state.
+
+    Process-wide and not meant for use while other threads render.
+    """
+    old = _escape.fastctx_simd_enabled
+    _escape.fastctx_simd_enabled = enabled and _escape.FASTCTX_HAVE_SSE2
+    return bool(old)
 
 
 def enum_values():
