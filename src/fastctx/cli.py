@@ -443,6 +443,8 @@ def _read_events(path, kind: str, numeric=(), chunk_rows: int = _GENERATE_ROWS_P
     from .batch import Batch, Column
 
     if kind == "parquet":
+        if path == "-":  # Parquet keeps its footer at the end: a pipe has to be read whole
+            path = _io.BytesIO(sys.stdin.buffer.read())
         try:
             import pyarrow.parquet as pq
         except ImportError:
@@ -450,9 +452,9 @@ def _read_events(path, kind: str, numeric=(), chunk_rows: int = _GENERATE_ROWS_P
                 import polars as pl
             except ImportError:
                 raise UsageError("reading Parquet needs pyarrow or polars: pip install pyarrow") from None
-            yield pl.read_parquet(sys.stdin.buffer if path == "-" else path)
+            yield pl.read_parquet(path)
             return
-        source = pq.ParquetFile(sys.stdin.buffer if path == "-" else path)
+        source = pq.ParquetFile(path)
         for group in range(source.num_row_groups):
             yield source.read_row_group(group)
         return
