@@ -160,15 +160,18 @@ def test_every_boundary_position_against_whole_parse(tmp_path):
     path.write_bytes(BOUNDARY_DATA)
     one = SIMPLE.parse(BOUNDARY_DATA, "skip", threads=1)
     assert one.stats.rejected == 1 and one.stats.empty == 3
+    collected = SIMPLE.parse(BOUNDARY_DATA, "collect", threads=1)
     fs, _ = fdask.partitions(str(path), SIMPLE)
-    part = fdask._Partition(fs, SIMPLE, "skip", None)
     size = len(BOUNDARY_DATA)
     for cut in range(1, size):
-        batches = [part.batch((str(path), 0, cut, None), "skip")[0],
-                   part.batch((str(path), cut, size, None), "skip")[0]]
-        joined = fastctx.Batch.concat(batches)
+        ranges = [(str(path), 0, cut, None), (str(path), cut, size, None)]
+        joined = fastctx.Batch.concat([fdask.read_partition(fs, part, SIMPLE) for part in ranges])
         assert joined.to_pydict() == one.to_pydict(), cut
         assert joined.stats == one.stats, cut
+        # Rejects keep the file's byte offsets (lines count from each partition's start).
+        rejects = [reject for part in ranges
+                   for reject in fdask.read_partition(fs, part, SIMPLE, "collect").rejects]
+        assert [(r.offset, r.raw) for r in rejects] == [(r.offset, r.raw) for r in collected.rejects]
 
 
 @pytest.mark.parametrize("blocksize", [1, 5, 13, 64, None])

@@ -15,17 +15,17 @@ Byte ranges
 
 Files are opened with fsspec (a dependency of Dask), so ``paths`` may be local paths, globs,
 or any URL fsspec knows (``s3://bucket/logs/*.gz`` with s3fs installed, ``gcs://``, ...);
-``storage_options`` go to the filesystem. This module imports Dask at the top; fastctx itself
-never imports it.
+``storage_options`` go to the filesystem.
+
+``partitions``, ``read_range`` and ``read_partition`` need only fsspec, so other engines (the
+PySpark recipe in ``docs/scaling.md``) can use the same byte ranges; ``read_logs`` and
+``stats`` import Dask when called. fastctx itself never imports this module.
 """
 
 from __future__ import annotations
 
 import os
 
-import dask.dataframe as dd
-import fsspec
-from dask.utils import parse_bytes
 from fsspec.core import get_fs_token_paths
 from fsspec.utils import infer_compression
 
@@ -35,7 +35,8 @@ from ..errors import InputError, ParseError
 from ..io import read_all
 from ..parallel import needs_quote_tracking
 
-__all__ = ["read_logs", "stats", "partitions", "PartitionParseError", "STATS_COLUMNS"]
+__all__ = ["read_logs", "stats", "partitions", "read_range", "read_partition", "PartitionParseError",
+           "STATS_COLUMNS"]
 
 #: Columns of the frame ``stats`` returns, one row per partition.
 STATS_COLUMNS = ("path", "start", "stop", "records", "accepted", "rejected", "empty", "normalized")
@@ -124,7 +125,11 @@ def partitions(paths, format, *, api: str = "websocket", escape: str = "auto", b
     if not expanded:
         raise FileNotFoundError(f"no files match {paths!r}")
     if blocksize is not None:
-        blocksize = parse_bytes(blocksize) if isinstance(blocksize, str) else int(blocksize)
+        if isinstance(blocksize, str):
+            from dask.utils import parse_bytes
+
+            blocksize = parse_bytes(blocksize)
+        blocksize = int(blocksize)
         if blocksize < 1:
             raise ValueError(f"blocksize must be positive, got {blocksize}")
     whole_files = blocksize is None or needs_quote_tracking(fmt.program)
@@ -186,6 +191,69 @@ def read_range(f, start: int, stop: int) -> tuple[int, bytes]:
     return begin, body + tail
 
 
+def read_partition(fs, part, format, on_error: str = "skip") -> Batch:
+    """Parse one range ``(path, start, stop, compression)`` of ``partitions`` on one thread.
+
+    Parameters
+    ----------
+    fs : fsspec.AbstractFileSystem
+        The filesystem ``partitions`` returned.
+    part : tuple
+        ``(path, start, stop, compression)``: the records that start in ``[start, stop)``
+        (see ``read_range``), or the whole file when ``compression`` is not None (gzip,
+        multi-member too, is read by fastctx; other codecs by fsspec).
+    format : Format
+    on_error : {"skip", "raise", "collect"}
+        As for ``Format.parse``. A bad record raises ``PartitionParseError`` (byte offset in
+        the file, line counted from the partition's first record).
+
+    Returns
+    -------
+    Batch
+        With ``stats``, and ``rejects`` under ``collect`` (their offsets are the file's).
+
+    Examples
+    --------
+    >>> import fsspec, fastctx
+    >>> fs = fsspec.filesystem("memory")
+    >>> fs.pipe_file("/doc/read_partition.log", b"r1 200\\nr2 404\\nr3 500\\n")
+    >>> fmt = fastctx.compile("$context.requestId $context.status")
+    >>> read_partition(fs, ("/doc/read_partition.log", 5, 10, None), fmt).to_pydict()
+    {'requestId': ['r2'], 'status': [404]}
+    """
+    path, start, stop, comp = part
+    if comp is not None:
+        return _read_whole(fs, path, comp, format, on_error)
+    with fs.open(path, "rb") as f:
+        begin, data = read_range(f, start, stop)
+    if begin == 0 and data[:2] == _GZIP_MAGIC:
+        raise InputError(
+            f"{path} holds gzip data but its name does not say so: pass compression='gzip' "
+            "(compressed files cannot be cut into byte ranges)")
+    try:
+        # One thread: Dask and Spark already run one task per worker thread.
+        batch = format.parse(data, on_error, threads=1)
+    except ParseError as exc:
+        raise PartitionParseError(path, begin, exc.reason, exc.line, begin + exc.offset,
+                                  exc.column, exc.expected, exc.raw) from None
+    for reject in batch.rejects:
+        reject.offset += begin
+    return batch
+
+
+def _read_whole(fs, path: str, comp: str, fmt: Format, on_error: str) -> Batch:
+    # fastctx's own reader decompresses gzip (multi-member too) in bounded blocks; other
+    # codecs go through fsspec.
+    with fs.open(path, "rb", compression=None if comp == "gzip" else comp) as f:
+        try:
+            return read_all(f, fmt, kind="lines", on_error=on_error, threads=1)
+        except ParseError as exc:
+            raise PartitionParseError(path, 0, exc.reason, exc.line, exc.offset, exc.column,
+                                      exc.expected, exc.raw) from None
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+
+
 class _Partition:
     """Parses one ``(path, start, stop, compression)`` range; picklable, shipped to the workers."""
 
@@ -197,41 +265,14 @@ class _Partition:
 
     def __dask_tokenize__(self):
         # fsspec filesystems tokenize by their class and options.
-        return (type(self).__name__, self.fs, self.fmt.template, self.fmt.api, self.fmt.escape, self.fmt.strict, self.on_error,
-                None if self.columns is None else tuple(self.columns))
+        return (type(self).__name__, self.fs, self.fmt.template, self.fmt.api, self.fmt.escape,
+                self.fmt.strict, self.on_error, None if self.columns is None else tuple(self.columns))
 
-    def batch(self, part, on_error: str) -> tuple[Batch, int]:
-        """Parse the range: ``(batch, begin)``, ``begin`` the file offset of its first record."""
-        path, start, stop, comp = part
-        if comp is not None:
-            return self._whole(path, comp, on_error), 0
-        with self.fs.open(path, "rb") as f:
-            begin, data = read_range(f, start, stop)
-        if begin == 0 and data[:2] == _GZIP_MAGIC:
-            raise InputError(
-                f"{path} holds gzip data but its name does not say so: pass compression='gzip' "
-                "(compressed files cannot be cut into byte ranges)")
-        try:
-            # One thread: Dask already runs one task per worker thread.
-            return self.fmt.parse(data, on_error, threads=1), begin
-        except ParseError as exc:
-            raise PartitionParseError(path, begin, exc.reason, exc.line, begin + exc.offset,
-                                      exc.column, exc.expected, exc.raw) from None
-
-    def _whole(self, path: str, comp: str, on_error: str) -> Batch:
-        # fastctx's own reader decompresses gzip (multi-member too) in bounded blocks; other
-        # codecs go through fsspec.
-        with self.fs.open(path, "rb", compression=None if comp == "gzip" else comp) as f:
-            try:
-                return read_all(f, self.fmt, kind="lines", on_error=on_error, threads=1)
-            except ParseError as exc:
-                raise PartitionParseError(path, 0, exc.reason, exc.line, exc.offset, exc.column,
-                                          exc.expected, exc.raw) from None
-            except InputError as exc:
-                raise InputError(f"{path}: {exc}") from None
+    def batch(self, part, on_error: str) -> Batch:
+        return read_partition(self.fs, part, self.fmt, on_error)
 
     def __call__(self, part, columns=None):
-        batch, _ = self.batch(part, self.on_error)
+        batch = self.batch(part, self.on_error)
         wanted = self.columns if columns is None else list(columns)
         return _frame(batch, wanted)
 
@@ -246,7 +287,7 @@ class _PartitionStats(_Partition):
     def __call__(self, part):
         import pandas
 
-        batch, _ = self.batch(part, "skip")
+        batch = self.batch(part, "skip")
         path, start, stop, _ = part
         row = {"path": [path], "start": [start], "stop": [stop]}
         row.update({name: [value] for name, value in batch.stats.as_dict().items()})
@@ -280,8 +321,9 @@ def read_logs(paths, format, *, api: str = "websocket", escape: str = "auto", bl
     api, escape : str
         Used to compile ``format`` when it is a string (see ``fastctx.compile``).
     blocksize : int, str or None
-        Bytes per partition of a plain file (``"64MiB"``, ``16_000_000``); None for one
-        partition per file. Compressed files are always one partition each.
+        Bytes per partition of a plain file (``16_000_000``, or ``"64MiB"`` parsed by Dask's
+        ``parse_bytes``); None for one partition per file. Compressed files are always one
+        partition each.
     on_error : {"skip", "raise"}
         ``skip`` drops bad records (count them with ``stats``); ``raise`` fails the
         computation with a ``PartitionParseError`` naming the file and the byte offset in
@@ -317,6 +359,8 @@ def read_logs(paths, format, *, api: str = "websocket", escape: str = "auto", bl
     >>> df.compute(scheduler="sync")["status"].tolist()
     [200, 404, <NA>]
     """
+    import dask.dataframe as dd
+
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     fmt = _format(format, api, escape)
@@ -355,6 +399,7 @@ def stats(paths, format, *, api: str = "websocket", escape: str = "auto", blocks
     >>> counts[["start", "records", "accepted", "rejected", "empty"]].values.tolist()
     [[0, 2, 1, 1, 0], [10, 2, 1, 0, 1], [20, 0, 0, 0, 0]]
     """
+    import dask.dataframe as dd
     import pandas
 
     fmt = _format(format, api, escape)
