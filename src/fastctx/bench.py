@@ -554,7 +554,6 @@ def _parse_re(w: Workload):
 
 
 def _parse_pyarrow_regex(w: Workload):
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     data = w.data
@@ -1063,7 +1062,7 @@ def _worker(request: dict) -> dict:
         digests[shape] = workload.digest if request["operation"] == "render" else workload.data_digest
         peers = [p for p in peers_for(request["operation"], shape, request["names"]) if p.library == POLARS_LIBRARY]
         for peer in peers:
-            result = _measure(request["operation"], workload, peer.name, peer.library, lambda p=peer: p.build(workload),
+            result = _measure(request["operation"], workload, peer.name, peer.library, lambda p=peer, w=workload: p.build(w),
                               request["repeat"], 1, request["verify"])
             results.append({k: v for k, v in asdict(result).items() if k != "ratio"})
         workload.close()
