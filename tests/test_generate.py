@@ -225,3 +225,16 @@ def test_bad_arguments():
     with pytest.raises(TypeError):
         events(42, 10)
     assert events("clf", 0).num_rows == 0
+
+
+def test_time_range_keeps_chunks_in_order():
+    fmt = fastctx.compile("$context.requestId $context.requestTimeEpoch $context.connectedAt")
+    minute = 60_000
+    start = TIME_RANGE_MS[0] + 5 * minute
+    chunks = [events(fmt, 500, seed=i, missing=0, time_range=(start + i * minute, start + (i + 1) * minute)) for i in range(3)]
+    times = np.concatenate([c.column("requestTimeEpoch").values for c in chunks])
+    assert (np.diff(times) >= 0).all()
+    assert start <= times.min() and times.max() < start + 3 * minute
+    assert all((c.column("connectedAt").values >= start).all() for c in chunks)
+    with pytest.raises(ValueError):
+        events(fmt, 10, time_range=(5, 5))

@@ -236,10 +236,11 @@ def clf_time_column(ms: np.ndarray, valid: np.ndarray | None = None) -> Column:
 class _Context:
     """Random streams and the per-row draws that several columns share."""
 
-    def __init__(self, n: int, seed: int, api: str):
+    def __init__(self, n: int, seed: int, api: str, time_range=TIME_RANGE_MS):
         self.n = n
         self.seed = seed
         self.api = api
+        self.time_range = time_range
         self._cache: dict[str, np.ndarray] = {}
 
     def rng(self, key: str) -> np.random.Generator:
@@ -252,7 +253,7 @@ class _Context:
             rng = self.rng("row:" + key)
             n = self.n
             if key == "time":  # sorted event times, as a log is
-                low, high = TIME_RANGE_MS
+                low, high = self.time_range
                 value = np.sort(rng.integers(low, high, size=n))
             elif key == "event":  # 0 CONNECT, 1 MESSAGE, 2 DISCONNECT
                 value = rng.choice(3, size=n, p=(0.15, 0.75, 0.10))
@@ -520,7 +521,7 @@ def _time_values(ctx: _Context, name: str, vtype: VType, rng) -> np.ndarray:
     base = ctx.shared("time")
     if name == "connectedAt":  # the connection opened seconds to hours before the event
         before = np.rint(rng.lognormal(np.log(60_000.0), 2.0, size=ctx.n)).astype(np.int64)
-        return np.maximum(base - before, TIME_RANGE_MS[0])
+        return np.maximum(base - before, ctx.time_range[0])
     if vtype == VType.CLF_TIME:  # whole seconds: the CLF form has no milliseconds
         return base - base % 1000
     return base
@@ -550,7 +551,7 @@ def _share(value: float, name: str) -> float:
 
 
 def events(fmt_or_template, n: int, seed: int = 0, missing: float = 0.02, escaped: float = 0.05,
-           api: str = "websocket", escape: str = "auto") -> Batch:
+           api: str = "websocket", escape: str = "auto", time_range=None) -> Batch:
     """Realistic synthetic events for every variable of a template, as a ``Batch``.
 
     Parameters
@@ -573,12 +574,16 @@ def events(fmt_or_template, n: int, seed: int = 0, missing: float = 0.02, escape
         Catalog for a template string or preset name (a ``Format`` brings its own).
     escape : {"auto", "json", "none"}
         Escape mode when a template string is compiled here.
+    time_range : (int, int), optional
+        ``[low, high)`` epoch milliseconds of the event times (default ``TIME_RANGE_MS``,
+        2024-2026). Times are sorted, as in a log; generating in chunks with consecutive
+        windows keeps a long output in order.
 
     Returns
     -------
     Batch
         One column per variable, named by canonical name: ``int64`` for ``int`` variables,
-        ``timestamp`` (epoch ms, UTC, in ``TIME_RANGE_MS``) for ``epoch_ms`` and ``clf_time``
+        ``timestamp`` (epoch ms, UTC, in ``time_range``) for ``epoch_ms`` and ``clf_time``
         (whole seconds for ``clf_time``, which has no milliseconds), ``string`` otherwise.
 
     Examples
@@ -599,7 +604,12 @@ def events(fmt_or_template, n: int, seed: int = 0, missing: float = 0.02, escape
     missing = _share(missing, "missing")
     escaped = _share(escaped, "escaped")
     fmt = _resolve(fmt_or_template, api, escape)
-    ctx = _Context(n, int(seed), fmt.api)
+    if time_range is None:
+        time_range = TIME_RANGE_MS
+    low, high = (int(t) for t in time_range)
+    if not 0 <= low < high:
+        raise ValueError(f"time_range must be [low, high) epoch milliseconds with 0 <= low < high, got {time_range}")
+    ctx = _Context(n, int(seed), fmt.api, (low, high))
     vtypes = {}
     for slot in fmt.program.slots:
         vtypes.setdefault(slot.name, slot.vtype)
@@ -626,7 +636,7 @@ def events(fmt_or_template, n: int, seed: int = 0, missing: float = 0.02, escape
 
 
 def lines(fmt_or_template, n: int, seed: int = 0, missing: float = 0.02, escaped: float = 0.05,
-          api: str = "websocket", escape: str = "auto") -> bytes:
+          api: str = "websocket", escape: str = "auto", time_range=None) -> bytes:
     """``n`` realistic log lines: ``fmt.render(events(fmt, n, ...))``.
 
     Parameters are those of ``events``; a template string or preset name is compiled with
@@ -640,4 +650,4 @@ def lines(fmt_or_template, n: int, seed: int = 0, missing: float = 0.02, escaped
     (2, True)
     """
     fmt = _resolve(fmt_or_template, api, escape)
-    return fmt.render(events(fmt, n, seed=seed, missing=missing, escaped=escaped))
+    return fmt.render(events(fmt, n, seed=seed, missing=missing, escaped=escaped, time_range=time_range))
