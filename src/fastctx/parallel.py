@@ -27,6 +27,7 @@ Render
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import sys
 import threading
@@ -307,7 +308,9 @@ class _Output:
         self.pointer = new(None, capacity)
         if not self.pointer:
             raise MemoryError(f"cannot allocate {capacity} bytes of output")
-        self._raw = (ctypes.c_char * capacity).from_address(as_string(self.pointer))
+        address = as_string(self.pointer)
+        self._raw = (ctypes.c_char * capacity).from_address(address)
+        _advise_huge(address, capacity)
         self.array = np.frombuffer(self._raw, dtype=np.uint8)
         self.view = memoryview(self.array)
 
@@ -329,6 +332,31 @@ class _Output:
             self.view = self.array = self._raw = None
             self._api[3](self.pointer)
             self.pointer = None
+
+
+_HUGE = 2 << 20
+_madvise = None
+
+
+def _advise_huge(address: int, size: int) -> None:
+    """Ask for transparent huge pages on a large fresh output, as the one-thread kernel does:
+    a 2 MiB page costs one fault where 4 KiB pages cost 512. A hint; ignored where unsupported."""
+    global _madvise
+    if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return
+    if _madvise is None:
+        try:
+            _madvise = ctypes.CDLL(None, use_errno=True).madvise
+            _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            _madvise.restype = ctypes.c_int
+        except (OSError, AttributeError):
+            _madvise = False
+    if not _madvise:
+        return
+    lo = (address + _HUGE - 1) & ~(_HUGE - 1)
+    hi = (address + size) & ~(_HUGE - 1)
+    if size >= 4 * _HUGE and hi > lo:
+        _madvise(lo, hi - lo, mmap.MADV_HUGEPAGE)
 
 
 def render(renderer, program: Program, columns, num_rows: int, threads=None) -> tuple[bytes, int]:
