@@ -263,3 +263,15 @@ def test_peak_memory_is_bounded_by_the_batch_not_the_file(tmp_path):
     assert rows == 24 * 20000
     # input batch + its parsed columns + the join: a few batch sizes, never the whole file
     assert grown < size / 3, (grown, size)
+
+
+def test_csv_quoted_newlines_across_blocks_keep_line_numbers():
+    fmt = fastctx.compile("$context.requestId,$context.routeKey,$context.status")
+    events = {"requestId": [f"r{i}" for i in range(30)],
+              "routeKey": [f"two\nlines {i}" if i % 4 == 0 else f"plain {i}" for i in range(30)],
+              "status": list(range(30))}
+    data = fmt.render(events, threads=1) + b"broken,record\n" + fmt.render(events, threads=1)
+    whole = fmt.parse(data, "collect", threads=1)
+    assert [r.line for r in whole.rejects] == [39]  # physical lines, as the parser counts them
+    for size in (1, 13, 50, 400):
+        same(fastctx.read_all(io.BytesIO(data), fmt, batch_size=size, on_error="collect", threads=2), whole)

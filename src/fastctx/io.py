@@ -50,7 +50,7 @@ import numpy as np
 
 from .batch import Batch, Column
 from .errors import InputError, ParseError
-from .parallel import count_byte, needs_quote_tracking, parse as _parse_threads
+from .parallel import count_byte, count_lines, needs_quote_tracking, parse as _parse_threads
 
 __all__ = ["read", "read_all", "KINDS", "ENVELOPE_COLUMNS"]
 
@@ -372,7 +372,11 @@ class _Reader:
     def _parse(self, data, on_error=None):
         batch = _parse_threads(self.parser, self.program, data, on_error or self.on_error,
                                self.threads, self.line, self.offset)
-        self.line += batch.stats.records
+        if self.quotes:  # a quoted CSV field may hold newlines: lines, not records, count
+            array = np.frombuffer(data, dtype=np.uint8)
+            self.line += count_lines(array, 0, len(array)) + (len(array) > 0 and array[-1] != 0x0A)
+        else:
+            self.line += batch.stats.records
         self.offset += len(data)
         return batch
 
