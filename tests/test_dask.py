@@ -3,6 +3,7 @@
 import doctest
 import gzip
 import io
+import pickle
 
 import pytest
 
@@ -131,6 +132,9 @@ def test_cluster_raise_names_file_and_byte_offset(client, tmp_path):
     assert error.partition_start <= error.offset == offset
     assert str(path) in str(error) and f"byte offset {offset}" in str(error)
     assert error.raw == b"not an access log record"
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is fdask.PartitionParseError and str(again) == str(error)
+    assert (again.path, again.offset, again.line) == (error.path, error.offset, error.line)
 
 
 # -- byte ranges (no cluster needed) --------------------------------------------------------------
@@ -262,6 +266,16 @@ def test_multiline_csv_is_read_whole_per_file(tmp_path):
     got = df.compute(scheduler="sync")
     assert got["routeKey"].iloc[10] == "line one\nline two"
     assert_same_rows(got, whole(fmt, [data]))
+
+
+def test_empty_files_give_empty_partitions(tmp_path, files):
+    paths, contents = files
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    df = fdask.read_logs([str(empty), paths[0], str(empty)], CLF, blocksize="16KiB")
+    assert_same_rows(df.compute(scheduler="sync"), whole(CLF, [contents[0]]))
+    counts = fdask.stats(str(empty), CLF).compute(scheduler="sync")
+    assert counts[["start", "stop", "records"]].values.tolist() == [[0, 0, 0]]
 
 
 def test_bad_arguments(files):
