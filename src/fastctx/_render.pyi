@@ -21,5 +21,8 @@ class Renderer:
         """Whole records from ``start`` into writable ``out`` -> ``(nbytes, rows, dropped)``."""
     def __reduce__(self) -> tuple[type[Renderer], tuple[Program]]: ...
 
+def _use_simd(enabled: bool) -> bool:
+    """Turn the SSE2 clean-value check on or off (for tests); returns the previous state."""
+
 def enum_values() -> dict[str, dict[str, int]]:
     """The C enum values compiled into the kernel, keyed by enum name."""
