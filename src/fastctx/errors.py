@@ -59,6 +59,9 @@ class FormatError(FastctxError, ValueError):
             text = f"{message}\n  at column {column}:\n{caret_excerpt(template, column - 1)}"
         super().__init__(text)
 
+    def __reduce__(self):
+        return (type(self), (self.reason, self.template, self.column))
+
 
 class UnknownVariableError(FormatError):
     """A template names ``$context`` variables the API type does not support.
@@ -86,6 +89,9 @@ class UnknownVariableError(FormatError):
         self.args = ("\n".join(parts),)
         self.column = self.columns[0] if self.columns else None
 
+    def __reduce__(self):
+        return (type(self), (self.names, self.columns, self.suggestions, self.template))
+
 
 class RenderError(FastctxError, ValueError):
     """A value that cannot be rendered: the column and row are named.
@@ -106,6 +112,10 @@ class RenderError(FastctxError, ValueError):
         if row is not None:
             where.append(f"row {row}")
         super().__init__(f"{message} ({', '.join(where)})" if where else message)
+        self.reason = message
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.column, self.row))
 
 
 class BufferTooSmallError(FastctxError, ValueError):
@@ -127,6 +137,9 @@ class BufferTooSmallError(FastctxError, ValueError):
             f"output buffer of {capacity} bytes is too small: {rows} whole records "
             f"({nbytes} bytes) fit; render the rest from row {rows}"
         )
+
+    def __reduce__(self):
+        return (type(self), (self.rows, self.nbytes, self.capacity))
 
 
 class ParseError(FastctxError, ValueError):
@@ -159,6 +172,9 @@ class ParseError(FastctxError, ValueError):
             f"line {line}, byte offset {offset}: {reason}; expected {expected}\n"
             f"{caret_excerpt(shown, char_index)}"
         )
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.line, self.offset, self.column, self.expected, self.raw))
 
 
 class InputError(FastctxError, ValueError):

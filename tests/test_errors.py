@@ -1,0 +1,41 @@
+"""Errors say what, where, with an excerpt; they subclass ValueError and survive pickling."""
+
+import pickle
+
+import pytest
+
+from fastctx import errors
+from fastctx.errors import caret_excerpt
+
+SAMPLES = [
+    errors.FormatError("bad thing", "$context.requestId $context.", 20),
+    errors.UnknownVariableError(["$context.a"], [1], {"$context.a": None}, "$context.a"),
+    errors.RenderError("value 'x' is not an integer", "status", 3),
+    errors.BufferTooSmallError(2, 100, 120),
+    errors.ParseError("not an integer", 7, 1234, 3, "$context.status", b"r1 2x0 ok"),
+]
+
+
+@pytest.mark.parametrize("error", SAMPLES, ids=lambda e: type(e).__name__)
+def test_errors_pickle_with_their_message_and_attributes(error):
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert vars(again) == vars(error)
+    assert isinstance(again, (errors.FastctxError, ValueError))
+
+
+def test_parse_error_names_line_offset_expected_and_points_at_the_byte():
+    error = SAMPLES[-1]
+    text = str(error)
+    assert text.startswith("line 7, byte offset 1234: not an integer; expected $context.status")
+    excerpt, caret = text.splitlines()[-2:]
+    assert caret.index("^") == excerpt.index("2x0")
+
+
+def test_caret_excerpt_cuts_long_text_around_the_spot():
+    text = "a" * 500 + "X" + "b" * 500
+    window, caret = caret_excerpt(text, 500).splitlines()
+    assert window.strip().startswith("...") and window.endswith("...")
+    assert window[caret.index("^")] == "X"
+    assert len(window) < 100
