@@ -15,6 +15,7 @@ def small_chunks(monkeypatch):
     """Make tiny inputs split into many chunks, so every code path runs on test-sized data."""
     monkeypatch.setattr(parallel, "MIN_PARSE_CHUNK", 64)
     monkeypatch.setattr(parallel, "MIN_RENDER_ROWS", 7)
+    monkeypatch.setattr(parallel, "RENDER_RANGE_ROWS", 13)
 
 
 def same_batch(a: Batch, b: Batch):
@@ -225,3 +226,15 @@ def test_concat_rejects_mismatched_columns():
     with pytest.raises(ValueError, match="int64"):
         Batch.concat([Batch.from_pydict({"a": [1]}), Batch.from_pydict({"a": ["x"]})])
     assert Batch.concat([]).num_rows == 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_signed_byte_buffers_parse_like_bytes(threads):
+    # pyarrow buffers and array('b') export format 'b'; they are bytes all the same
+    import array
+
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    line = b"1.2.3.4,-,-,-,-,-,-,200,abc\n" * 3
+    signed = memoryview(array.array("b", line))
+    assert signed.format == "b"
+    assert fmt.parse(signed, threads=threads).to_pydict() == fmt.parse(line, threads=1).to_pydict()

@@ -47,6 +47,8 @@ __all__ = ["default_threads", "resolve_threads", "parse", "render", "split_lines
 MIN_PARSE_CHUNK = 1 << 20
 #: Below this many rows per thread a render runs on one thread.
 MIN_RENDER_ROWS = 20_000
+#: Rows per render range (about 1-2 MB of output for the presets).
+RENDER_RANGE_ROWS = 8192
 
 _QUOTE = 0x22
 _NEWLINE = 0x0A
@@ -200,7 +202,7 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
     parts = min(threads, size // MIN_PARSE_CHUNK)
     cuts = split_lines(array, parts, needs_quote_tracking(program)) if parts > 1 else None
     if cuts is None or len(cuts) <= 2:
-        return parser.parse(data, on_error, line_base, offset_base)
+        return parser.parse(view, on_error, line_base, offset_base)
 
     pieces = [view[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:])]
 
@@ -367,10 +369,13 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
     threads = resolve_threads(threads)
     if threads == 1 or num_rows < 2 * MIN_RENDER_ROWS or not _Output.available():
         return renderer.render(columns, 0, num_rows)
-    # Several ranges per thread so that ranges whose offset is known can go straight in.
-    nranges = max(2, min(threads * 8, num_rows // MIN_RENDER_ROWS * 2))
+    # Small ranges (about a megabyte of output): a range whose offset is not known yet is
+    # rendered into a scratch buffer that stays in cache and is reused, then copied, which
+    # costs little next to rendering into fresh memory.
+    nranges = max(2, -(-num_rows // RENDER_RANGE_ROWS))
     cuts = [num_rows * k // nranges for k in range(nranges + 1)]
     bounds = [render_bound(program, columns, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    scratch_size = max(bounds)
     output = _Output(sum(bounds))
     offsets = [0] + [None] * nranges  # offsets[i] known once ranges < i are placed
     dropped = [0] * nranges
@@ -393,8 +398,8 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
                 _check(rows, hi - lo)
             else:
                 scratch = getattr(local, "scratch", None)
-                if scratch is None or len(scratch) < bounds[index]:
-                    scratch = local.scratch = np.empty(bounds[index], dtype=np.uint8)
+                if scratch is None:
+                    scratch = local.scratch = np.empty(scratch_size, dtype=np.uint8)
                 nbytes, rows, lost = renderer.render_into(columns, lo, hi, scratch)
                 _check(rows, hi - lo)
                 with ready:
