@@ -6,6 +6,7 @@ every row is measured on equivalent output and that the scripts run.
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,15 @@ def test_compare_script_prints_one_table_per_operation():
     assert proc.stdout.count("**fastctx bench: parse") == 1
     assert "| csv | csv module |" in proc.stdout
     assert "| clf | re per line |" in proc.stdout
+
+
+def test_compare_script_runs_polars_on_one_thread():
+    pytest.importorskip("polars")
+    proc = _run(["benchmarks/compare.py", "render", "--rows", "300", "--repeat", "1", "--shapes", "json",
+                 "--threads", "1,2"])
+    assert proc.returncode == 0, proc.stderr
+    found = re.findall(r"polars write_ndjson( \(2 threads\))?\s+(\d)\s+\d", proc.stdout)
+    assert sorted(found) == [("", "1"), (" (2 threads)", "2")], proc.stdout
 
 
 def test_compare_script_rejects_an_unknown_shape():

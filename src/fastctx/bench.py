@@ -13,8 +13,11 @@ Fairness rules, stated in the table's footnotes:
   valid for its shape (``verify=True`` checks that on the data, line by line);
 - peers get ``requestTime`` already formatted as CLF text and parse peers leave values as
   text, which only favours them; fastctx formats and parses times and integers itself;
-- everything runs on one thread unless a row says otherwise: polars in a subprocess started
-  with ``POLARS_MAX_THREADS`` (it reads that once, at import), pyarrow with
+- every implementation is prepared and run once untimed, then all are timed round-robin
+  (call 1 of each, call 2 of each, ...), so a spell of load from elsewhere is shared;
+- everything runs on one thread unless a row says otherwise: polars with
+  ``POLARS_MAX_THREADS`` (it reads that once, at import: ``main`` sets it before importing
+  polars, otherwise polars runs in a subprocess started with it), pyarrow with
   ``set_cpu_count`` and ``use_threads=False``, DuckDB with ``SET threads``, fastctx with
   ``threads=1``;
 - the garbage collector is off during a timed call (as :mod:`timeit` does), and each figure
@@ -764,8 +767,9 @@ FOOTNOTES = {
     "pandascsv": "pandas.read_csv (C engine) from BytesIO, na_values ['-'].",
     "common": "All implementations get the same events (seed-determined, ~2% nulls, ~5% of text values "
               "needing escaping), prepared outside the timed call; peers get requestTime as CLF text and "
-              "parse peers leave every value as text, which favours them. Polars runs in a subprocess "
-              "started with POLARS_MAX_THREADS set; GC off during timed calls; median of the repeats.",
+              "parse peers leave every value as text, which favours them. Polars runs with POLARS_MAX_THREADS "
+              "set before its import; pyarrow with set_cpu_count. One untimed warm-up call each, then "
+              "the timed calls round-robin over all implementations; GC off during timed calls; median.",
 }
 
 
@@ -904,21 +908,16 @@ def verify_parse(workload: Workload, result) -> None:
 # -- timing -------------------------------------------------------------------------------------
 
 
-def _time(fn, repeat: int) -> tuple[list, object]:
-    """``repeat`` timed calls after one untimed warm-up call (lazy imports, first-use set-up)."""
-    runs = []
-    result = fn()
-    for _ in range(max(1, repeat)):
-        result = None
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            result = fn()
-            runs.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return runs, result
+def _timed_call(fn) -> float:
+    """Seconds for one call, garbage collector off (as timeit does); the result is dropped."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
 
 
 def _nbytes(result) -> int:
@@ -953,39 +952,6 @@ def _peak_memory(fn) -> tuple[int, object]:
     return peak, result
 
 
-def _measure(operation, workload, name, library, build, repeat, threads, verify, memory=False) -> Result:
-    result = Result(operation, workload.shape, name, library, threads, lines=workload.rows)
-    try:
-        fn = build()
-        runs, out = _time(fn, repeat)
-    except ImportError as exc:
-        result.error = f"not available ({exc})"
-        return result
-    except Exception as exc:  # a peer that fails is reported, not fatal to the table
-        result.error = f"{type(exc).__name__}: {exc}"[:200]
-        return result
-    result.runs = runs
-    result.seconds = statistics.median(runs)
-    result.nbytes = len(workload.data) if operation == "parse" else _nbytes(out)
-    # fastctx's `none` mode is plain substitution by design: its lines are not valid JSON/XML/CSV
-    if verify and "(none)" not in name:
-        try:
-            if operation == "render":
-                verify_render(workload, out)
-            else:
-                verify_parse(workload, out)
-        except Exception as exc:  # AssertionError, or the JSON/XML/CSV reader's own error
-            result.error = f"wrong output: {type(exc).__name__}: {exc}"[:300]
-    if memory:
-        out = None
-        peak, out = _peak_memory(fn)
-        if operation == "render":
-            result.memory = peak / max(1, _nbytes(out))
-        else:
-            result.memory = peak / max(1, len(workload.data) + _batch_nbytes(out))
-    return result
-
-
 def _set_pyarrow_threads(threads: int):
     try:
         import pyarrow as pa
@@ -1005,19 +971,125 @@ def _restore_pyarrow_threads(previous) -> None:
         pa.set_io_thread_count(previous[1])
 
 
-def _measure_peers(operation, workload, peers, repeat, threads, verify) -> list:
-    results = []
-    previous = _set_pyarrow_threads(threads)
+@dataclass
+class _Entry:
+    """One implementation to measure: its result row, how to build its callable, and the
+    pyarrow thread count its calls run under."""
+
+    result: Result
+    build: object
+    threads: int = 1
+    memory: bool = False
+    fn: object = None
+
+
+def _fail(result: Result, exc: Exception) -> None:
+    if isinstance(exc, ImportError):
+        result.error = f"not available ({exc})"
+    else:  # a peer that fails is reported, not fatal to the table
+        result.error = f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _prepare(operation: str, workload: Workload, entry: _Entry, verify: bool) -> None:
+    """Build, run once untimed (lazy imports, first-use set-up), size, check, measure memory."""
+    result = entry.result
     try:
-        for peer in peers:
-            if threads > 1 and not peer.threaded:
+        entry.fn = entry.build()
+        out = entry.fn()
+    except Exception as exc:
+        _fail(result, exc)
+        return
+    result.nbytes = len(workload.data) if operation == "parse" else _nbytes(out)
+    # fastctx's `none` mode is plain substitution by design: its lines are not valid JSON/XML/CSV
+    if verify and "(none)" not in result.name:
+        try:
+            if operation == "render":
+                verify_render(workload, out)
+            else:
+                verify_parse(workload, out)
+        except Exception as exc:  # AssertionError, or the JSON/XML/CSV reader's own error
+            result.error = f"wrong output: {type(exc).__name__}: {exc}"[:300]
+            return
+    if entry.memory:
+        out = None
+        peak, out = _peak_memory(entry.fn)
+        if operation == "render":
+            result.memory = peak / max(1, _nbytes(out))
+        else:
+            result.memory = peak / max(1, len(workload.data) + _batch_nbytes(out))
+
+
+def _measure_entries(operation: str, workload: Workload, entries: list, repeat: int, verify: bool) -> list:
+    """Prepare every entry, then time them round-robin: call 1 of each, call 2 of each, ...
+
+    On a machine shared with other work, load comes and goes over seconds; interleaving the
+    calls spreads it over every implementation instead of penalising whichever ran during a
+    busy spell, so the ratios in one table are measured under the same conditions.
+    """
+    for entry in entries:
+        previous = _set_pyarrow_threads(entry.threads)
+        try:
+            _prepare(operation, workload, entry, verify)
+        finally:
+            _restore_pyarrow_threads(previous)
+    live = [entry for entry in entries if entry.result.error is None]
+    for _ in range(max(1, repeat)):
+        for entry in live:
+            if entry.result.error is not None:
                 continue
-            build = (lambda p=peer: p.build(workload, threads)) if peer.threaded else (lambda p=peer: p.build(workload))
-            label = peer.name if threads == 1 else f"{peer.name} ({threads} threads)"
-            results.append(_measure(operation, workload, label, peer.library, build, repeat, threads, verify))
-    finally:
-        _restore_pyarrow_threads(previous)
-    return results
+            previous = _set_pyarrow_threads(entry.threads)
+            try:
+                entry.result.runs.append(_timed_call(entry.fn))
+            except Exception as exc:
+                _fail(entry.result, exc)
+            finally:
+                _restore_pyarrow_threads(previous)
+    for entry in entries:
+        entry.fn = None
+        if entry.result.error is None and entry.result.runs:
+            entry.result.seconds = statistics.median(entry.result.runs)
+        else:
+            entry.result.runs = []
+    return [entry.result for entry in entries]
+
+
+def _measure(operation, workload, name, library, build, repeat, threads=1, verify=False, memory=False) -> Result:
+    """One implementation alone (see ``_measure_entries``)."""
+    result = Result(operation, workload.shape, name, library, threads, lines=workload.rows)
+    return _measure_entries(operation, workload, [_Entry(result, build, threads, memory)], repeat, verify)[0]
+
+
+def _entries(operation: str, workload: Workload, thread_counts, peers, memory: bool, libraries=None) -> list:
+    """fastctx's cases and the peers (those of ``libraries`` only, when given) for one shape."""
+    entries = []
+    if libraries is None or "fastctx" in libraries:
+        for count in thread_counts:
+            for name, build in fastctx_cases(operation, workload, count):
+                label = name if count == 1 else f"{name} ({count} threads)"
+                result = Result(operation, workload.shape, label, "fastctx", count, lines=workload.rows)
+                entries.append(_Entry(result, build, 1, memory and count == 1 and "render_into" not in name))
+    for count in thread_counts:
+        for peer in peers_for(operation, workload.shape, peers):
+            if (libraries is not None and peer.library not in libraries) or (count > 1 and not peer.threaded):
+                continue
+            if libraries is None and peer.library == POLARS_LIBRARY and not (count == 1 and _polars_in_process()):
+                continue  # measured in a subprocess started with POLARS_MAX_THREADS=count
+            build = (lambda p=peer, c=count: p.build(workload, c)) if peer.threaded else (lambda p=peer: p.build(workload))
+            label = peer.name if count == 1 else f"{peer.name} ({count} threads)"
+            result = Result(operation, workload.shape, label, peer.library, count, lines=workload.rows)
+            entries.append(_Entry(result, build, count))
+    return entries
+
+
+def _polars_in_process() -> bool:
+    """True when polars is already imported here with a one-thread pool (``main`` arranges
+    that by setting POLARS_MAX_THREADS=1 before anything imports polars): its one-thread
+    rows are then timed in this process, interleaved with the others."""
+    module = sys.modules.get(POLARS_LIBRARY)
+    try:
+        return module is not None and module.thread_pool_size() == 1
+    except AttributeError:
+        return False
 
 
 def _polars_rows(operation, shapes, rows, repeat, seed, threads, names, verify, digests) -> list:
@@ -1060,10 +1132,8 @@ def _worker(request: dict) -> dict:
     for shape in request["shapes"]:
         workload = Workload(shape, request["rows"], request["seed"])
         digests[shape] = workload.digest if request["operation"] == "render" else workload.data_digest
-        peers = [p for p in peers_for(request["operation"], shape, request["names"]) if p.library == POLARS_LIBRARY]
-        for peer in peers:
-            result = _measure(request["operation"], workload, peer.name, peer.library, lambda p=peer, w=workload: p.build(w),
-                              request["repeat"], 1, request["verify"])
+        entries = _entries(request["operation"], workload, [1], request["names"], False, {POLARS_LIBRARY})
+        for result in _measure_entries(request["operation"], workload, entries, request["repeat"], request["verify"]):
             results.append({k: v for k, v in asdict(result).items() if k != "ratio"})
         workload.close()
     return {"results": results, "digests": digests}
@@ -1119,22 +1189,18 @@ def run(operation: str, rows: int = DEFAULT_ROWS, repeat: int = 3, shapes=SHAPES
         workload = Workload(shape, rows, seed)
         try:
             digests[shape] = workload.digest if operation == "render" else workload.data_digest
-            for count in thread_counts:
-                for name, build in fastctx_cases(operation, workload, count):
-                    label = name if count == 1 else f"{name} ({count} threads)"
-                    results.append(_measure(operation, workload, label, "fastctx", build, repeat, count, verify,
-                                            memory=memory and count == 1 and "render_into" not in name))
             if progress:
-                progress(f"{operation} {shape}: peers")
-            in_process = [p for p in peers_for(operation, shape, peers) if p.library != POLARS_LIBRARY]
-            for count in thread_counts:
-                results.extend(_measure_peers(operation, workload, in_process, repeat, count, verify))
+                progress(f"{operation} {shape}: measuring")
+            entries = _entries(operation, workload, thread_counts, peers, memory)
+            results.extend(_measure_entries(operation, workload, entries, repeat, verify))
         finally:
             workload.close()
     if polars:
         if progress:
             progress(f"{operation}: polars peers (subprocess)")
         for count in thread_counts:
+            if count == 1 and _polars_in_process():
+                continue
             results.extend(_polars_rows(operation, shapes, rows, repeat, seed, count, peers, verify, digests))
     order = {shape: index for index, shape in enumerate(shapes)}
     results.sort(key=lambda r: (order[r.shape], not r.is_fastctx, r.threads > 1))
@@ -1267,6 +1333,13 @@ def main(argv=None) -> int:
         print(json.dumps(_worker(json.loads(sys.argv[2]))))
         return 0
     args = parser.parse_args(argv)
+    if not args.no_polars and POLARS_LIBRARY not in sys.modules:
+        # polars sizes its pool once, at import: one thread, so its rows run in this process
+        os.environ["POLARS_MAX_THREADS"] = "1"
+        try:
+            importlib.import_module(POLARS_LIBRARY)
+        except ImportError:
+            pass
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     peers = [p.strip() for p in args.peers.split(",")] if args.peers else None
     try:
