@@ -533,3 +533,26 @@ def test_xml_auto_parses_attribute_and_text(values):
     for line, value in zip(out.split(b"\n"), values):
         root = ET.fromstring(line)
         assert root.get("k") == root.text == _xml_kept(_shown(value))
+
+
+@given(events=event_batches(), size=st.integers(0, 400), chunk=st.integers(1, 300))
+def test_render_into_and_render_to_agree_with_render(events, size, chunk):
+    _, batch = events
+    fmt = fastctx.compile(PRESETS["rest"]["json"], api="rest")
+    full, _ = both(fmt, batch)
+    ends = [len(_reference.render(fmt.program, batch, 0, k)[0]) for k in range(1, batch.num_rows + 1)]
+    buf = bytearray(size)
+    fits = sum(1 for end in ends if end <= size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RenderWarning)
+        if fits == batch.num_rows:
+            assert fmt.render_into(batch, buf) == len(full)
+        else:
+            with pytest.raises(BufferTooSmallError) as err:
+                fmt.render_into(batch, buf)
+            assert err.value.rows == fits
+        written = ends[fits - 1] if fits else 0
+        assert bytes(buf[:written]) == full[:written]
+        sink = io.BytesIO()
+        assert fmt.render_to(batch, sink, chunk_size=chunk) == len(full)
+    assert sink.getvalue() == full
