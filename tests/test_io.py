@@ -275,3 +275,19 @@ def test_csv_quoted_newlines_across_blocks_keep_line_numbers():
     assert [r.line for r in whole.rejects] == [39]  # physical lines, as the parser counts them
     for size in (1, 13, 50, 400):
         same(fastctx.read_all(io.BytesIO(data), fmt, batch_size=size, on_error="collect", threads=2), whole)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_batches_parsed_on_several_threads_keep_order_and_positions(tmp_path, fmt, data, threads):
+    whole = fmt.parse(data * 7, "collect", threads=1)
+    assert len(whole.rejects) == 13  # 7 "bad x" and 6 "last 7r0 200" where copies meet
+    path = tmp_path / "many.log"
+    path.write_bytes(data * 7)
+    for size in (5, 40, 333):
+        for source in (io.BytesIO(data * 7), path):
+            batches = list(fastctx.read(source, fmt, batch_size=size, on_error="collect", threads=threads))
+            assert len(batches) > 3
+            same(fastctx.Batch.concat(batches), whole)
+        with pytest.raises(fastctx.ParseError) as caught:
+            list(fastctx.read(path, fmt, batch_size=size, threads=threads))
+        assert (caught.value.line, caught.value.offset) == (41, data.index(b"bad x") + 4)

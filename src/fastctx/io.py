@@ -39,18 +39,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import mmap
 import os
 import re
 import sys
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .batch import Batch, Column
 from .errors import InputError, ParseError
-from .parallel import count_byte, count_lines, needs_quote_tracking, parse as _parse_threads
+from .parallel import count_byte, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
 
 __all__ = ["read", "read_all", "KINDS", "ENVELOPE_COLUMNS"]
 
@@ -372,21 +375,30 @@ class _Reader:
     def _parse(self, data, on_error=None):
         batch = _parse_threads(self.parser, self.program, data, on_error or self.on_error,
                                self.threads, self.line, self.offset)
+        self._advance(batch, data)
+        return batch
+
+    def _advance(self, batch, data):
+        """Move the global line number and byte offset past ``data``."""
         if self.quotes:  # a quoted CSV field may hold newlines: lines, not records, count
             array = np.frombuffer(data, dtype=np.uint8)
             self.line += count_lines(array, 0, len(array)) + (len(array) > 0 and array[-1] != 0x0A)
         else:
             self.line += batch.stats.records
         self.offset += len(data)
-        return batch
 
     # plain lines
 
-    def records(self, blocks):
-        """Whole-record chunks (bytes-like) of about ``batch_size`` bytes, in order."""
+    def records(self, blocks, lag: int = 0):
+        """Whole-record chunks (bytes-like) of about ``batch_size`` bytes, in order.
+
+        ``lag``: how many chunks after the current one may still be in use (being parsed)
+        when the next is asked for; a memory map keeps their pages.
+        """
         if isinstance(blocks, _MappedBlocks):
-            yield from self._mapped_records(blocks.mapped)
+            yield from self._mapped_records(blocks.mapped, lag)
             return
+        emitted = self.offset
         pieces, size = [], 0
         for block in blocks:
             pieces.append(block)
@@ -396,43 +408,49 @@ class _Reader:
             data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             cut = _cut(data, 0, len(data), self.quotes)
             if cut == 0:  # a record longer than a batch so far
-                self._check_length(len(data))
+                self._check_length(len(data), emitted)
                 pieces = [data]
                 continue
             yield memoryview(data)[:cut]
+            emitted += cut
             rest = data[cut:]
             pieces, size = ([rest], len(rest)) if rest else ([], 0)
         if pieces:
             yield b"".join(pieces)
 
-    def _check_length(self, size):
+    def _check_length(self, size, offset):
         if size > self.max_record:
             raise InputError(
-                f"a record at line {self.line} (byte offset {self.offset}) is longer than "
-                f"{self.max_record} bytes: no record boundary found")
+                f"the record at byte offset {offset} is longer than {self.max_record} bytes: "
+                "no record boundary found")
 
-    def _mapped_records(self, mapped):
+    def _mapped_records(self, mapped, lag=0):
         total = len(mapped)
         view = memoryview(mapped)
         start = dropped = 0
+        cuts = deque(maxlen=lag + 1)
+        pieces = deque()
         page = mmap.PAGESIZE
         try:
             while start < total:
                 stop = min(start + self.batch_size, total)
                 cut = stop if stop == total else _cut(mapped, start, stop, self.quotes)
                 while cut == start:  # a record longer than a batch
-                    self._check_length(stop - start)
+                    self._check_length(stop - start, start)
                     stop = min(stop + self.batch_size, total)
                     cut = stop if stop == total else _cut(mapped, start, stop, self.quotes)
                 piece = view[start:cut]
                 yield piece
-                try:
-                    piece.release()
-                except BufferError:
-                    pass  # something still views it: it is freed with the last view
+                pieces.append(piece)
+                if len(pieces) > lag:  # no longer in use: let go of it now
+                    try:
+                        pieces.popleft().release()
+                    except BufferError:
+                        pass  # something still views it: it is freed with the last view
                 # Drop the parsed pages from this process's memory, so a 2 GB file is read
-                # with about one batch of its pages resident at a time.
-                done = cut // page * page
+                # with about one batch (per thread) of its pages resident at a time.
+                cuts.append(cut)
+                done = cuts[0] // page * page if len(cuts) > lag else 0
                 if done > dropped and hasattr(mapped, "madvise"):
                     mapped.madvise(mmap.MADV_DONTNEED, dropped, done - dropped)
                     dropped = done
@@ -444,10 +462,52 @@ class _Reader:
                 pass
 
     def lines(self, blocks):
-        for chunk in self.records(blocks):
-            batch = self._parse(chunk)
-            if batch.stats.records:
-                yield batch
+        threads = resolve_threads(self.threads)
+        chunks = iter(self.records(blocks, lag=threads))
+        first = next(chunks, None)
+        second = next(chunks, None) if first is not None else None
+        if second is None or threads == 1:
+            # One batch in all (split across the threads), or one thread.
+            for chunk in itertools.chain([first] if first is not None else [], [second] if second is not None else [], chunks):
+                batch = self._parse(chunk)
+                if batch.stats.records:
+                    yield batch
+            return
+        # Several batches: each on its own thread, `threads` in flight, yielded in order.
+        # Unlike splitting every batch, this needs no join of the per-thread columns.
+        pending = deque()
+        offset = self.offset
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            try:
+                for chunk in itertools.chain([first, second], chunks):
+                    # line numbers are fixed up in _finish, once the lines before are counted
+                    future = pool.submit(self.parser.parse, chunk, self.on_error, 1, offset)
+                    pending.append((future, chunk))
+                    offset += len(chunk)
+                    if len(pending) > threads:
+                        batch = self._finish(*pending.popleft())
+                        if batch.stats.records:
+                            yield batch
+                while pending:
+                    batch = self._finish(*pending.popleft())
+                    if batch.stats.records:
+                        yield batch
+            finally:
+                for future, _ in pending:
+                    future.cancel()
+
+    def _finish(self, future, chunk):
+        try:
+            batch = future.result()
+        except ParseError:
+            # parse the chunk again with its true line base, so the error names the global line
+            self.parser.parse(chunk, self.on_error, self.line, self.offset)
+            raise
+        if self.line != 1:
+            for reject in batch.rejects:
+                reject.line += self.line - 1
+        self._advance(batch, chunk)
+        return batch
 
     # CloudWatch export to S3
 
