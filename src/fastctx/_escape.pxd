@@ -48,7 +48,7 @@ cdef extern from *:
     static int fastctx_simd_enabled = 1;
 
     /* Bit i set when byte i of the 16 at p is flagged. */
-    static inline unsigned fastctx_flags16(const fastctx_matcher *m, const unsigned char *p) {
+    static CYTHON_INLINE unsigned fastctx_flags16(const fastctx_matcher *m, const unsigned char *p) {
         #define FASTCTX_VEC(k) _mm_loadu_si128((const __m128i *)m->vec[k])
         __m128i v = _mm_loadu_si128((const __m128i *)p);
         __m128i low = _mm_cmpeq_epi8(_mm_subs_epu8(FASTCTX_VEC(0), v), _mm_setzero_si128());
@@ -64,7 +64,7 @@ cdef extern from *:
 
     /* 1 when no byte of [p, p + n) is flagged, 0 when one is, -1 when the vector path cannot
        answer (it would read past `end`, or the table has no vector form). */
-    static inline int fastctx_clean_simd(const fastctx_matcher *m, const unsigned char *p,
+    static CYTHON_INLINE int fastctx_clean_simd(const fastctx_matcher *m, const unsigned char *p,
                                          Py_ssize_t n, const unsigned char *end) {
         Py_ssize_t i;
         if (!m->usable || !fastctx_simd_enabled) return -1;
@@ -79,7 +79,7 @@ cdef extern from *:
     #else
     #  define FASTCTX_HAVE_SSE2 0
     static int fastctx_simd_enabled = 0;
-    static inline int fastctx_clean_simd(const fastctx_matcher *m, const unsigned char *p,
+    static CYTHON_INLINE int fastctx_clean_simd(const fastctx_matcher *m, const unsigned char *p,
                                          Py_ssize_t n, const unsigned char *end) {
         (void)m; (void)p; (void)n; (void)end;
         return -1;
