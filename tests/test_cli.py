@@ -182,3 +182,21 @@ def test_python_dash_m_and_console_script_agree():
     assert script, "the fastctx console script is not installed"
     a = subprocess.run([script, "generate", "--preset", "csv", "-n", "20"], capture_output=True, check=True).stdout
     assert a == run("generate", "--preset", "csv", "-n", 20).stdout
+
+
+def test_parquet_without_pyarrow_or_polars_is_a_clear_message(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(b"r1 200\n")
+    script = (
+        "import sys\n"
+        "sys.modules['pyarrow'] = sys.modules['polars'] = None  # as if neither were installed\n"
+        "from fastctx.cli import main\n"
+        f"sys.exit(main(['parse', '--template', {TEMPLATE!r}, {str(log)!r}, '-o', {str(tmp_path / 'o.parquet')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == 2
+    assert b"pip install pyarrow" in proc.stderr and b"Traceback" not in proc.stderr
+    assert not (tmp_path / "o.parquet").exists()
+    # and CSV still works without them
+    script = script.replace("o.parquet", "o.csv")
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120).returncode == 0
