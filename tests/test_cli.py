@@ -200,3 +200,11 @@ def test_parquet_without_pyarrow_or_polars_is_a_clear_message(tmp_path):
     # and CSV still works without them
     script = script.replace("o.parquet", "o.csv")
     assert subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120).returncode == 0
+
+
+def test_generated_times_increase_across_chunks():
+    out = run("generate", "--template", "$context.requestId $context.requestTimeEpoch", "-n", 450000,
+              "--missing", "0").stdout
+    times = [int(line.rsplit(b" ", 1)[1]) for line in out.splitlines()]
+    assert len(times) == 450000
+    assert all(a <= b for a, b in zip(times, times[1:]))

@@ -573,9 +573,13 @@ def cmd_generate(args) -> int:
             index = 0
             while done < args.n or (done == 0 and writer is not None and index == 0):
                 rows = min(chunk, args.n - done)
-                # Each chunk has its own seed derived from --seed: same seed, same output.
+                # Each chunk has its own seed derived from --seed (same seed, same output) and
+                # its own slice of the time range, so times keep increasing across chunks.
+                low, high = generate.TIME_RANGE_MS
+                span = high - low
+                window = (low + span * done // max(args.n, 1), low + span * (done + rows) // max(args.n, 1) + 1)
                 batch = generate.events(fmt, rows, seed=args.seed * 1_000_003 + index,
-                                        missing=args.missing, escaped=args.escaped)
+                                        missing=args.missing, escaped=args.escaped, time_range=window)
                 if writer is None:
                     handle.write(fmt.render(batch, threads=_threads(args)))
                 else:
