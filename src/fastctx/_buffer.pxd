@@ -100,13 +100,10 @@ cdef extern from *:
     void advise_huge "fastctx_advise_huge"(void* start, size_t size) noexcept nogil
 
 
-cdef inline int buf_ensure(fastctx_buf* b, unsigned char* pos, size_t need) noexcept nogil:
-    """1 when ``need`` bytes fit at ``pos`` (the fast path: one compare), else grow or fail.
+cdef inline bint buf_room(const fastctx_buf* b, const unsigned char* pos, Py_ssize_t need) noexcept nogil:
+    """The inline fast path of "ensure": one compare of the cached write position ``pos``.
 
-    ``pos`` is the caller's cached write position; on growth ``b.pos`` is updated from it and
-    the caller must reload its position from ``b.pos``.
+    When it fails, the caller stores ``pos`` in ``b.pos`` and calls ``buf_grow`` out of line
+    (which grows an owned buffer or reports a full fixed one), then reloads ``b.pos``.
     """
-    if b.end - pos >= <Py_ssize_t>need:
-        return 1
-    b.pos = pos
-    return buf_grow(b, need)
+    return b.end - pos >= need

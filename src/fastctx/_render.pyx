@@ -30,7 +30,9 @@ from cpython.ref cimport Py_DECREF, Py_XDECREF
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from fastctx._buffer cimport BUF_SLACK, advise_huge, buf_free, buf_grow, buf_init_owned, buf_set, fastctx_buf
+from fastctx._buffer cimport (
+    BUF_SLACK, advise_huge, buf_free, buf_grow, buf_init_owned, buf_room, buf_set, fastctx_buf,
+)
 from fastctx._escape cimport (
     MAX_EXPANSION, all_clean, csv_double, escape_with_table, fastctx_matcher, is_clean, is_integer,
     is_json_number, matcher_init,
@@ -336,7 +338,7 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
     cdef int mode
     cdef unsigned char tmp[48]
     need = c.lit0_len
-    if unlikely(b.end - o < need):
+    if unlikely(not buf_room(b, o, need)):
         o = make_room(b, o, need, res)
         if o == NULL:
             return res.status
@@ -358,7 +360,7 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
                 mode = M_MISSING
             else:
                 need = MAX_EXPANSION * (n + 2) + 2 + s.lit_len
-                if unlikely(b.end - o < need):
+                if unlikely(not buf_room(b, o, need)):
                     o = make_room(b, o, need, res)
                     if o == NULL:
                         return res.status
@@ -378,7 +380,7 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
                 o = copy_lit(o, s.lit, s.lit_len)
                 continue
         need = 64 + s.lit_len  # a number, a time or a missing value
-        if unlikely(b.end - o < need):
+        if unlikely(not buf_room(b, o, need)):
             o = make_room(b, o, need, res)
             if o == NULL:
                 return res.status
