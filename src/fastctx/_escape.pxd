@@ -193,6 +193,53 @@ cdef inline unsigned char* write_xml_entity(unsigned char* o, uint8_t c) noexcep
     return o + 5
 
 
+cdef inline unsigned char* escape_byte(
+    uint8_t action, uint8_t c, unsigned char* o, const uint8_t** pp, const uint8_t* e, int64_t* dropped
+) noexcept nogil:
+    """Write the escape of flagged byte ``c`` (``*pp`` is just past it; it moves on past a
+    dropped U+FFFE / U+FFFF)."""
+    cdef const uint8_t* p = pp[0]
+    if action == ACT_BACKSLASH:
+        o[0] = b'\\'
+        o[1] = c
+        return o + 2
+    if action == ACT_HEX:
+        o[0] = b'\\'
+        o[1] = b'x'
+        o[2] = HEX_DIGITS[c >> 4]
+        o[3] = HEX_DIGITS[c & 15]
+        return o + 4
+    if action == ACT_JSON_CTRL:
+        o[0] = b'\\'
+        if c == b'\n':
+            o[1] = b'n'
+            return o + 2
+        if c == b'\r':
+            o[1] = b'r'
+            return o + 2
+        if c == b'\t':
+            o[1] = b't'
+            return o + 2
+        o[1] = b'u'
+        o[2] = b'0'
+        o[3] = b'0'
+        o[4] = HEX_DIGITS[c >> 4]
+        o[5] = HEX_DIGITS[c & 15]
+        return o + 6
+    if action == ACT_XML_ENTITY:
+        return write_xml_entity(o, c)
+    if action == ACT_XML_DROP:
+        dropped[0] += 1
+        return o
+    if action == ACT_XML_EF:  # U+FFFE / U+FFFF (EF BF BE / EF BF BF) are not XML characters
+        if e - p >= 2 and p[0] == 0xBF and (p[1] == 0xBE or p[1] == 0xBF):
+            pp[0] = p + 2
+            dropped[0] += 1
+            return o
+    o[0] = c  # COPY, CSV_QUOTE (CSV quotes whole fields), or an EF that starts another character
+    return o + 1
+
+
 cdef inline unsigned char* escape_with_table(
     const uint8_t* t, const uint8_t* p, const uint8_t* e, unsigned char* o, int64_t* dropped
 ) noexcept nogil:
@@ -202,57 +249,25 @@ cdef inline unsigned char* escape_with_table(
     Returns the new write position; characters dropped for XML are added to ``dropped``.
     """
     cdef uint8_t c, action
+    cdef const uint8_t* stop
     while p < e:
         if e - p >= 8 and chunk_clean(t, p):
             memcpy(o, p, 8)
             o += 8
             p += 8
             continue
-        c = p[0]
-        p += 1
-        action = t[c]
-        if action == ACT_COPY or action == ACT_CSV_QUOTE:
-            o[0] = c
-            o += 1
-        elif action == ACT_BACKSLASH:
-            o[0] = b'\\'
-            o[1] = c
-            o += 2
-        elif action == ACT_HEX:
-            o[0] = b'\\'
-            o[1] = b'x'
-            o[2] = HEX_DIGITS[c >> 4]
-            o[3] = HEX_DIGITS[c & 15]
-            o += 4
-        elif action == ACT_JSON_CTRL:
-            o[0] = b'\\'
-            if c == b'\n':
-                o[1] = b'n'
-                o += 2
-            elif c == b'\r':
-                o[1] = b'r'
-                o += 2
-            elif c == b'\t':
-                o[1] = b't'
-                o += 2
-            else:
-                o[1] = b'u'
-                o[2] = b'0'
-                o[3] = b'0'
-                o[4] = HEX_DIGITS[c >> 4]
-                o[5] = HEX_DIGITS[c & 15]
-                o += 6
-        elif action == ACT_XML_ENTITY:
-            o = write_xml_entity(o, c)
-        elif action == ACT_XML_DROP:
-            dropped[0] += 1
-        else:  # ACT_XML_EF: U+FFFE / U+FFFF (EF BF BE / EF BF BF) are not XML characters
-            if e - p >= 2 and p[0] == 0xBF and (p[1] == 0xBE or p[1] == 0xBF):
-                p += 2
-                dropped[0] += 1
-            else:
+        # A chunk with a flagged byte: take its bytes one by one, without re-testing a whole
+        # chunk at every byte.
+        stop = p + 8 if e - p > 8 else e
+        while p < stop:
+            c = p[0]
+            p += 1
+            action = t[c]
+            if action == ACT_COPY:
                 o[0] = c
                 o += 1
+            else:
+                o = escape_byte(action, c, o, &p, e, dropped)
     return o
 
 
