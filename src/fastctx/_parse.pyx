@@ -216,6 +216,25 @@ cdef extern from *:
     /* A fixed-size copy compiles to one vector move; callers guarantee 16 readable and
        16 writable bytes. */
     static inline void fastctx_copy16(uint8_t *dst, const uint8_t *src) { memcpy(dst, src, 16); }
+    /* Up to 32 bytes with two overlapping fixed-size moves, no byte past `n` touched: most
+       values are short ids and addresses, and a libc memcpy call costs more than the copy. */
+    static inline void fastctx_copy(uint8_t *dst, const uint8_t *src, int64_t n) {
+        if (n >= 16 && n <= 32) {
+            memcpy(dst, src, 16);
+            memcpy(dst + n - 16, src + n - 16, 16);
+        } else if (n >= 8 && n < 16) {
+            memcpy(dst, src, 8);
+            memcpy(dst + n - 8, src + n - 8, 8);
+        } else if (n >= 4 && n < 8) {
+            memcpy(dst, src, 4);
+            memcpy(dst + n - 4, src + n - 4, 4);
+        } else if (n < 4) {
+            int64_t k;
+            for (k = 0; k < n; k++) dst[k] = src[k];
+        } else {
+            memcpy(dst, src, (size_t)n);
+        }
+    }
     #if defined(__linux__)
     #  include <sys/mman.h>
     #endif
@@ -246,6 +265,7 @@ cdef extern from *:
     bint fastctx_eq(const uint8_t *a, const uint8_t *b, int64_t n) noexcept nogil
     void fastctx_parse_advise(void *start, size_t size) noexcept nogil
     void fastctx_copy16(uint8_t *dst, const uint8_t *src) noexcept nogil
+    void fastctx_copy(uint8_t *dst, const uint8_t *src, int64_t n) noexcept nogil
     int64_t fastctx_scan(const uint8_t *r, int64_t i, int64_t end, const uint8_t *t,
                          uint8_t mask, uint8_t *seen) noexcept nogil
     int64_t fastctx_scan_back(const uint8_t *r, int64_t front, int64_t i,
@@ -509,6 +529,7 @@ cdef int64_t scan_forward(State *st, const uint8_t *r, int64_t front, int64_t ba
     cdef int64_t i
     cdef const uint8_t *comb
     cdef uint8_t c, t, seen
+    st.clean[slot] = 0
     if sp.form == FORM_TIME:
         if back - front >= 26 and time_shape(r + front):
             return front + 26
@@ -626,7 +647,6 @@ cdef bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noex
     if n - front < last_len or not fastctx_eq(r + n - last_len, pool + lo[nslots], last_len):
         return fail(st, E_SUFFIX, nslots, front if front > n - last_len else n - last_len)
     back = n - last_len
-    memset(st.clean, 0, <size_t>nslots)
     i = 0
     j = nslots - 1
     # from the left, while each slot finds its own end
@@ -653,6 +673,7 @@ cdef bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noex
             return False
         if start - llen < front or not fastctx_eq(r + start - llen, lit, llen):
             return fail(st, E_LITERAL, j, start)
+        st.clean[j] = 0
         st.sa[j] = start
         st.sb[j] = back
         back = start - llen
@@ -672,10 +693,12 @@ cdef bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noex
             end = find_split(r, front, back, lit, llen, sp.skip)
             if end < 0:
                 return fail(st, E_LITERAL, i + 1, front)
+            st.clean[i] = 0
         st.sa[i] = front
         st.sb[i] = end
         front = end + llen
         i += 1
+    st.clean[i] = 0
     st.sa[i] = front
     st.sb[i] = back
     return True
@@ -715,7 +738,7 @@ cdef bint decode_escaped(State *st, const uint8_t *r, int64_t a, int64_t b, cons
         # copy the clean run in one go: most values hold no escape at all
         run = fastctx_scan(r, i, b, table, 0xFF, &dummy)
         if run > i:
-            memcpy(out + o, r + i, <size_t>(run - i))
+            fastctx_copy(out + o, r + i, run - i)
             o += run - i
             i = run
             if i >= b:
@@ -1099,11 +1122,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                 else:
                     col.t_null = 0
                     col.t_len = size
-                    out = col.data + col.data_len
-                    if size <= 16 and r + a + 16 <= st.buf + st.size:
-                        fastctx_copy16(out, r + a)
-                    else:
-                        memcpy(out, r + a, <size_t>size)
+                    fastctx_copy(col.data + col.data_len, r + a, size)
                 continue
             if sp.fast == FAST_INT:
                 col.t_len = 0
