@@ -187,7 +187,7 @@ cdef extern from *:
     #include <string.h>
     /* Table-driven byte scans, four bytes per step: the loads are independent, so the CPU
        overlaps them, and one branch covers four bytes. On the CLF preset this cut the
-       kernel from about 4,500 to about 2,900 instructions per line (callgrind). */
+       kernel from about 4,500 to about 3,900 instructions per line (callgrind). */
     static inline int64_t fastctx_scan(const uint8_t *r, int64_t i, int64_t end,
                                        const uint8_t *t, uint8_t mask, uint8_t *seen) {
         uint8_t acc = 0;
@@ -217,7 +217,8 @@ cdef extern from *:
        16 writable bytes. */
     static inline void fastctx_copy16(uint8_t *dst, const uint8_t *src) { memcpy(dst, src, 16); }
     /* Up to 32 bytes with two overlapping fixed-size moves, no byte past `n` touched: most
-       values are short ids and addresses, and a libc memcpy call costs more than the copy. */
+       values are short ids and addresses. Measured together with dropping a per-record
+       memset: a small gain, about 20 instructions per CLF line (callgrind). */
     static inline void fastctx_copy(uint8_t *dst, const uint8_t *src, int64_t n) {
         if (n >= 16 && n <= 32) {
             memcpy(dst, src, 16);
@@ -1059,6 +1060,8 @@ cdef int64_t record_end(const uint8_t *buf, int64_t size, int64_t pos, bint csv_
     i = size if hit == NULL else <const uint8_t *>hit - buf
     # With CSV quotes, a line without any '"' ends at its newline (the common case, found
     # with two memchr calls); only a line holding a quote needs the field state machine.
+    # With the copy shortcut for clean unquoted fields: 6,600 -> 3,700 instructions per line
+    # on the CSV preset (callgrind).
     if not csv_quotes or memchr(buf + pos, 34, <size_t>(i - pos)) == NULL:
         return i
     i = pos

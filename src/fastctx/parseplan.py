@@ -268,10 +268,14 @@ def plan(program: Program) -> ParsePlan:
     Examples
     --------
     >>> import fastctx
-    >>> from fastctx.parseplan import plan
-    >>> p = plan(fastctx.compile('$context.requestId "$context.routeKey"').program)
-    >>> len(p.modes), [s.forward for s in p.modes[0]], [s.backward for s in p.modes[0]]
-    (2, [True, False], [False, False])
+    >>> from fastctx.parseplan import plan, resolution
+    >>> template = '$context.requestId "$context.routeKey" $context.status'
+    >>> p = plan(fastctx.compile(template, escape="none").program)
+    >>> len(p.modes), resolution(p.modes[0])
+    (1, ['forward', 'middle', 'backward'])
+    >>> p = plan(fastctx.compile(template).program)  # auto: escaped, plus the unescaped retry
+    >>> len(p.modes), resolution(p.modes[0]), resolution(p.modes[1])
+    (2, ['forward', 'forward', 'middle'], ['forward', 'middle', 'backward'])
     """
     literals = tuple(program.literals())
     seen: set = set()
