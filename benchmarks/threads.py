@@ -17,17 +17,20 @@ import fastctx
 from fastctx import generate
 
 
-def median_time(fn, repeat: int) -> float:
-    times = []
+def median_times(one, many, repeat: int) -> tuple[float, float]:
+    """Median seconds of ``one()`` and ``many()``, the calls interleaved so that a machine
+    shared with other work slows both alike."""
+    times = ([], [])
     gc.disable()
     try:
         for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
+            for fn, out in ((one, times[0]), (many, times[1])):
+                start = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - start)
     finally:
         gc.enable()
-    return statistics.median(times)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main(argv=None) -> int:
@@ -38,7 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("--shapes", default="clf,json,xml,csv")
     args = parser.parse_args(argv)
     print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "
-          f"{args.threads} threads vs 1, {os.cpu_count()} cores")
+          f"{args.threads} threads vs 1, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     print(f"{'operation':<10}{'shape':<7}{'1 thread':>14}{f'{args.threads} threads':>14}{'ratio':>8}")
     for shape in args.shapes.split(","):
         fmt = fastctx.compile(fastctx.preset("websocket", shape))
@@ -46,8 +49,8 @@ def main(argv=None) -> int:
         data = fmt.render(batch, threads=1)
         for operation, call in (("render", lambda t: fmt.render(batch, threads=t)),
                                 ("parse", lambda t: fmt.parse(data, threads=t))):
-            one = median_time(lambda: call(1), args.repeat)
-            many = median_time(lambda: call(args.threads), args.repeat)
+            call(args.threads)  # warm up: thread pool, first-touch of memory
+            one, many = median_times(lambda: call(1), lambda: call(args.threads), args.repeat)
             print(f"{operation:<10}{shape:<7}{args.rows / one / 1e6:>11.2f} M/s{args.rows / many / 1e6:>11.2f} M/s"
                   f"{one / many:>7.2f}x")
     return 0

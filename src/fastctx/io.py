@@ -468,7 +468,8 @@ class _Reader:
         second = next(chunks, None) if first is not None else None
         if second is None or threads == 1:
             # One batch in all (split across the threads), or one thread.
-            for chunk in itertools.chain([first] if first is not None else [], [second] if second is not None else [], chunks):
+            head = [chunk for chunk in (first, second) if chunk is not None]
+            for chunk in itertools.chain(head, chunks):
                 batch = self._parse(chunk)
                 if batch.stats.records:
                     yield batch
