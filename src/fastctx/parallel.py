@@ -376,7 +376,11 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
     cuts = [num_rows * k // nranges for k in range(nranges + 1)]
     bounds = [render_bound(program, columns, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
     scratch_size = max(bounds)
-    output = _Output(sum(bounds))
+    try:
+        # Virtual until written: only the pages the output fills are ever touched.
+        output = _Output(sum(bounds))
+    except MemoryError:  # no address space for the bound (a small 32-bit or commit-limited host)
+        return renderer.render(columns, 0, num_rows)
     offsets = [0] + [None] * nranges  # offsets[i] known once ranges < i are placed
     dropped = [0] * nranges
     ready = threading.Condition()
