@@ -276,8 +276,10 @@ class _Output:
 
     CPython's ``PyBytes_FromStringAndSize(NULL, n)`` and ``_PyBytes_Resize`` (the pair every C
     extension uses to build a bytes object of unknown final size) through ctypes: the threads
-    write straight into the result, which saves the join's second full copy of the output
-    (measured, 2 threads, 1M CLF lines: see benchmarks/parallel.py).
+    write straight into the result, which saves the join's second full copy of the output.
+    Measured, 2 threads, 1M CLF lines (160 MB): rendering two halves to bytes and joining
+    them took 241 ms of CPU and 478 ms wall (median of 7, a shared and busy machine); in
+    place, 142 ms of CPU and 284 ms wall.
     """
 
     _api = None
