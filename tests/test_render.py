@@ -556,3 +556,14 @@ def test_render_into_and_render_to_agree_with_render(events, size, chunk):
         sink = io.BytesIO()
         assert fmt.render_to(batch, sink, chunk_size=chunk) == len(full)
     assert sink.getvalue() == full
+
+
+def test_estimate_is_close_to_the_rendered_size():
+    fmt = fastctx.compile(PRESETS["websocket"]["json"])
+    batch = _events(3000)
+    renderer = _render.Renderer(fmt.program)
+    columns = [batch.get(name) for name in fmt.program.columns]
+    out, _ = renderer.render(columns, 0, 3000)
+    estimate = renderer.estimate(columns, 0, 3000)
+    assert len(out) <= estimate <= 1.02 * len(out) + 4096
+    assert renderer.estimate(columns, 5, 5) == 0

@@ -15,6 +15,8 @@ class Renderer:
     def __init__(self, program: Program) -> None: ...
     def render(self, columns: Sequence[Column | None], start: int, stop: int) -> tuple[bytes, int]:
         """Rows ``[start, stop)`` -> ``(lines, dropped)``."""
+    def estimate(self, columns: Sequence[Column | None], start: int, stop: int) -> int:
+        """Expected bytes of rows ``[start, stop)`` (sampled; not an upper bound)."""
     def render_into(
         self, columns: Sequence[Column | None], start: int, stop: int, out: object
     ) -> tuple[int, int, int]:

@@ -756,6 +756,37 @@ cdef class Renderer:
             buf_free(&scratch)
             PyMem_Free(slots)
 
+    def estimate(self, list columns, Py_ssize_t start, Py_ssize_t stop):
+        """Expected output bytes of rows ``[start, stop)``: what ``render`` allocates.
+
+        Literal and raw string bytes are exact; what numbers, times, missing values and
+        escapes add is measured on up to 512 sampled records; 0.5% + 4 KiB of padding. Not
+        an upper bound: a caller sizing a buffer from it must handle ``render_into`` stopping
+        early. Costs about as much as rendering the samples.
+        """
+        cdef SlotRT* slots
+        cdef Ctx ctx
+        cdef fastctx_buf scratch
+        if start < 0 or stop < start:
+            raise ValueError(f"bad row range [{start}, {stop})")
+        if stop == start:
+            return 0
+        keep = []
+        slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
+        if slots == NULL:
+            raise MemoryError()
+        scratch.start = NULL
+        scratch.owned = 1
+        try:
+            self._bind(columns, stop, slots, keep)
+            self._init_ctx(&ctx, slots)
+            if buf_init_owned(&scratch, 4096) < 0:
+                raise MemoryError()
+            return self._estimate(&ctx, &scratch, start, stop)
+        finally:
+            buf_free(&scratch)
+            PyMem_Free(slots)
+
     def render_into(self, list columns, Py_ssize_t start, Py_ssize_t stop, out):
         """Render rows from ``start`` into the writable buffer ``out``, whole records only.
 
