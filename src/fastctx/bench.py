@@ -105,8 +105,9 @@ class Result:
     runs : list of float
         Every timed call.
     memory : float or None
-        fastctx rows: peak traced allocation during the call divided by the output size
-        (render) or by input plus output columns (parse).
+        fastctx rows: peak allocation during the call (see ``_peak_memory``) divided by the
+        output size (render) or by the output columns' size (parse; the input was already in
+        memory).
     error : str or None
         Why the row has no figure (library missing, kernel not built, wrong output).
     ratio : float or None
@@ -731,10 +732,12 @@ _PEERS = (
 FOOTNOTES = {
     "fastctx-render": "fastctx: `Format.render(batch, threads=1)` from typed columns (requestTime as int64 "
                       "epoch ms, formatted by the kernel); `render_into` into a reused buffer; memory = peak "
-                      "allocation traced by tracemalloc during render() / output bytes.",
+                      "allocation during render() (tracemalloc, or resident-set growth where larger) / output "
+                      "bytes.",
     "fastctx-parse": "fastctx: `Format.parse(data, threads=1)` into typed columns (int64, timestamp[ms] from the "
-                     "CLF time, strings with every escape undone, '-' as null); memory = peak allocation traced "
-                     "by tracemalloc during parse() / (input bytes + output column bytes).",
+                     "CLF time, strings with every escape undone, '-' as null); memory = peak allocation "
+                     "during parse() (tracemalloc, or resident-set growth where larger) / output column bytes "
+                     "(the input was already in memory).",
     "fstring": "f-string + str.translate: one f-string per row over Python tuples, text fields escaped as "
                "fastctx's auto mode does (byte-identical output).",
     "orjson": "orjson.dumps per row: one dict per event keyed like the preset, OPT_APPEND_NEWLINE; "
@@ -941,14 +944,44 @@ def _batch_nbytes(batch) -> int:
     return total
 
 
+def _proc_status_kb(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_rss_peak() -> bool:
+    """Reset the process's resident-set high-water mark (Linux: ``5`` to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def _peak_memory(fn) -> tuple[int, object]:
+    """Peak bytes allocated while ``fn`` runs: the larger of what tracemalloc traces (Python's
+    allocators, ``bytes`` objects, numpy arrays) and the growth of the resident-set
+    high-water mark, which also sees a kernel's raw ``malloc``/``realloc`` buffers (Linux)."""
     gc.collect()
+    rss = _proc_status_kb("VmRSS") if _reset_rss_peak() else None
     tracemalloc.start()
     try:
         result = fn()
-        peak = tracemalloc.get_traced_memory()[1]
+        traced = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+    peak = traced
+    if rss is not None:
+        high = _proc_status_kb("VmHWM")
+        if high is not None:
+            peak = max(peak, (high - rss) * 1024)
     return peak, result
 
 
@@ -1016,7 +1049,7 @@ def _prepare(operation: str, workload: Workload, entry: _Entry, verify: bool) ->
         if operation == "render":
             result.memory = peak / max(1, _nbytes(out))
         else:
-            result.memory = peak / max(1, len(workload.data) + _batch_nbytes(out))
+            result.memory = peak / max(1, _batch_nbytes(out))  # the input is already resident
 
 
 def _measure_entries(operation: str, workload: Workload, entries: list, repeat: int, verify: bool) -> list:
