@@ -91,6 +91,18 @@ def test_bad_dates_are_rejected(text):
     assert "requestTime" in batch.rejects[0].reason
 
 
+def test_times_in_sequence_share_nothing_they_should_not():
+    # the kernel reuses the day number of a repeated date: every record must still be exact
+    lines = [b"31/Jan/2024:23:59:59 +0000", b"31/Jan/2024:00:00:00 -0100", b"31/Feb/2024:00:00:00 +0000",
+             b"31/Jan/2024:24:00:00 +0000", b"01/Feb/2024:00:00:00 +0000", b"31/Jan/2023:12:00:00 +0000"]
+    data = b"".join(b"r [" + t + b'] 1 "x"\n' for t in lines)
+    batch = both(compiled(CLF), data)
+    assert [r.line for r in batch.rejects] == [3, 4]
+    assert batch.to_pydict()["requestTime"] == [
+        dt.datetime(2024, 1, 31, 23, 59, 59, tzinfo=UTC), dt.datetime(2024, 1, 31, 1, 0, 0, tzinfo=UTC),
+        dt.datetime(2024, 2, 1, tzinfo=UTC), dt.datetime(2023, 1, 31, 12, tzinfo=UTC)]
+
+
 @pytest.mark.parametrize(
     "text, value, normalized",
     [(b"0", 0, 0), (b"-5", -5, 0), (b"007", 7, 1), (b"-0", 0, 1),

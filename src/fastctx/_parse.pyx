@@ -177,6 +177,10 @@ cdef struct State:
     int64_t nrejects
     int64_t rejects_cap
     Fail fail
+    # the date part of the last valid CLF time and its day number
+    uint8_t date_text[11]
+    int64_t date_days
+    bint date_cached
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -301,11 +305,17 @@ cdef inline bint fail(State *st, int32_t code, int32_t index, int64_t column) no
 cdef int64_t utf8_invalid_at(const uint8_t *p, int64_t n) noexcept nogil:
     """Index of the first byte that breaks strict UTF-8 (no overlongs, no surrogates), or -1."""
     cdef int64_t i = 0
-    cdef uint64_t word
+    cdef uint64_t word, word2
     cdef uint8_t c, c1
     cdef int need
     while i < n:
         # ASCII runs are the common case: test 8 bytes at once.
+        while i + 16 <= n:
+            memcpy(&word, p + i, 8)
+            memcpy(&word2, p + i + 8, 8)
+            if (word | word2) & <uint64_t>0x8080808080808080ULL:
+                break
+            i += 16
         while i + 8 <= n:
             memcpy(&word, p + i, 8)
             if word & <uint64_t>0x8080808080808080ULL:
@@ -418,32 +428,44 @@ cdef inline int64_t two(const uint8_t *v) noexcept nogil:
 cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
                      int64_t *out, bint *canon) noexcept nogil:
     cdef const uint8_t *v = r + a
-    cdef int64_t day, month, year, hour, minute, second, oh, om, dim, offset
+    cdef int64_t day, month, year, hour, minute, second, oh, om, dim, offset, days
     if b - a != 26 or not time_shape(v):
         return fail(st, E_TIME, slot, a)
-    month = month_of(v + 3)
-    day = two(v)
-    year = two(v + 7) * 100 + two(v + 9)
+    # Logs are written in time order, so the date part (dd/MMM/yyyy) nearly always repeats
+    # the record before it: reuse its day number when the 11 bytes match. Together with the
+    # 16-byte ASCII step of utf8_invalid_at: 3,480 -> 3,380 instructions per CLF line
+    # (callgrind).
+    if st.date_cached and fastctx_eq(v, st.date_text, 11):
+        days = st.date_days
+    else:
+        month = month_of(v + 3)
+        day = two(v)
+        year = two(v + 7) * 100 + two(v + 9)
+        if month == 0:
+            return fail(st, E_TIME, slot, a)
+        if month == 2:
+            dim = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
+        elif month == 4 or month == 6 or month == 9 or month == 11:
+            dim = 30
+        else:
+            dim = 31
+        if day < 1 or day > dim:
+            return fail(st, E_TIME, slot, a)
+        days = days_from_civil(year, month, day)
+        memcpy(st.date_text, v, 11)
+        st.date_days = days
+        st.date_cached = True
     hour = two(v + 12)
     minute = two(v + 15)
     second = two(v + 18)
     oh = two(v + 22)
     om = two(v + 24)
-    if month == 0:
-        return fail(st, E_TIME, slot, a)
-    if month == 2:
-        dim = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
-    elif month == 4 or month == 6 or month == 9 or month == 11:
-        dim = 30
-    else:
-        dim = 31
-    if day < 1 or day > dim or hour > 23 or minute > 59 or second > 59 or oh > 23 or om > 59:
+    if hour > 23 or minute > 59 or second > 59 or oh > 23 or om > 59:
         return fail(st, E_TIME, slot, a)
     offset = (oh * 60 + om) * 60
     if v[21] == 45:
         offset = -offset
-    out[0] = (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-              - offset) * 1000
+    out[0] = (days * 86400 + hour * 3600 + minute * 60 + second - offset) * 1000
     canon[0] = v[21] == 43 and oh == 0 and om == 0
     return True
 
@@ -1532,6 +1554,7 @@ cdef class Parser:
         st.nrejects = 0
         st.rejects_cap = 0
         st.fail.code = 0
+        st.date_cached = False
 
         st.scratch = NULL
         st.scratch_cap = 0
