@@ -185,6 +185,109 @@ def test_render_output_is_plain_bytes(small_chunks):
     assert __import__("sys").getrefcount(out) == 2  # no reference leaked by the in-place build
 
 
+class ShortEstimate:
+    """A renderer whose output estimate is ``size`` bytes, to force the threaded render's
+    overflow path; counts the estimates asked for (one per output growth after the first)
+    and the ranges cut short by a full output."""
+
+    def __init__(self, renderer, size, slow_range_start=None):
+        self.renderer, self.size, self.slow = renderer, size, slow_range_start
+        self.estimates = self.short = 0
+
+    def estimate(self, columns, start, stop):
+        self.estimates += 1
+        return self.size
+
+    def render(self, columns, start, stop):
+        return self.renderer.render(columns, start, stop)
+
+    def render_into(self, columns, start, stop, out):
+        if start == self.slow:
+            __import__("time").sleep(0.3)  # let the next range be rendered into scratch first
+        result = self.renderer.render_into(columns, start, stop, out)
+        if result[1] < stop - start:
+            self.short += 1
+        return result
+
+
+def xml_drop_batch(fmt, rows):
+    """Generated events with characters XML 1.0 cannot hold in some values (dropped, counted)."""
+    data = generate.events(fmt, rows, seed=7, escaped=0.3).to_pydict()
+    column = next(name for name in fmt.variables if name not in ("status", "requestTime"))
+    data[column] = [f"a\x01b\ufffe{i}" if i % 11 == 0 else value for i, value in enumerate(data[column])]
+    return data
+
+
+@pytest.mark.parametrize("name", ["clf", "json", "xml", "csv"])
+@pytest.mark.parametrize("size", [1, 500, 0.5])
+def test_render_overflow_grows_output_and_equals_one_thread(small_chunks, name, size):
+    fmt = fastctx.compile(fastctx.preset("websocket", name))
+    data = xml_drop_batch(fmt, 600)
+    batch, columns = fmt._bind(data)
+    expected = fmt._renderer.render(columns, 0, batch.num_rows)
+    if name == "xml":
+        assert expected[1] > 0  # dropped characters are counted
+    for threads in (2, 3, 8):
+        wrapper = ShortEstimate(fmt._renderer, int(size * len(expected[0])) if size < 1 else size)
+        assert parallel.render(wrapper, fmt.program, columns, batch.num_rows, threads) == expected
+        assert wrapper.estimates >= 2  # the output grew at least once
+        if size == 1:
+            assert wrapper.short >= 1  # range 0 was cut short in the output, then resumed
+
+
+def test_render_overflow_of_a_range_rendered_into_scratch(small_chunks):
+    # Range 0 is slow, so range 1 is rendered into scratch while range 0 renders straight into
+    # the output; the estimate holds range 0 exactly, so range 1 does not fit at its offset.
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    batch, columns = fmt._bind(generate.events(fmt, 400, seed=8))
+    cuts = parallel.render_cuts(batch.num_rows, 2)
+    first = len(fmt._renderer.render(columns, cuts[0], cuts[1])[0])
+    wrapper = ShortEstimate(fmt._renderer, first, slow_range_start=0)
+    out = parallel.render(wrapper, fmt.program, columns, batch.num_rows, 2)
+    assert out == fmt._renderer.render(columns, 0, batch.num_rows)
+    assert wrapper.short == 0  # no range was cut short in the output ...
+    assert wrapper.estimates >= 2  # ... yet the output grew: the scratch range did not fit
+
+
+@pytest.mark.parametrize("size", [1, 300])
+@pytest.mark.parametrize("bad", [[5], [250, 290], [40, 41, 299]])
+def test_render_overflow_still_raises_first_bad_row(small_chunks, size, bad):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    status = [str(i) for i in range(300)]
+    for row in bad:
+        status[row] = "abc"
+    batch, columns = fmt._bind({"requestId": ["r"] * 300, "status": status})
+    with pytest.raises(fastctx.RenderError) as one:
+        fmt._renderer.render(columns, 0, 300)
+    for threads in (2, 4):
+        with pytest.raises(fastctx.RenderError) as many:
+            parallel.render(ShortEstimate(fmt._renderer, size), fmt.program, columns, 300, threads)
+        assert many.value.row == one.value.row == bad[0]
+        assert str(many.value) == str(one.value)
+
+
+@pytest.mark.parametrize("name", ["clf", "json", "xml", "csv"])
+def test_render_allocates_about_its_output(name):
+    # A render allocates no more than its output plus 10%, threaded or not: the threaded
+    # output is reserved from the estimate, not from an upper bound.
+    import tracemalloc
+
+    fmt = fastctx.compile(fastctx.preset("websocket", name))
+    batch = generate.events(fmt, 200_000, seed=9)
+    outputs = []
+    for threads in (1, 2):
+        tracemalloc.start()
+        try:
+            out = fmt.render(batch, threads=threads)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= 1.10 * len(out), (threads, peak / len(out))
+        outputs.append(out)
+        del out
+    assert outputs[0] == outputs[1]
+
+
 # -- Batch.concat -------------------------------------------------------------------------
 
 

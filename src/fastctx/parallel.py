@@ -15,13 +15,14 @@ Parse
     input order, with its global line number.
 
 Render
-    Rows are cut into small ranges rendered by a pool of threads. Every range has an upper
-    bound on its output (from the string bytes it holds and the worst escape expansion of each
-    slot), so one output buffer of the summed bounds is allocated without touching it. A
-    range whose start offset is already known (all ranges before it are done) is rendered
-    straight into the output; otherwise into the thread's reused scratch buffer and copied in
-    when its offset is known. The output is a ``bytes`` object allocated uninitialised and
-    shrunk to size in place through the C API, so there is no second full copy.
+    Rows are cut into small ranges rendered by a pool of threads, handed out in order. The
+    output is one ``bytes`` object allocated uninitialised at the renderer's estimate of the
+    output size and shrunk to size in place through the C API, so there is neither a second
+    full copy nor an upper-bound reservation. A range whose start offset is already known
+    (all ranges before it are placed) is rendered straight into the output; otherwise into the
+    thread's reused scratch buffer and copied in when its offset is known. When the estimate
+    falls short and a range does not fit, no further range is handed out; once the pool is
+    idle the output grows in place and the ranges resume from the first one not placed.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from .errors import ParseError
 from .program import Esc, Program, VType
 
 __all__ = ["default_threads", "resolve_threads", "parse", "render", "split_lines",
-           "needs_quote_tracking", "quote_positions", "quotes_are_fields", "count_lines"]
+           "needs_quote_tracking", "quote_positions", "quotes_are_fields", "count_lines",
+           "render_bound", "render_cuts"]
 
 #: Below this many input bytes per thread a parse runs on one thread (pool start-up and the
 #: join cost more than they save).
@@ -49,6 +51,8 @@ MIN_PARSE_CHUNK = 1 << 20
 MIN_RENDER_ROWS = 20_000
 #: Rows per render range (about 1-2 MB of output for the presets).
 RENDER_RANGE_ROWS = 8192
+#: Fewest rows per render range when a small render is cut finer (see ``render_cuts``).
+MIN_RANGE_ROWS = 1024
 
 _QUOTE = 0x22
 _NEWLINE = 0x0A
@@ -329,15 +333,34 @@ class _Output:
     def __init__(self, capacity: int):
         if not self.available():
             raise RuntimeError("building bytes in place needs CPython")
-        new, as_string, _, _ = self._api
+        new = self._api[0]
         self.pointer = new(None, capacity)
         if not self.pointer:
             raise MemoryError(f"cannot allocate {capacity} bytes of output")
-        address = as_string(self.pointer)
+        self._map(capacity)
+
+    def _map(self, capacity: int) -> None:
+        address = self._api[1](self.pointer)
+        self.capacity = capacity
         self._raw = (ctypes.c_char * capacity).from_address(address)
         _advise_huge(address, capacity)
         self.array = np.frombuffer(self._raw, dtype=np.uint8)
         self.view = memoryview(self.array)
+
+    def grow(self, capacity: int) -> None:
+        """Resize to ``capacity`` bytes keeping the contents; no other thread may hold
+        ``array`` or ``view``, which are replaced (the object may move). A large block is
+        moved by remapping its pages (glibc's ``mremap``), not copied, so memory never
+        holds the output twice."""
+        resize = self._api[2]
+        self.view.release()
+        self.view = self.array = self._raw = None
+        holder = ctypes.c_void_p(self.pointer)
+        if resize(ctypes.byref(holder), capacity) != 0:  # frees the object on failure
+            self.pointer = None
+            raise MemoryError(f"cannot grow the output to {capacity} bytes")
+        self.pointer = holder.value
+        self._map(capacity)
 
     def finish(self, size: int) -> bytes:
         _, _, resize, decref = self._api
@@ -353,7 +376,8 @@ class _Output:
 
     def discard(self) -> None:
         if self.pointer is not None:
-            self.view.release()
+            if self.view is not None:
+                self.view.release()
             self.view = self.array = self._raw = None
             self._api[3](self.pointer)
             self.pointer = None
@@ -384,76 +408,165 @@ def _advise_huge(address: int, size: int) -> None:
         _madvise(lo, hi - lo, mmap.MADV_HUGEPAGE)
 
 
+def render_cuts(num_rows: int, threads: int) -> list[int]:
+    """Row cut points ``[0, ..., num_rows]`` of the ranges a threaded render hands out.
+
+    Ranges hold ``RENDER_RANGE_ROWS`` rows, fewer in a small render so that there are about
+    ``32 * threads`` of them: a thread whose range cannot be placed yet renders it into its
+    own scratch buffer of one range, so the scratch stays near ``1/32`` of the output.
+    """
+    floor = min(RENDER_RANGE_ROWS, MIN_RANGE_ROWS)
+    rows = max(floor, min(RENDER_RANGE_ROWS, num_rows // (32 * threads)))
+    nranges = max(2, -(-num_rows // rows))
+    return [num_rows * k // nranges for k in range(nranges + 1)]
+
+
 def render(renderer, program: Program, columns, num_rows: int, threads=None) -> tuple[bytes, int]:
     """Render rows ``[0, num_rows)`` on ``threads`` threads: ``(lines, dropped)``.
 
-    The result equals ``renderer.render(columns, 0, num_rows)``.
+    The result equals ``renderer.render(columns, 0, num_rows)``, errors included (the first
+    failing row in input order). The output is reserved from ``renderer.estimate`` (exact
+    literal and string bytes, a sampled rest, 0.5% padding), so a render allocates about its
+    output size. The estimate is not a bound: when a range does not fit, no further range is
+    handed out, the pool drains, the output grows in place and the ranges resume from the
+    first one not placed.
     """
     threads = resolve_threads(threads)
     if threads == 1 or num_rows < 2 * MIN_RENDER_ROWS or not _Output.available():
         return renderer.render(columns, 0, num_rows)
-    # Small ranges (about a megabyte of output): a range whose offset is not known yet is
-    # rendered into a scratch buffer that stays in cache and is reused, then copied, which
-    # costs little next to rendering into fresh memory.
-    nranges = max(2, -(-num_rows // RENDER_RANGE_ROWS))
-    cuts = [num_rows * k // nranges for k in range(nranges + 1)]
-    bounds = [render_bound(program, columns, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
-    scratch_size = max(bounds)
+    cuts = render_cuts(num_rows, threads)
+    nranges = len(cuts) - 1
     try:
         # Virtual until written: only the pages the output fills are ever touched.
-        output = _Output(sum(bounds))
-    except MemoryError:  # no address space for the bound (a small 32-bit or commit-limited host)
+        output = _Output(max(int(renderer.estimate(columns, 0, num_rows)), 1))
+    except MemoryError:  # no address space for the output (a small 32-bit or commit-limited host)
         return renderer.render(columns, 0, num_rows)
     offsets = [0] + [None] * nranges  # offsets[i] known once ranges < i are placed
     dropped = [0] * nranges
-    ready = threading.Condition()
-    failed = []
-    local = threading.local()
-
-    def place(index, size):
-        with ready:
-            offsets[index + 1] = offsets[index] + size
-            ready.notify_all()
-
-    def work(index):
-        lo, hi = cuts[index], cuts[index + 1]
-        try:
-            with ready:
-                start = offsets[index]
-            if start is not None:
-                nbytes, rows, lost = renderer.render_into(columns, lo, hi, output.view[start:])
-                _check(rows, hi - lo)
-            else:
-                scratch = getattr(local, "scratch", None)
-                if scratch is None:
-                    scratch = local.scratch = np.empty(scratch_size, dtype=np.uint8)
-                nbytes, rows, lost = renderer.render_into(columns, lo, hi, scratch)
-                _check(rows, hi - lo)
-                with ready:
-                    while offsets[index] is None and not failed:
-                        ready.wait()
-                    start = offsets[index]
-                if start is None:
-                    return
-                # numpy copies without the GIL
-                output.array[start : start + nbytes] = scratch[:nbytes]
-            dropped[index] = lost
-            place(index, nbytes)
-        except BaseException as exc:
-            with ready:
-                failed.append((index, exc))
-                ready.notify_all()
-
+    # A range's scratch from the estimate's average record (+25%); a heavier range doubles it.
+    widest = max(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:]))
+    scratch = _Scratch(int(output.capacity / num_rows * widest * 1.25) + 4096)
+    first = 0  # the first range not placed
     try:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(work, range(nranges)))
-        if failed:
-            raise min(failed, key=lambda item: item[0])[1]
+            while True:
+                first = _render_round(renderer, columns, cuts, first, output, offsets, dropped,
+                                      pool, threads, scratch)
+                if first == nranges:
+                    break
+                # Full: no thread is writing now. Grow in place to what is placed plus the
+                # rest's estimate (or the rate of the records placed so far, if higher) +2%,
+                # and never less than the next range's true bound, so that every round places
+                # at least one range.
+                placed, rest = offsets[first], num_rows - cuts[first]
+                guess = int(renderer.estimate(columns, cuts[first], num_rows))
+                if cuts[first]:
+                    guess = max(guess, placed * rest // cuts[first])
+                output.grow(max(placed + guess + guess // 50 + 4096,
+                                placed + render_bound(program, columns, cuts[first], cuts[first + 1]),
+                                output.capacity + 1))
         return output.finish(offsets[nranges]), sum(dropped)
     finally:
         output.discard()
 
 
-def _check(rows: int, wanted: int) -> None:
-    if rows != wanted:  # the bound is a true upper bound; this would be a fastctx bug
-        raise RuntimeError(f"render bound too small: {rows} of {wanted} rows fit")
+class _Scratch:
+    """One reusable buffer per thread for a range whose output offset is not known yet."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.local = threading.local()
+
+    def get(self, bigger: bool = False) -> np.ndarray:
+        buffer = getattr(self.local, "buffer", None)
+        if bigger:
+            self.local.buffer = buffer = None  # freed before the bigger one is taken
+            self.size *= 2
+        if buffer is None or len(buffer) < self.size:
+            self.local.buffer = buffer = np.empty(self.size, dtype=np.uint8)
+        return buffer
+
+
+def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool, threads,
+                  scratch) -> int:
+    """Render and place ranges from ``first`` on, in order, until all are placed or one does
+    not fit in ``output``; returns the first range not placed.
+
+    Raises the first failing range's error once every range before it is known to render
+    cleanly (a range cut short by a full output was not checked to its end: the next round
+    decides).
+    """
+    nranges = len(cuts) - 1
+    capacity, array, view = output.capacity, output.array, output.view
+    ready = threading.Condition()
+    state = {"next": first, "placed": first, "full": False}
+    failed = []  # (index, exception)
+    clean = [False] * nranges  # every row of the range rendered without error
+
+    def take():
+        with ready:
+            index = state["next"]
+            if state["full"] or index >= nranges or (failed and index > min(failed)[0]):
+                return None  # a later range cannot be placed, or cannot change the error
+            state["next"] = index + 1
+            return index
+
+    def full():
+        with ready:
+            state["full"] = True
+            ready.notify_all()
+
+    def place(index, nbytes, lost):
+        with ready:
+            dropped[index] = lost
+            offsets[index + 1] = offsets[index] + nbytes
+            state["placed"] = index + 1
+            ready.notify_all()
+
+    def one(index):
+        lo, hi = cuts[index], cuts[index + 1]
+        with ready:
+            start = offsets[index]
+        if start is not None:
+            nbytes, rows, lost = renderer.render_into(columns, lo, hi, view[start:])
+            if rows < hi - lo:
+                full()
+            else:
+                clean[index] = True
+                place(index, nbytes, lost)
+            return
+        buffer = scratch.get()
+        nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
+        while rows < hi - lo:  # heavier than the estimate's average record
+            buffer = scratch.get(bigger=True)
+            nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
+        clean[index] = True
+        with ready:
+            while offsets[index] is None and not state["full"] and not failed:
+                ready.wait()
+            start = offsets[index]
+        if start is None:
+            return  # the round stopped before this range's turn; the next one renders it
+        if start + nbytes > capacity:
+            full()
+            return
+        array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
+        place(index, nbytes, lost)
+
+    def worker():
+        while (index := take()) is not None:
+            try:
+                one(index)
+            except BaseException as exc:
+                with ready:
+                    failed.append((index, exc))
+                    ready.notify_all()
+
+    for future in [pool.submit(worker) for _ in range(threads)]:
+        future.result()
+    if failed:
+        index, exc = min(failed, key=lambda item: item[0])
+        # Without a full output every range before the failing one was rendered to its end.
+        if not state["full"] or all(clean[state["placed"] : index]):
+            raise exc
+    return state["placed"]
