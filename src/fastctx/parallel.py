@@ -284,7 +284,11 @@ _FIXED_PER_SLOT = 32
 
 
 def render_bound(program: Program, columns, start: int, stop: int) -> int:
-    """An upper bound on the bytes rows ``[start, stop)`` render to."""
+    """An upper bound on the bytes rows ``[start, stop)`` render to.
+
+    A threaded render that outgrows its estimate grows its output to hold at least the next
+    range's bound, so that every round places a range.
+    """
     rows = stop - start
     literal = len(program.pool) + 1  # every literal once, plus the newline
     bound = rows * (literal + _FIXED_PER_SLOT * len(program.slots))
