@@ -214,7 +214,8 @@ def xml_drop_batch(fmt, rows):
     """Generated events with characters XML 1.0 cannot hold in some values (dropped, counted)."""
     data = generate.events(fmt, rows, seed=7, escaped=0.3).to_pydict()
     column = next(name for name in fmt.variables if name not in ("status", "requestTime"))
-    data[column] = [f"a\x01b\ufffe{i}" if i % 11 == 0 else value for i, value in enumerate(data[column])]
+    data[column] = [f"a\x01b\ufffe{i}" if i % 11 == 0 else value
+                    for i, value in enumerate(data[column])]
     return data
 
 

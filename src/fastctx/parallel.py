@@ -466,8 +466,8 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
                 guess = int(renderer.estimate(columns, cuts[first], num_rows))
                 if cuts[first]:
                     guess = max(guess, placed * rest // cuts[first])
-                output.grow(max(placed + guess + guess // 50 + 4096,
-                                placed + render_bound(program, columns, cuts[first], cuts[first + 1]),
+                bound = render_bound(program, columns, cuts[first], cuts[first + 1])
+                output.grow(max(placed + guess + guess // 50 + 4096, placed + bound,
                                 output.capacity + 1))
         return output.finish(offsets[nranges]), sum(dropped)
     finally:
@@ -510,7 +510,7 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     def take():
         with ready:
             index = state["next"]
-            if state["full"] or index >= nranges or (failed and index > min(failed)[0]):
+            if state["full"] or index >= nranges or (failed and index > min(i for i, _ in failed)):
                 return None  # a later range cannot be placed, or cannot change the error
             state["next"] = index + 1
             return index
