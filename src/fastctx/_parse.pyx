@@ -547,7 +547,7 @@ cdef inline bint is_json_number_char(uint8_t c) noexcept nogil:
     return is_digit(c) or c == 43 or c == 45 or c == 46 or c == 101 or c == 69
 
 
-cdef int64_t scan_forward(State *st, const uint8_t *r, int64_t front, int64_t back,
+cdef inline int64_t scan_forward(State *st, const uint8_t *r, int64_t front, int64_t back,
                           const SlotC *sp, int32_t slot) noexcept nogil:
     cdef int64_t i
     cdef const uint8_t *comb
@@ -610,7 +610,7 @@ cdef int64_t scan_forward(State *st, const uint8_t *r, int64_t front, int64_t ba
     return i if i < back else back
 
 
-cdef int64_t scan_backward(State *st, const uint8_t *r, int64_t front, int64_t back,
+cdef inline int64_t scan_backward(State *st, const uint8_t *r, int64_t front, int64_t back,
                            const SlotC *sp, int32_t slot) noexcept nogil:
     cdef int64_t i
     cdef const uint8_t *table
@@ -628,8 +628,21 @@ cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uin
                         int64_t size, bint skip) noexcept nogil:
     cdef int64_t i = front
     cdef const void *hit
+    cdef int64_t step
     if size == 0:
-        return front + 1 if front + 1 <= back else -1
+        # adjacent slots: the shortest value that is not empty, not half an escape and not
+        # half a UTF-8 character
+        step = 1
+        if front < back:
+            if skip and r[front] == 92:
+                step = 2
+            elif r[front] >= 0xF0:
+                step = 4
+            elif r[front] >= 0xE0:
+                step = 3
+            elif r[front] >= 0xC0:
+                step = 2
+        return front + step if front + step <= back else -1
     if not skip:
         # memchr finds candidates for the first byte; every byte is looked at a bounded
         # number of times (the literal is at most 3 KB).
@@ -650,7 +663,7 @@ cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uin
     return -1
 
 
-cdef bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noexcept nogil:
+cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noexcept nogil:
     cdef int32_t nslots = st.nslots
     cdef const uint8_t *pool = st.pool
     cdef const int64_t *lo = st.lit_off
@@ -935,6 +948,17 @@ cdef bint decode_escaped(State *st, const uint8_t *r, int64_t a, int64_t b, cons
     return True
 
 
+cdef inline bint token_ok(const uint8_t *v, int64_t n) noexcept nogil:
+    """A token never holds whitespace or '"' (SPEC section 1), escaped or not."""
+    cdef int64_t k
+    cdef uint8_t c
+    for k in range(n):
+        c = v[k]
+        if c == 32 or c == 34 or (c >= 9 and c <= 13):
+            return False
+    return True
+
+
 cdef bint csv_unquote(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
                       uint8_t *out, int64_t *outlen) noexcept nogil:
     cdef int64_t i, o = 0
@@ -983,6 +1007,8 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
                 return True
             if not decode_escaped(st, r, a + 1, b - 1, sp, slot, out, outlen, &ok):
                 return False
+            if vtype == VT_TOKEN and not token_ok(out, outlen[0]):
+                return fail(st, E_CHAR, slot, a)
             if outlen[0] == 0:
                 isnull[0] = 1
                 canon[0] = False
@@ -1058,6 +1084,8 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
             return False
         if not ok:
             canon[0] = False
+    if vtype == VT_TOKEN and not token_ok(out, outlen[0]):
+        return fail(st, E_CHAR, slot, a)
     if vtype == VT_QUOTED:
         n = outlen[0]
         if n < 2 or out[0] != 34 or out[n - 1] != 34:

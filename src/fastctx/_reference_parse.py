@@ -194,6 +194,21 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool) ->
     """Leftmost start ``> front`` of ``literal`` in ``rec[front:back]``, not inside an escape."""
     index = front
     size = len(literal)
+    if size == 0:
+        # adjacent slots: the shortest value that is not empty, not half an escape and not
+        # half a UTF-8 character
+        step = 1
+        if front < back:
+            lead = rec[front]
+            if skip and lead == 0x5C:
+                step = 2
+            elif lead >= 0xF0:
+                step = 4
+            elif lead >= 0xE0:
+                step = 3
+            elif lead >= 0xC0:
+                step = 2
+        return front + step if front + step <= back else -1
     while index + size <= back:
         if index > front and rec[index : index + size] == literal:
             return index
@@ -476,6 +491,12 @@ def is_json_number(raw: bytes) -> bool:
     return index == size
 
 
+def _check_token(vtype, value: bytes, slot: int, a: int) -> None:
+    """A token never holds whitespace or '"' (SPEC section 1), escaped or not."""
+    if vtype == VType.TOKEN and any(byte in b' \t\n\x0b\x0c\r"' for byte in value):
+        raise _Fail(E_CHAR, slot, a)
+
+
 def _csv_unquote(rec: bytes, a: int, b: int, slot: int) -> bytes:
     """The inside of a quoted CSV field ``rec[a:b]`` (which starts with '"')."""
     if b - a < 2 or rec[b - 1] != 0x22:
@@ -511,6 +532,7 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
             if vtype == VType.CLF_TIME:
                 return parse_time(rec, a + 1, b - 1, slot)
             inner, canonical = decode_escaped(rec, a + 1, b - 1, sp, slot)
+            _check_token(vtype, inner, slot, a)
             if not inner:
                 return None, False
             return inner, canonical and not is_json_number(inner)
@@ -548,6 +570,7 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
             out, canonical = bytes(rec[a:b]), True
     else:
         out, canonical = decode_escaped(rec, a, b, sp, slot)
+    _check_token(vtype, out, slot, a)
     if vtype == VType.QUOTED:
         if len(out) < 2 or out[0] != 0x22 or out[-1] != 0x22:
             raise _Fail(E_QUOTES, slot, a)
