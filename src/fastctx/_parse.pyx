@@ -213,8 +213,25 @@ cdef extern from *:
     }
     /* Literals are short (a separator, a JSON key): a byte loop beats a call to memcmp. */
     static inline int fastctx_eq(const uint8_t *a, const uint8_t *b, int64_t n) {
+        /* 8-byte words, the last one overlapping: JSON and XML keys are 7-25 bytes
+           (JSON preset: 3,750 -> 3,350 and XML 3,720 -> 3,470 instructions per line, callgrind) */
+        uint64_t x, y;
+        uint32_t u, v;
         int64_t k;
-        if (n > 16) return memcmp(a, b, (size_t)n) == 0;
+        if (n >= 8) {
+            for (k = 0; k + 8 < n; k += 8) {
+                memcpy(&x, a + k, 8); memcpy(&y, b + k, 8);
+                if (x != y) return 0;
+            }
+            memcpy(&x, a + n - 8, 8); memcpy(&y, b + n - 8, 8);
+            return x == y;
+        }
+        if (n >= 4) {
+            memcpy(&u, a, 4); memcpy(&v, b, 4);
+            if (u != v) return 0;
+            memcpy(&u, a + n - 4, 4); memcpy(&v, b + n - 4, 4);
+            return u == v;
+        }
         for (k = 0; k < n; k++) if (a[k] != b[k]) return 0;
         return 1;
     }
