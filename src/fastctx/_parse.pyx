@@ -18,6 +18,13 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
+from fastctx._buffer cimport advise_huge
+from fastctx._opcodes cimport (
+    ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
+    ESC_JSON_BARE, ESC_JSON_STR, ESC_NONE, ESC_XML, KIND_INT64, KIND_STRING, KIND_TIMESTAMP,
+    VT_CLF_TIME, VT_EPOCH_MS, VT_INT, VT_QUOTED, VT_TEXT, VT_TOKEN,
+)
+
 import numpy as np
 
 from .batch import Batch, Column, Reject, Stats
@@ -55,30 +62,6 @@ cdef enum:
     E_JSON = 12
     E_CSV = 13
 
-# Esc and VType values of program.py (a test checks they agree).
-cdef enum:
-    ESC_NONE = 0
-    ESC_JSON_STR = 1
-    ESC_JSON_BARE = 2
-    ESC_XML = 3
-    ESC_CSV = 4
-    ESC_CLF_QUOTED = 5
-    ESC_CLF_BRACKET = 6
-    ESC_CLF_BARE = 7
-
-cdef enum:
-    VT_INT = 0
-    VT_EPOCH_MS = 1
-    VT_CLF_TIME = 2
-    VT_TOKEN = 3
-    VT_TEXT = 4
-    VT_QUOTED = 5
-
-cdef enum:
-    KIND_INT64 = 0
-    KIND_TIMESTAMP = 1
-    KIND_STRING = 2
-
 cdef enum:
     FAST_NONE = 0
     FAST_STR = 1  # token or text scanned up to a stop byte
@@ -90,11 +73,6 @@ cdef enum:
     ST_NEED_DATA = 2
     ST_NOMEM = 3
 
-# CLF escape actions, as in program.Action
-cdef enum:
-    A_COPY = 0
-    A_BACKSLASH = 1
-    A_HEX = 2
 
 
 cdef struct SlotC:
@@ -258,22 +236,6 @@ cdef extern from *:
             memcpy(dst, src, (size_t)n);
         }
     }
-    #if defined(__linux__)
-    #  include <sys/mman.h>
-    #endif
-    /* Output columns are fresh memory from malloc: each 4 KiB page costs a fault when first
-       written. Asking for 2 MiB pages on the large blocks (as numpy does for its own arrays)
-       takes most of those faults away. A hint only. */
-    static void fastctx_parse_advise(void *start, size_t size) {
-    #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        const uintptr_t huge = (uintptr_t)2 << 20;
-        uintptr_t lo = ((uintptr_t)start + huge - 1) & ~(huge - 1);
-        uintptr_t hi = ((uintptr_t)start + size) & ~(huge - 1);
-        if (size >= 4 * huge && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    #else
-        (void)start; (void)size;
-    #endif
-    }
     /* Backward: the start of the run before `i` (down to `front`) whose bytes have no bit 0
        in `t`; the entries passed are OR'ed into *seen. */
     static inline int64_t fastctx_scan_back(const uint8_t *r, int64_t front, int64_t i,
@@ -291,7 +253,6 @@ cdef extern from *:
     }
     """
     bint fastctx_eq(const uint8_t *a, const uint8_t *b, int64_t n) noexcept nogil
-    void fastctx_parse_advise(void *start, size_t size) noexcept nogil
     void fastctx_copy16(uint8_t *dst, const uint8_t *src) noexcept nogil
     void fastctx_copy(uint8_t *dst, const uint8_t *src, int64_t n) noexcept nogil
     int64_t fastctx_scan(const uint8_t *r, int64_t i, int64_t end, const uint8_t *t,
@@ -934,7 +895,7 @@ cdef bint decode_escaped(State *st, const uint8_t *r, int64_t a, int64_t b, cons
             elif code == 34:
                 out[o] = 34
                 o += 1
-                if sp.actions[34] != A_BACKSLASH:
+                if sp.actions[34] != ACT_BACKSLASH:
                     canon[0] = False
                 i += 2
             elif code == 120:
@@ -947,7 +908,7 @@ cdef bint decode_escaped(State *st, const uint8_t *r, int64_t a, int64_t b, cons
                 c = <uint8_t>(h1 * 16 + h2)
                 out[o] = c
                 o += 1
-                if sp.actions[c] != A_HEX or not is_lower_hex(r[i + 2]) or not is_lower_hex(r[i + 3]):
+                if sp.actions[c] != ACT_HEX or not is_lower_hex(r[i + 2]) or not is_lower_hex(r[i + 3]):
                     canon[0] = False
                 if c >= 0x80:
                     check_utf8 = True
@@ -1373,7 +1334,7 @@ ENUMS = {
     "error": {"PREFIX": E_PREFIX, "SUFFIX": E_SUFFIX, "LITERAL": E_LITERAL, "INT": E_INT,
               "RANGE": E_RANGE, "TIME": E_TIME, "ESCAPE": E_ESCAPE, "CHAR": E_CHAR,
               "QUOTES": E_QUOTES, "UTF8": E_UTF8, "DUP": E_DUP, "JSON": E_JSON, "CSV": E_CSV},
-    "action": {"COPY": A_COPY, "BACKSLASH": A_BACKSLASH, "HEX": A_HEX},
+    "action": {"COPY": ACT_COPY, "BACKSLASH": ACT_BACKSLASH, "HEX": ACT_HEX},
 }
 
 
@@ -1414,7 +1375,7 @@ cdef class _Buffer:
         self.ptr = fresh
         self.nbytes = nbytes
         if nbytes >= (8 << 20):
-            fastctx_parse_advise(fresh, <size_t>nbytes)
+            advise_huge(fresh, <size_t>nbytes)  # 2 MiB pages: fewer faults on fresh output columns
         return 0
 
     cdef object array(self, dtype, Py_ssize_t count):
