@@ -188,10 +188,56 @@ class Format:
         return self._parser
 
     def parse(self, data, on_error: str = "raise", threads=None) -> Batch:
-        """Parse log lines into a Batch of typed columns; see SPEC section 4.
+        """Parse log lines into a Batch with one typed column per variable.
 
-        ``threads``: how many threads parse line-aligned chunks in parallel (default: all
-        cores); the result is the same, line numbers and offsets included.
+        Parameters
+        ----------
+        data : bytes, bytearray, memoryview, mmap or str
+            Records separated by ``\\n`` (a ``\\r`` before it is dropped; the last record may
+            lack it; empty lines are skipped and counted). In ``auto`` CSV a quoted field may
+            hold a newline. ``str`` is encoded as UTF-8.
+        on_error : {"raise", "skip", "collect"}
+            A record that does not match: raise ``ParseError`` (line, byte offset, the
+            variable or literal expected, a caret excerpt), count it, or count it and keep it
+            on ``batch.rejects`` (``Reject`` with ``line``, ``offset``, ``reason``, ``raw``).
+        threads : int, optional
+            Threads that parse line-aligned chunks in parallel (default: all cores). The
+            result is the same, line numbers and offsets included.
+
+        Returns
+        -------
+        Batch
+            ``int`` variables as int64, ``requestTime`` / ``requestTimeEpoch`` /
+            ``connectedAt`` as timestamp[ms, UTC] (a CLF offset applied), the rest as strings
+            (a ``quoted`` value without its quotes); ``-`` is null. ``batch.stats`` counts
+            ``records``, ``accepted``, ``rejected``, ``empty`` and ``normalized``, with
+            ``accepted + rejected + empty == records`` always.
+
+        Notes
+        -----
+        A record in this format's own escaping and canonical form renders back byte for byte.
+        ``normalized`` counts accepted records that are not: recovered by the retry as
+        unescaped text (in ``json`` and ``auto`` modes, e.g. AWS's JSON lines with raw quotes
+        in a value), or written with escapes fastctx never writes (``\\/``, ``\\u0041``,
+        ``&#65;``), empty fields, leading zeros or a CLF offset other than ``+0000``.
+        Unescaped values are split so that every typed variable stays valid (int only
+        digits, the exact CLF time, tokens without whitespace or ``"``) with the literals
+        anchored from both ends; when two free-text values could both hold the separator, the
+        leftmost split wins. Lossy by nature: ``-`` and the empty string both read back as
+        null (except as a JSON string in a bare JSON position), and CLF times have whole
+        seconds. Invalid UTF-8 is rejected.
+
+        Examples
+        --------
+        >>> import fastctx
+        >>> fmt = fastctx.compile('$context.requestId "$context.routeKey" $context.status', escape="none")
+        >>> batch = fmt.parse(b'r1 "say "hi"" 200\\n\\nr2 "-" x\\n', on_error="collect")
+        >>> batch.to_pydict()
+        {'requestId': ['r1'], 'routeKey': ['say "hi"'], 'status': [200]}
+        >>> batch.stats
+        Stats(records=3, accepted=1, rejected=1, empty=1, normalized=0)
+        >>> batch.rejects[0].line, batch.rejects[0].raw
+        (3, b'r2 "-" x')
         """
         from . import parallel
 
@@ -215,12 +261,13 @@ def compile(template: str, api: str = "websocket", escape: str = "auto", strict:
     return _cached(template, api, escape, strict)
 
 
-def render(template: str, batch, api: str = "websocket", escape: str = "auto", strict: bool = True) -> bytes:
+def render(template: str, batch, api: str = "websocket", escape: str = "auto", strict: bool = True,
+           threads=None) -> bytes:
     """``compile(template, ...).render(batch)``, with the compiled format cached."""
-    return compile(template, api, escape, strict).render(batch)
+    return compile(template, api, escape, strict).render(batch, threads)
 
 
 def parse(template: str, data, api: str = "websocket", escape: str = "auto", strict: bool = True,
-          on_error: str = "raise") -> Batch:
+          on_error: str = "raise", threads=None) -> Batch:
     """``compile(template, ...).parse(data)``, with the compiled format cached."""
-    return compile(template, api, escape, strict).parse(data, on_error)
+    return compile(template, api, escape, strict).parse(data, on_error, threads)
