@@ -12,6 +12,7 @@ milliseconds are lost; XML drops characters XML 1.0 cannot hold.
 from __future__ import annotations
 
 from .batch import Batch, Column, Reject, Stats
+from ._reference import is_json_number
 from .errors import ParseError
 from .parseplan import (
     D_BAD,
@@ -453,42 +454,6 @@ def decode_escaped(rec: bytes, a: int, b: int, sp, slot: int):
         except UnicodeDecodeError:
             raise _Fail(E_UTF8, slot, a) from None
     return bytes(out), canonical
-
-
-_JSON_NUMBER_STATES = None
-
-
-def is_json_number(raw: bytes) -> bool:
-    """JSON's number grammar: ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?``."""
-    index, size = 0, len(raw)
-    if index < size and raw[index] == 0x2D:
-        index += 1
-    if index >= size:
-        return False
-    if raw[index] == 0x30:
-        index += 1
-    elif 0x31 <= raw[index] <= 0x39:
-        while index < size and 0x30 <= raw[index] <= 0x39:
-            index += 1
-    else:
-        return False
-    if index < size and raw[index] == 0x2E:
-        index += 1
-        start = index
-        while index < size and 0x30 <= raw[index] <= 0x39:
-            index += 1
-        if index == start:
-            return False
-    if index < size and raw[index] in b"eE":
-        index += 1
-        if index < size and raw[index] in b"+-":
-            index += 1
-        start = index
-        while index < size and 0x30 <= raw[index] <= 0x39:
-            index += 1
-        if index == start:
-            return False
-    return index == size
 
 
 def _check_token(vtype, value: bytes, slot: int, a: int) -> None:
