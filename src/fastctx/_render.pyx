@@ -679,6 +679,24 @@ cdef class Renderer:
             )
         raise RuntimeError(f"render kernel failed with code {code}")
 
+    cdef SlotRT* _prepare(self, list columns, Py_ssize_t stop, list keep, Ctx* ctx,
+                          fastctx_buf* scratch) except NULL:
+        """Bind ``columns`` (rows below ``stop``) into a new slot array and ``ctx``, and give
+        ``scratch`` 4 KiB. The caller frees both (``PyMem_Free``, ``buf_free``); on an error
+        nothing is left allocated but ``scratch``, which ``buf_free`` handles."""
+        cdef SlotRT* slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
+        if slots == NULL:
+            raise MemoryError()
+        try:
+            self._bind(columns, stop, slots, keep)
+            self._init_ctx(ctx, slots)
+            if buf_init_owned(scratch, 4096) < 0:
+                raise MemoryError()
+        except BaseException:
+            PyMem_Free(slots)
+            raise
+        return slots
+
     cdef void _init_ctx(self, Ctx* ctx, SlotRT* slots):
         ctx.nslots = self.nslots
         ctx.slots = slots
@@ -694,7 +712,6 @@ cdef class Renderer:
         ``-``). ``dropped`` counts characters removed because XML 1.0 cannot hold them.
         Raises ``RenderError`` naming the column and row of a value that cannot be rendered.
         """
-        cdef SlotRT* slots
         cdef Ctx ctx
         cdef RunResult res
         cdef fastctx_buf out, scratch
@@ -705,18 +722,13 @@ cdef class Renderer:
             raise ValueError(f"bad row range [{start}, {stop})")
         if stop == start:
             return b"", 0
+        cdef SlotRT* slots = NULL
         keep = []
-        slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
-        if slots == NULL:
-            raise MemoryError()
         memset(&res, 0, sizeof(res))
         scratch.start = NULL
         scratch.owned = 1
         try:
-            self._bind(columns, stop, slots, keep)
-            self._init_ctx(&ctx, slots)
-            if buf_init_owned(&scratch, 4096) < 0:
-                raise MemoryError()
+            slots = self._prepare(columns, stop, keep, &ctx, &scratch)
             cap = self._estimate(&ctx, &scratch, start, stop) + BUF_SLACK
             obj = bytes_alloc(NULL, cap)
             if obj == NULL:
@@ -764,24 +776,18 @@ cdef class Renderer:
         an upper bound: a caller sizing a buffer from it must handle ``render_into`` stopping
         early. Costs about as much as rendering the samples.
         """
-        cdef SlotRT* slots
         cdef Ctx ctx
         cdef fastctx_buf scratch
         if start < 0 or stop < start:
             raise ValueError(f"bad row range [{start}, {stop})")
         if stop == start:
             return 0
+        cdef SlotRT* slots = NULL
         keep = []
-        slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
-        if slots == NULL:
-            raise MemoryError()
         scratch.start = NULL
         scratch.owned = 1
         try:
-            self._bind(columns, stop, slots, keep)
-            self._init_ctx(&ctx, slots)
-            if buf_init_owned(&scratch, 4096) < 0:
-                raise MemoryError()
+            slots = self._prepare(columns, stop, keep, &ctx, &scratch)
             return self._estimate(&ctx, &scratch, start, stop)
         finally:
             buf_free(&scratch)
@@ -793,7 +799,6 @@ cdef class Renderer:
         Returns ``(nbytes, rows_written, dropped)``; stops at the first record that does
         not fit, so ``rows_written < stop - start`` means the buffer is full.
         """
-        cdef SlotRT* slots
         cdef Ctx ctx
         cdef RunResult res
         cdef fastctx_buf target, scratch
@@ -809,18 +814,13 @@ cdef class Renderer:
         view = mv
         if stop == start:
             return 0, 0, 0
+        cdef SlotRT* slots = NULL
         keep = []
-        slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (self.nslots + 1))
-        if slots == NULL:
-            raise MemoryError()
         memset(&res, 0, sizeof(res))
         scratch.start = NULL
         scratch.owned = 1
         try:
-            self._bind(columns, stop, slots, keep)
-            self._init_ctx(&ctx, slots)
-            if buf_init_owned(&scratch, 4096) < 0:
-                raise MemoryError()
+            slots = self._prepare(columns, stop, keep, &ctx, &scratch)
             target.owned = 0
             if view.shape[0]:
                 buf_set(&target, &view[0], 0, view.shape[0])
