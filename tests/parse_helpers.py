@@ -21,12 +21,22 @@ def assert_same(kernel, ref) -> None:
     assert kernel.num_rows == stats.accepted
 
 
+def _kernel(program, data, on_error, line_base, offset_base, simd: bool):
+    old = _parse._use_simd(simd)
+    try:
+        return _parse.Parser(program).parse(data, on_error, line_base, offset_base)
+    finally:
+        _parse._use_simd(old)
+
+
 def both(program, data, on_error: str = "collect", line_base: int = 1, offset_base: int = 0):
-    """Parse with the kernel and the reference; they must agree (results or errors)."""
+    """Parse with the kernel (vector scans on and off) and the reference; all must agree
+    (results or errors)."""
     errors = []
     results = []
     for parse in (
-        lambda: _parse.Parser(program).parse(data, on_error, line_base, offset_base),
+        lambda: _kernel(program, data, on_error, line_base, offset_base, True),
+        lambda: _kernel(program, data, on_error, line_base, offset_base, False),
         lambda: reference.parse(program, data, on_error, line_base, offset_base),
     ):
         try:
@@ -34,13 +44,15 @@ def both(program, data, on_error: str = "collect", line_base: int = 1, offset_ba
         except ParseError as exc:
             errors.append(exc)
     if errors:
-        assert len(errors) == 2, f"only one of kernel/reference raised: {errors}"
-        kernel_error, ref_error = errors
-        for attr in ("reason", "line", "offset", "column", "expected", "raw"):
-            assert getattr(kernel_error, attr) == getattr(ref_error, attr), attr
-        assert str(kernel_error) == str(ref_error)
-        raise kernel_error
-    assert_same(*results)
+        assert len(errors) == 3, f"only some of kernel/table kernel/reference raised: {errors}"
+        ref_error = errors[-1]
+        for kernel_error in errors[:-1]:
+            for attr in ("reason", "line", "offset", "column", "expected", "raw"):
+                assert getattr(kernel_error, attr) == getattr(ref_error, attr), attr
+            assert str(kernel_error) == str(ref_error)
+        raise errors[0]
+    assert_same(results[0], results[2])
+    assert_same(results[1], results[2])
     return results[0]
 
 
