@@ -289,6 +289,38 @@ def test_render_allocates_about_its_output(name):
     assert outputs[0] == outputs[1]
 
 
+# -- Parser.join ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cuts", [[0, 1, 2], [7, 9, 16], [8, 16, 24], [0, 0, 5], [13]])
+def test_join_appends_chunks_to_the_first_ones_buffers(cuts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastctx._parse import Parser
+
+    fmt = fastctx.compile('$context.requestId "$context.routeKey" $context.status')
+    lines = [b'r%d "%s" %s' % (k, b"-" if k % 3 == 0 else b"k%d" % k, b"-" if k % 5 == 0 else b"%d" % k)
+             for k in range(29)]
+    lines[11] = b"not a record"
+    parser = Parser(fmt.program)
+    whole = parser.parse(b"\n".join(lines), "collect")
+    bounds = [0] + cuts + [len(lines)]
+    for submit in (None, ThreadPoolExecutor(2).submit):
+        chunks = [parser.parse_chunk(b"\n".join(lines[lo:hi]), "collect", lo + 1,
+                                     sum(len(line) + 1 for line in lines[:lo]))
+                  for lo, hi in zip(bounds[:-1], bounds[1:])]
+        joined = parser.join(chunks, submit)
+        same_batch(joined, whole)
+        for name in joined.column_names:
+            a, b = joined.column(name), whole.column(name)
+            assert np.array_equal(a.values, b.values)
+            assert (a.validity is None) == (b.validity is None)
+            if a.validity is not None:
+                assert np.array_equal(a.validity, b.validity)  # padding bits too
+        with pytest.raises(ValueError, match="only once"):
+            parser.join(chunks)
+
+
 # -- Batch.concat -------------------------------------------------------------------------
 
 

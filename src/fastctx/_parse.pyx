@@ -25,6 +25,8 @@ from fastctx._opcodes cimport (
     VT_CLF_TIME, VT_EPOCH_MS, VT_INT, VT_QUOTED, VT_TEXT, VT_TOKEN,
 )
 
+from functools import partial
+
 import numpy as np
 
 from .batch import Batch, Column, Reject, Stats
@@ -1662,6 +1664,62 @@ _KIND_NAMES = ("int64", "timestamp", "string")
 _ON_ERROR = ("raise", "skip", "collect")
 
 
+cdef class _Chunk:
+    """One ``parse_chunk`` result: column buffers that can still grow, counts and rejects."""
+
+    cdef public list values, datas, valids, kinds, data_len, nulls, rejects
+    cdef public int64_t rows
+    cdef public object stats
+    cdef public bint used
+
+
+def _append_values(_Chunk first, _Chunk part, int c, int64_t row0, int64_t base):
+    """Copy column ``c`` of ``part`` into ``first``'s grown buffers at row ``row0`` (string
+    data at byte ``base``), without the GIL."""
+    cdef int64_t n = part.rows, k
+    cdef int64_t *dst = <int64_t *>(<_Buffer>first.values[c]).ptr
+    cdef const int64_t *src = <const int64_t *>(<_Buffer>part.values[c]).ptr
+    cdef uint8_t *dst_data
+    cdef const uint8_t *src_data
+    cdef int64_t size
+    if part.datas[c] is None:
+        with nogil:
+            memcpy(dst + row0, src, <size_t>(n * 8))
+        return
+    dst_data = <uint8_t *>(<_Buffer>first.datas[c]).ptr
+    src_data = <const uint8_t *>(<_Buffer>part.datas[c]).ptr
+    size = part.data_len[c]
+    with nogil:
+        memcpy(dst_data + base, src_data, <size_t>size)
+        for k in range(1, n + 1):  # src[0] is 0
+            dst[row0 + k] = src[k] + base
+
+
+def _append_bits(_Chunk first, list chunks, int c):
+    """The validity bits of column ``c`` of every later chunk after ``first``'s (the kernel
+    keeps every bitmap, nulls or not; bits past a chunk's rows are zero)."""
+    cdef uint8_t *dst = <uint8_t *>(<_Buffer>first.valids[c]).ptr
+    cdef const uint8_t *src
+    cdef int64_t at = first.rows, n, j, nbytes
+    cdef int shift
+    cdef _Chunk part
+    for item in chunks[1:]:
+        part = item
+        src = <const uint8_t *>(<_Buffer>part.valids[c]).ptr
+        n = part.rows
+        nbytes = (n + 7) // 8
+        shift = at & 7
+        with nogil:
+            if shift == 0:
+                memcpy(dst + (at >> 3), src, <size_t>nbytes)
+            else:
+                for j in range(nbytes):
+                    dst[(at >> 3) + j] |= <uint8_t>(src[j] << shift)
+                    if src[j] >> (8 - shift):
+                        dst[(at >> 3) + j + 1] |= <uint8_t>(src[j] >> (8 - shift))
+        at += n
+
+
 cdef class Parser:
     """Parses records of one compiled ``Program`` into a ``Batch``.
 
@@ -1733,6 +1791,70 @@ cdef class Parser:
         on_error : {"raise", "skip", "collect"}
         line_base, offset_base : int
             Line number and byte offset of ``data[0]`` in a larger input.
+        """
+        return self._batch(self.parse_chunk(data, on_error, line_base, offset_base))
+
+    def join(self, chunks, submit=None):
+        """One Batch of ``chunks`` (from ``parse_chunk`` on consecutive pieces of an input).
+
+        The first chunk's buffers are grown in place (a large block moves by remapping its
+        pages, not by copying) and the later chunks are copied after it, so only they are
+        copied, once. ``submit(fn)`` runs a copy (now or on a thread; the copies release the
+        GIL) and returns an object with ``result()`` or None. Every chunk is used up.
+        Measured on 2 threads, 1M CLF lines: joining the halves into new buffers took about
+        60 ms; this copies half the bytes.
+        """
+        chunks = list(chunks)
+        if not chunks:
+            raise ValueError("nothing to join")
+        for chunk in chunks:
+            if (<_Chunk>chunk).used:
+                raise ValueError("a parsed chunk can be joined only once")
+            (<_Chunk>chunk).used = True
+        cdef _Chunk first = chunks[0], part
+        cdef int c, k
+        cdef int64_t rows, size
+        if len(chunks) == 1:
+            return self._batch(first)
+        if submit is None:
+            def submit(fn):
+                fn()
+        total_rows = sum((<_Chunk>chunk).rows for chunk in chunks)
+        pending = []
+        for c in range(len(first.kinds)):
+            string = first.datas[c] is not None
+            (<_Buffer>first.values[c]).resize((total_rows + (1 if string else 0)) * 8)
+            (<_Buffer>first.valids[c]).resize((total_rows + 7) // 8 + 1)
+            if string:
+                size = sum((<_Chunk>chunk).data_len[c] for chunk in chunks)
+                (<_Buffer>first.datas[c]).resize(size + 64)
+            rows, size = first.rows, first.data_len[c]
+            for k in range(1, len(chunks)):
+                part = chunks[k]
+                pending.append(submit(partial(_append_values, first, part, c, rows, size)))
+                rows += part.rows
+                size += part.data_len[c] if string else 0
+            # the bitmaps of neighbouring chunks share a byte: one job per column
+            pending.append(submit(partial(_append_bits, first, chunks, c)))
+        for job in pending:
+            if job is not None:
+                job.result()
+        for k in range(1, len(chunks)):
+            part = chunks[k]
+            for c in range(len(first.kinds)):
+                first.data_len[c] += part.data_len[c]
+                first.nulls[c] += part.nulls[c]
+            first.rejects += part.rejects
+            for field in Stats.__slots__:
+                setattr(first.stats, field, getattr(first.stats, field) + getattr(part.stats, field))
+        first.rows = total_rows
+        return self._batch(first)
+
+    def parse_chunk(self, data, on_error="raise", line_base=1, offset_base=0):
+        """``parse`` up to, not including, building the Batch: the result goes to ``join``.
+
+        Raises ``ParseError`` as ``parse`` does. The chunk's ``rejects`` (a list of
+        ``Reject``) and ``stats`` may be adjusted before the join.
         """
         if on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(_ON_ERROR)}, got {on_error!r}")
@@ -1868,7 +1990,7 @@ cdef class Parser:
                 else:  # ST_NEED_DATA: the record in progress is redone after the grow
                     c = st.need_col
                     (<_Buffer>datas[c]).resize(max(2 * (<_Buffer>datas[c]).nbytes, st.need_bytes + 64))
-            return self._finish(&st, view, values, datas, valids, on_error, offset_base)
+            return self._collect(&st, view, values, datas, valids, on_error, offset_base)
         finally:
             free(st.rejects)
             free(st.scratch)
@@ -1890,15 +2012,21 @@ cdef class Parser:
                 col.data = NULL
                 col.data_cap = 0
 
-    cdef object _finish(self, State *st, view, list values, list datas, list valids, str on_error,
-                        int64_t offset_base):
+    cdef object _collect(self, State *st, view, list values, list datas, list valids, str on_error,
+                         int64_t offset_base):
         cdef int64_t k
         cdef RejectC *rj
         cdef ColC *col
         cdef int c
-        rows = st.rows
-        stats = Stats(st.records, st.accepted, st.rejected, st.empty, st.normalized)
-        rejects = []
+        cdef _Chunk chunk = _Chunk()
+        chunk.values, chunk.datas, chunk.valids = values, datas, valids
+        chunk.rows = st.rows
+        chunk.stats = Stats(st.records, st.accepted, st.rejected, st.empty, st.normalized)
+        chunk.kinds = [st.cols[c].kind for c in range(st.ncols)]
+        chunk.data_len = [st.cols[c].data_len for c in range(st.ncols)]
+        chunk.nulls = [st.cols[c].nulls for c in range(st.ncols)]
+        chunk.used = False
+        rejects = chunk.rejects = []
         for k in range(st.nrejects):
             rj = st.rejects + k
             raw = view[rj.start : rj.start + rj.length].tobytes()
@@ -1908,16 +2036,21 @@ cdef class Parser:
                                  expected, raw)
             rejects.append(Reject(rj.line, offset_base + rj.start,
                                   f"{reason}; expected {expected} at byte {rj.column}", raw))
+        return chunk
+
+    cdef object _batch(self, _Chunk chunk):
+        cdef int c
+        rows = chunk.rows
         columns = {}
-        for c in range(st.ncols):
+        for c in range(len(chunk.kinds)):
             name = self.plan.names[c]
-            col = st.cols + c
-            validity = (<_Buffer>valids[c]).array(np.uint8, (rows + 7) // 8) if col.nulls else None
-            if datas[c] is not None:
-                offsets = (<_Buffer>values[c]).array(np.int64, rows + 1)
-                data = (<_Buffer>datas[c]).array(np.uint8, col.data_len)
-                columns[name] = Column("string", offsets, data, validity, col.nulls)
+            nulls = chunk.nulls[c]
+            validity = (<_Buffer>chunk.valids[c]).array(np.uint8, (rows + 7) // 8) if nulls else None
+            if chunk.datas[c] is not None:
+                offsets = (<_Buffer>chunk.values[c]).array(np.int64, rows + 1)
+                data = (<_Buffer>chunk.datas[c]).array(np.uint8, chunk.data_len[c])
+                columns[name] = Column("string", offsets, data, validity, nulls)
             else:
-                vals = (<_Buffer>values[c]).array(np.int64, rows)
-                columns[name] = Column(_KIND_NAMES[col.kind], vals, None, validity, col.nulls)
-        return Batch(columns, rows, stats=stats, rejects=rejects)
+                vals = (<_Buffer>chunk.values[c]).array(np.int64, rows)
+                columns[name] = Column(_KIND_NAMES[chunk.kinds[c]], vals, None, validity, nulls)
+        return Batch(columns, rows, stats=chunk.stats, rejects=chunk.rejects)

@@ -235,8 +235,8 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
         def work(index):
             # Line numbers of later chunks are fixed up below, once the records before them
             # are counted; byte offsets are known now.
-            return parser.parse(pieces[index], on_error, line_base if index == 0 else 1,
-                                offset_base + cuts[index])
+            return parser.parse_chunk(pieces[index], on_error, line_base if index == 0 else 1,
+                                      offset_base + cuts[index])
 
         futures = [pool.submit(work, index) for index in range(len(pieces))]
         results, first_error = [], None
@@ -260,13 +260,14 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
         # Later chunks were parsed with line_base=1: shift their rejects by the lines before
         # them (physical lines, as the parser counts them; counted only when there are rejects).
         base, counted = line_base, 0
-        for index, batch in enumerate(results):
-            if index and batch.rejects:
+        for index, chunk in enumerate(results):
+            if index and chunk.rejects:
                 base += count_lines(array, counted, cuts[index])
                 counted = cuts[index]
-                for reject in batch.rejects:
+                for reject in chunk.rejects:
                     reject.line += base - 1
-        return Batch.concat(results, executor=pool)
+        # the later chunks are appended to the first one's buffers, one copy of each
+        return parser.join(results, pool.submit)
 
 
 
