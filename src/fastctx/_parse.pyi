@@ -1,12 +1,24 @@
 """Type stubs for the parse kernel."""
 
-from typing import Literal
+from typing import Any, Callable, Iterable, Literal
 
-from .batch import Batch
+from .batch import Batch, Reject, Stats
 from .parseplan import ParsePlan
 from .program import Program
 
 ENUMS: dict[str, dict[str, int]]
+VSET_SIZE: int
+
+def vector_set(members: Iterable[int]) -> bytes: ...
+def _use_simd(enabled: bool) -> bool: ...
+
+class _Chunk:
+    """A ``parse_chunk`` result: growable column buffers, counts and rejects."""
+
+    rows: int
+    stats: Stats
+    rejects: list[Reject]
+    used: bool
 
 class Parser:
     """Parses records of one compiled ``Program`` into a ``Batch`` (thread-safe, immutable)."""
@@ -20,3 +32,11 @@ class Parser:
         line_base: int = 1,
         offset_base: int = 0,
     ) -> Batch: ...
+    def parse_chunk(
+        self,
+        data: bytes | bytearray | memoryview | str,
+        on_error: Literal["raise", "skip", "collect"] = "raise",
+        line_base: int = 1,
+        offset_base: int = 0,
+    ) -> _Chunk: ...
+    def join(self, chunks: Iterable[_Chunk], submit: Callable[[Callable[[], None]], Any] | None = None) -> Batch: ...
