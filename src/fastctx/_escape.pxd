@@ -36,11 +36,18 @@ cdef extern from *:
         unsigned char below;
         unsigned char extra[6];
         int usable;
+        int nextra;  /* distinct extras (1-6): the scan compares only those */
         /* `below` and the six extras, each repeated 16 times: one unaligned load per vector
            instead of a four-instruction broadcast per call (measured: the broadcasts were a
-           third of the clean check). */
-        unsigned char vec[7][16];
+           third of the clean check). vec[7] holds below - 1, for the scan's min test. */
+        unsigned char vec[8][16];
     } fastctx_matcher;
+
+    #if defined(__GNUC__) || defined(__clang__)
+    #  define FASTCTX_ALWAYS_INLINE inline __attribute__((always_inline))
+    #else
+    #  define FASTCTX_ALWAYS_INLINE CYTHON_INLINE
+    #endif
 
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     #  include <emmintrin.h>
@@ -76,9 +83,74 @@ cdef extern from *:
             if (fastctx_flags16(m, p + i)) return 0;
         return fastctx_flags16(m, p + n - 16) == 0;
     }
+
+    /* The flags of 16 bytes with the table's shape fixed at compile time: `below` (0 or 1:
+       a range [0, below) is flagged) and `nx` extras. v <= below - 1 is one min and one
+       compare; only the extras the table has are compared (CLF_BARE: 2, XML: 6). */
+    static FASTCTX_ALWAYS_INLINE unsigned fastctx_flags16_k(const fastctx_matcher *m,
+                                                           const unsigned char *p, int below, int nx) {
+        #define FASTCTX_VEC(k) _mm_loadu_si128((const __m128i *)m->vec[k])
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i hit = _mm_cmpeq_epi8(v, FASTCTX_VEC(1));
+        if (nx > 1) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(2)));
+        if (nx > 2) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(3)));
+        if (nx > 3) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(4)));
+        if (nx > 4) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(5)));
+        if (nx > 5) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(6)));
+        if (below) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, FASTCTX_VEC(7)), v));
+        #undef FASTCTX_VEC
+        return (unsigned)_mm_movemask_epi8(hit);
+    }
+
+    static FASTCTX_ALWAYS_INLINE const unsigned char *fastctx_scan_k(
+            const fastctx_matcher *m, const unsigned char *p, const unsigned char *limit,
+            const unsigned char *end, int below, int nx) {
+        unsigned f;
+        while (p < limit && end - p >= 16) {
+            f = fastctx_flags16_k(m, p, below, nx);
+            if (f) {
+    #if defined(__GNUC__) || defined(__clang__)
+                return p + __builtin_ctz(f);
+    #else
+                while (!(f & 1u)) { f >>= 1; p++; }
+                return p;
+    #endif
+            }
+            p += 16;
+        }
+        return p;
+    }
+
+    /* Scan forward from p, 16 bytes a step, until a flagged byte (returned) or until at
+       least `limit` or fewer than 16 bytes before `end` (that position is returned: every
+       byte before it is clean). Reads stay below `end`. One loop per table shape, chosen
+       once per call of the scan, not per 16 bytes. */
+    static const unsigned char *fastctx_scan_simd(const fastctx_matcher *m, const unsigned char *p,
+                                                  const unsigned char *limit,
+                                                  const unsigned char *end) {
+        #define FASTCTX_SCAN_CASE(nx) \
+            case nx: return m->below ? fastctx_scan_k(m, p, limit, end, 1, nx) \
+                                     : fastctx_scan_k(m, p, limit, end, 0, nx);
+        switch (m->nextra) {
+            FASTCTX_SCAN_CASE(1)
+            FASTCTX_SCAN_CASE(2)
+            FASTCTX_SCAN_CASE(3)
+            FASTCTX_SCAN_CASE(4)
+            FASTCTX_SCAN_CASE(5)
+            default: break;
+        }
+        #undef FASTCTX_SCAN_CASE
+        return m->below ? fastctx_scan_k(m, p, limit, end, 1, 6) : fastctx_scan_k(m, p, limit, end, 0, 6);
+    }
     #else
     #  define FASTCTX_HAVE_SSE2 0
     static int fastctx_simd_enabled = 0;
+    static const unsigned char *fastctx_scan_simd(const fastctx_matcher *m, const unsigned char *p,
+                                                  const unsigned char *limit,
+                                                  const unsigned char *end) {
+        (void)m; (void)limit; (void)end;
+        return p;
+    }
     static CYTHON_INLINE int fastctx_clean_simd(const fastctx_matcher *m, const unsigned char *p,
                                          Py_ssize_t n, const unsigned char *end) {
         (void)m; (void)p; (void)n; (void)end;
@@ -102,9 +174,11 @@ cdef extern from *:
             if (below == 0) return;  /* nothing is flagged: the plain method never checks */
             m->extra[k++] = 0;  /* byte 0 is below `below`, so matching it changes nothing */
         }
+        m->nextra = k;
         for (c = k; c < 6; c++) m->extra[c] = m->extra[0];
         memset(m->vec[0], m->below, 16);
         for (c = 0; c < 6; c++) memset(m->vec[c + 1], m->extra[c], 16);
+        memset(m->vec[7], m->below ? m->below - 1 : 0, 16);
         m->usable = 1;
     }
     """
@@ -113,6 +187,7 @@ cdef extern from *:
         int usable
     int FASTCTX_HAVE_SSE2
     int fastctx_simd_enabled
+    const uint8_t* scan_simd "fastctx_scan_simd"(const fastctx_matcher* m, const uint8_t* p, const uint8_t* limit, const uint8_t* end) noexcept nogil
     int clean_simd "fastctx_clean_simd"(const fastctx_matcher* m, const uint8_t* p, Py_ssize_t n, const uint8_t* end) noexcept nogil
     void matcher_init "fastctx_matcher_init"(fastctx_matcher* m, const uint8_t* table) noexcept nogil
 
@@ -152,6 +227,30 @@ cdef inline bint is_clean(
     if r >= 0:
         return r
     return all_clean(t, p, n)
+
+
+cdef inline const uint8_t* scan_clean(
+    const fastctx_matcher* m, bint vec, const uint8_t* t, const uint8_t* p, const uint8_t* limit,
+    const uint8_t* end
+) noexcept nogil:
+    """The first flagged byte of ``[p, end)``, or a position at or past ``limit`` (and at most
+    ``end``) before which every byte from ``p`` is clean.
+
+    For the render loop's per-column clean span: one long scan serves many short values
+    (``vec``: the SSE2 form of ``t`` may be used).
+    """
+    if vec:
+        p = scan_simd(m, p, limit, end)
+    else:
+        while p < limit and end - p >= 8:
+            if not chunk_clean(t, p):
+                break
+            p += 8
+    while p < limit and p < end:
+        if t[p[0]]:
+            return p
+        p += 1
+    return p
 
 
 cdef inline bint any_flagged(const uint8_t* t, const uint8_t* p, const uint8_t* e) noexcept nogil:
