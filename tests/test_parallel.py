@@ -80,33 +80,73 @@ def quoted_newline_events(n):
     return {"requestId": [f"r{i}" for i in range(n)], "routeKey": values, "status": list(range(n))}
 
 
-def test_csv_quoted_newlines_never_split(small_chunks):
-    fmt = fastctx.compile("$context.requestId,$context.routeKey,$context.status")
+@pytest.fixture
+def fallbacks(monkeypatch):
+    """Counts the one-thread parses a threaded CSV parse falls back to."""
+    calls = []
+    original = parallel._parse_one
+
+    def spy(*args):
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(parallel, "_parse_one", spy)
+    return calls
+
+
+CSV = "$context.requestId,$context.routeKey,$context.status"
+
+
+def test_csv_cut_inside_a_quoted_field_falls_back_to_one_thread(small_chunks, fallbacks):
+    fmt = fastctx.compile(CSV)
     assert parallel.needs_quote_tracking(fmt.program)
     events = quoted_newline_events(200)
+    events["routeKey"] = [f"line one\nline two {i}" for i in range(200)]  # every record
     data = fmt.render(events, threads=1)
-    cuts = parallel.split_lines(data, 16, quotes=True)
-    assert len(cuts) > 3
-    for cut in cuts[1:-1]:
-        assert data[cut - 1 : cut] == b"\n"
-        assert data[:cut].count(b'"') % 2 == 0
-    # a plain newline split would fall inside quoted fields
-    plain = parallel.split_lines(data, 16, quotes=False)
-    assert any(data[:cut].count(b'"') % 2 for cut in plain[1:-1])
+    # newline cuts fall inside quoted fields here
+    cuts = parallel.split_lines(data, 4)
+    assert any(data[:cut].count(b'"') % 2 for cut in cuts[1:-1])
     one = fmt.parse(data, "collect", threads=1)
     assert one.to_pydict()["routeKey"] == events["routeKey"]
     for threads in (2, 4, 7):
         same_batch(fmt.parse(data, "collect", threads=threads), one)
+    assert fallbacks
+    # with on_error="raise" too: the chunk that ends inside a quote must not raise its own error
+    assert fmt.parse(data, threads=4).to_pydict() == one.to_pydict()
 
 
-def test_csv_stray_quote_falls_back_to_one_thread(small_chunks):
-    fmt = fastctx.compile("$context.requestId,$context.routeKey,$context.status")
+def test_csv_with_quotes_but_cuts_at_record_ends_stays_threaded(small_chunks, fallbacks):
+    fmt = fastctx.compile(CSV)
+    n = 300
+    events = {"requestId": [f"r{i}" for i in range(n)],
+              "routeKey": [f'say "hi", {i}' if i % 2 else f"plain {i}" for i in range(n)],
+              "status": list(range(n))}
+    data = fmt.render(events, threads=1)
+    assert data.count(b'"') > n
+    for threads in (2, 5):
+        same_batch(fmt.parse(data, "collect", threads=threads), fmt.parse(data, "collect", threads=1))
+    assert not fallbacks
+
+
+def test_csv_stray_quote_gives_the_one_thread_result(small_chunks):
+    fmt = fastctx.compile(CSV)
     data = fmt.render(quoted_newline_events(100), threads=1)
     data = data.replace(b"r50,", b'r5"0,')  # a quote inside an unquoted field
-    array = np.frombuffer(data, dtype=np.uint8)
-    assert not parallel.quotes_are_fields(array, parallel.quote_positions(array))
-    assert parallel.split_lines(data, 4, quotes=True) is None
-    same_batch(fmt.parse(data, "collect", threads=4), fmt.parse(data, "collect", threads=1))
+    for threads in (2, 4):
+        same_batch(fmt.parse(data, "collect", threads=threads), fmt.parse(data, "collect", threads=1))
+
+
+def test_csv_bad_record_raises_as_one_thread_does(small_chunks):
+    fmt = fastctx.compile(CSV)
+    lines = fmt.render(quoted_newline_events(150), threads=1).split(b"\n")
+    lines[170] = b"r,x,not-a-number"
+    data = b"\n".join(lines)
+    with pytest.raises(fastctx.ParseError) as one:
+        fmt.parse(data, threads=1)
+    with pytest.raises(fastctx.ParseError) as many:
+        fmt.parse(data, threads=4)
+    assert str(many.value) == str(one.value)
+    assert (many.value.line, many.value.offset) == (one.value.line, one.value.offset)
 
 
 def test_parse_accepts_every_input_type(small_chunks):

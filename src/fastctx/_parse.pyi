@@ -19,6 +19,7 @@ class _Chunk:
     stats: Stats
     rejects: list[Reject]
     used: bool
+    tail_open: bool
 
 class Parser:
     """Parses records of one compiled ``Program`` into a ``Batch`` (thread-safe, immutable)."""

@@ -148,6 +148,7 @@ cdef struct State:
     int32_t ncols
     int32_t csv_quotes
     int32_t stop_at_reject     # on_error="raise"
+    int32_t tail_open          # the last record ran to the end of the input, no newline found
     int32_t keep_rejects       # on_error="collect"
     int32_t need_col
     int64_t need_bytes
@@ -1461,6 +1462,7 @@ cdef int run(State *st) noexcept nogil:
             return ST_NEED_ROWS
         pos = st.pos
         end = record_end(buf, size, pos, st.csv_quotes)
+        st.tail_open = end >= size
         n = end - pos
         if end < size and n > 0 and buf[end - 1] == 13:
             n -= 1
@@ -1671,6 +1673,9 @@ cdef class _Chunk:
     cdef public int64_t rows
     cdef public object stats
     cdef public bint used
+    # The last record ran to the end of the data without a newline. For a chunk of a larger
+    # input that ends with a newline, that newline was inside a quoted CSV field.
+    cdef public bint tail_open
 
 
 def _append_values(_Chunk first, _Chunk part, int c, int64_t row0, int64_t base):
@@ -1956,6 +1961,7 @@ cdef class Parser:
         st.ncols = ncols
         st.csv_quotes = self.plan.csv_quotes
         st.stop_at_reject = on_error == "raise"
+        st.tail_open = False
         st.keep_rejects = on_error == "collect"
         st.slots = slot_ptr
         st.pool = &pool[0]
@@ -2026,6 +2032,7 @@ cdef class Parser:
         chunk.data_len = [st.cols[c].data_len for c in range(st.ncols)]
         chunk.nulls = [st.cols[c].nulls for c in range(st.ncols)]
         chunk.used = False
+        chunk.tail_open = st.tail_open
         rejects = chunk.rejects = []
         for k in range(st.nrejects):
             rj = st.rejects + k

@@ -6,10 +6,15 @@ where to cut the work and how to put the pieces back together.
 Parse
     The input is cut into one chunk per thread, each ending just after a ``\\n``. In ``auto``
     CSV a quoted field may hold a newline and a record ends at the first newline outside
-    quotes; there a cut is only made at a newline with an even number of ``"`` before it,
-    which is exact when every ``"`` opens or closes a field (``quotes_are_fields``: always
-    so for canonical CSV). Input with a stray ``"`` inside an unquoted field is parsed on one
-    thread, since where its records end depends on how the parser reads the stray quote.
+    quotes, which only a pass from the start of the input can tell. The cuts are made at
+    newlines anyway and the parser checks them: it reads a chunk exactly as it would read
+    that stretch of the whole input, as long as the chunk starts at a record boundary, and
+    it reports whether the chunk's last record ended at the chunk's final newline. If every
+    chunk but the last did, every cut was a record boundary (by induction from the first); if
+    one did not (a quoted field held the newline at a cut) or a chunk raised, the input is
+    parsed again on one thread. Canonical CSV rarely puts a newline in a field, and never on
+    more than a few lines, so that second pass is rare; it replaces a pass over every quote
+    of the input that took as long as a third of the parse.
     Each chunk gets its global byte offset; line numbers of later chunks are shifted by the
     lines before them. With ``on_error="raise"`` the error raised is the first bad record in
     input order, with its global line number.
@@ -41,7 +46,7 @@ from .errors import ParseError
 from .program import Esc, Program, VType
 
 __all__ = ["default_threads", "resolve_threads", "parse", "render", "split_lines",
-           "needs_quote_tracking", "quote_positions", "quotes_are_fields", "count_lines",
+           "needs_quote_tracking", "count_lines",
            "render_bound", "render_cuts"]
 
 #: Below this many input bytes per thread a parse runs on one thread (pool start-up and the
@@ -54,7 +59,6 @@ RENDER_RANGE_ROWS = 8192
 #: Fewest rows per render range when a small render is cut finer (see ``render_cuts``).
 MIN_RANGE_ROWS = 1024
 
-_QUOTE = 0x22
 _NEWLINE = 0x0A
 
 
@@ -112,86 +116,15 @@ def _next_newline(array: np.ndarray, pos: int) -> int:
     return n
 
 
-def quote_positions(array: np.ndarray, block: int = 1 << 22, pool=None, parts: int = 1) -> np.ndarray:
-    """Positions of every ``"`` in ``array`` (int64), found in blocks (bounded scratch).
-
-    With a ``pool``, ``parts`` regions are scanned on its threads (numpy releases the GIL).
-    """
-    n = len(array)
-    if pool is not None and parts > 1:
-        edges = [n * k // parts for k in range(parts + 1)]
-        found = list(pool.map(lambda k: quote_positions(array[edges[k] : edges[k + 1]], block) + edges[k],
-                              range(parts)))
-        return np.concatenate(found)
-    found = []
-    for lo in range(0, n, block):
-        hits = np.flatnonzero(array[lo : lo + block] == _QUOTE)
-        if len(hits):
-            found.append(hits + lo)
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-
-
-def _fields_ok(array: np.ndarray, quotes: np.ndarray, first: int, stop: int) -> bool:
-    """``quotes_are_fields`` for the quotes with global index in ``[first, stop)``."""
-    n, count = len(array), len(quotes)
-    index = np.arange(first + first % 2, stop, 2)  # openers: even global index
-    openers = quotes[index]
-    before = array[np.maximum(openers - 1, 0)]
-    glued = (index > 0) & (quotes[np.maximum(index - 1, 0)] == openers - 1)
-    if not ((openers == 0) | (before == 0x2C) | (before == _NEWLINE) | glued).all():
-        return False
-    index = np.arange(first + 1 - first % 2, stop, 2)  # closers: odd global index
-    closers = quotes[index]
-    after = array[np.minimum(closers + 1, n - 1)]
-    glued = (index + 1 < count) & (quotes[np.minimum(index + 1, count - 1)] == closers + 1)
-    return bool(((closers == n - 1) | (after == 0x2C) | (after == 0x0D) | (after == _NEWLINE) | glued).all())
-
-
-def quotes_are_fields(array: np.ndarray, quotes: np.ndarray, pool=None, parts: int = 1) -> bool:
-    """True when counting ``"`` tells exactly where quoted CSV fields are.
-
-    The parser opens a quoted field only at a field start and closes it at a ``"`` that is
-    not doubled. Taking the quotes in order as opener, closer, opener, ...: when every opener
-    starts a field (after ``,`` or a newline, or right after a closer as half of ``""``) and
-    every closer ends one (before ``,``, ``\\r``, a newline or the end, or right before an
-    opener), the parity of the quotes before a newline says whether the parser is inside a
-    quoted field there. Canonical ``auto`` CSV always passes; a stray ``"`` inside an unquoted
-    field (a malformed record) fails, and such input is parsed on one thread. With a
-    ``pool``, ``parts`` slices of the quotes are checked on its threads.
-    """
-    count = len(quotes)
-    if count % 2:
-        return False
-    if pool is None or parts <= 1:
-        return _fields_ok(array, quotes, 0, count)
-    edges = [count * k // parts for k in range(parts + 1)]
-    return all(pool.map(lambda k: _fields_ok(array, quotes, edges[k], edges[k + 1]), range(parts)))
-
-
-def split_lines(data, parts: int, quotes: bool = False, pool=None) -> list[int] | None:
-    """Cut points ``[0, c1, ..., len]`` for up to ``parts`` chunks, each ending after a newline.
-
-    With ``quotes`` (``auto`` CSV) a cut is only made at a newline outside quoted fields.
-    Returns None when the input cannot be cut safely (see ``quotes_are_fields``). The quote
-    scan runs on ``pool``'s threads when one is given.
-    """
+def split_lines(data, parts: int) -> list[int]:
+    """Cut points ``[0, c1, ..., len]`` for up to ``parts`` chunks, each ending after a newline."""
     array = _as_array(data)
     n = len(array)
     if parts <= 1 or n == 0:
         return [0, n]
-    positions = None
-    if quotes:
-        # Measured, 1M auto-CSV lines with 880K quotes (160 MB): 160 ms on one thread, the
-        # serial part that kept two threads from any speed-up; split across the pool.
-        positions = quote_positions(array, pool=pool, parts=parts)
-        if not quotes_are_fields(array, positions, pool=pool, parts=parts):
-            return None
     cuts = [0]
     for k in range(1, parts):
         cut = _next_newline(array, max(n * k // parts, cuts[-1]))
-        # Inside a quoted field (odd number of quotes before): take the next newline.
-        while positions is not None and cut < n and np.searchsorted(positions, cut) % 2:
-            cut = _next_newline(array, cut)
         if cut >= n:
             break
         if cut > cuts[-1]:
@@ -206,6 +139,12 @@ def count_lines(array: np.ndarray, start: int, stop: int) -> int:
 
 
 # -- parse ------------------------------------------------------------------------------------
+
+
+def _parse_one(parser, view, on_error, line_base, offset_base) -> Batch:
+    """The one-thread parse a threaded CSV parse falls back to when a cut was not a record
+    boundary."""
+    return parser.parse(view, on_error, line_base, offset_base)
 
 
 def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
@@ -226,9 +165,10 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
     parts = min(threads, size // MIN_PARSE_CHUNK)
     if parts <= 1:
         return parser.parse(view, on_error, line_base, offset_base)
+    quotes = needs_quote_tracking(program)
     with ThreadPoolExecutor(max_workers=parts) as pool:
-        cuts = split_lines(array, parts, needs_quote_tracking(program), pool)
-        if cuts is None or len(cuts) <= 2:
+        cuts = split_lines(array, parts)
+        if len(cuts) <= 2:
             return parser.parse(view, on_error, line_base, offset_base)
         pieces = [view[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:])]
 
@@ -250,6 +190,9 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
             for future in futures:
                 future.cancel()
             index, exc = first_error
+            if quotes and isinstance(exc, ParseError):
+                # the error may come from a cut inside a quoted field: one thread decides
+                return _parse_one(parser, view, on_error, line_base, offset_base)
             if index == 0 or not isinstance(exc, ParseError):
                 raise exc
             # Parse the failing chunk again with its true line base, so the error names the
@@ -257,6 +200,8 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
             base = line_base + count_lines(array, 0, cuts[index])
             parser.parse(pieces[index], on_error, base, offset_base + cuts[index])
             raise exc  # not reached unless the kernel disagrees with itself
+        if quotes and any(chunk.tail_open for chunk in results[:-1]):
+            return _parse_one(parser, view, on_error, line_base, offset_base)
         # Later chunks were parsed with line_base=1: shift their rejects by the lines before
         # them (physical lines, as the parser counts them; counted only when there are rejects).
         base, counted = line_base, 0
