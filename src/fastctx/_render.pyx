@@ -68,7 +68,61 @@ cdef extern from *:
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
     static const char fastctx_months[37] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+    /* Offsets check of the block loop: the sign bit of the result is set when one of the
+       offsets v[0..n] is negative or smaller than the one before, or v[n] > data_len. Once
+       every offset is non-negative the steps cannot overflow, so a non-negative result
+       means non-decreasing offsets inside [0, data_len]. Branch-free, so the compiler
+       vectorizes it (measured with callgrind: 12 -> 4.5 instructions an offset, CLF 852 -> 785
+       instructions a row). */
+    static int64_t fastctx_offsets_check(const int64_t *v, Py_ssize_t n, int64_t data_len) {
+        int64_t acc = v[0] | (data_len - v[n]);
+        Py_ssize_t i;
+        for (i = 1; i <= n; i++) acc |= v[i] | (v[i] - v[i - 1]);
+        return acc;
+    }
+
+    static CYTHON_INLINE int fastctx_ctz8(unsigned z) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctz(z);
+    #else
+        int b = 0;
+        while (!(z & 1u)) { z >>= 1; b++; }
+        return b;
+    #endif
+    }
+
+    /* 1 when every null row r of [start, stop) (bit clear in the LSB-first bitmap) is also
+       empty (v[r] == v[r + 1]). Eight bitmap bytes are tested at once for "all valid"; only
+       the clear bits of other bytes are visited. */
+    static int fastctx_nulls_empty(const unsigned char *bits, const int64_t *v,
+                                   Py_ssize_t start, Py_ssize_t stop) {
+        Py_ssize_t r = start, j, row;
+        unsigned long long w;
+        unsigned z;
+        while (r < stop && (r & 63)) {
+            if (!((bits[r >> 3] >> (r & 7)) & 1) && v[r + 1] != v[r]) return 0;
+            r++;
+        }
+        for (; stop - r >= 64; r += 64) {
+            memcpy(&w, bits + (r >> 3), 8);
+            if (w == ~0ULL) continue;
+            for (j = 0; j < 8; j++) {
+                z = ~(unsigned)bits[(r >> 3) + j] & 0xFFu;
+                while (z) {
+                    row = r + 8 * j + fastctx_ctz8(z);
+                    if (v[row + 1] != v[row]) return 0;
+                    z &= z - 1;
+                }
+            }
+        }
+        for (; r < stop; r++)
+            if (!((bits[r >> 3] >> (r & 7)) & 1) && v[r + 1] != v[r]) return 0;
+        return 1;
+    }
     """
+    int64_t offsets_check "fastctx_offsets_check"(const int64_t* v, Py_ssize_t n, int64_t data_len) noexcept nogil
+    int nulls_empty "fastctx_nulls_empty"(const uint8_t* bits, const int64_t* v, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     const char* DIGITS2 "fastctx_digits2"
     const char* MONTHS "fastctx_months"
     bint unlikely "FASTCTX_UNLIKELY"(bint condition) noexcept nogil
@@ -167,11 +221,16 @@ cdef inline unsigned char* copy_lit(unsigned char* o, const unsigned char* lit, 
     # Literals are short (1-4 bytes between variables): fixed 16-byte copies compile to one
     # vector move each, where memcpy(n) is a call and a size dispatch. The pool is padded by
     # 16 bytes and writers have BUF_SLACK bytes of room, so over-reading and over-writing
-    # are safe.
-    cdef Py_ssize_t i = 0
-    while i < n:
-        memcpy(o + i, lit + i, 16)
-        i += 16
+    # are safe. The first move is unconditional and the loop only runs past 32 bytes
+    # (measured with callgrind, instructions a row: CLF 897 -> 852, XML 1022 -> 966).
+    cdef Py_ssize_t i
+    memcpy(o, lit, 16)
+    if n > 16:
+        memcpy(o + 16, lit + 16, 16)
+        i = 32
+        while i < n:
+            memcpy(o + i, lit + i, 16)
+            i += 16
     return o + n
 
 
@@ -368,7 +427,7 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
     cdef int64_t v, begin, end
     cdef int mode
     cdef unsigned char tmp[48]
-    need = c.lit0_len
+    need = c.lit0_len + 1  # never 0: copy_lit writes 16 bytes, which a tiny buffer lacks
     if unlikely(not buf_room(b, o, need)):
         o = make_room(b, o, need, res)
         if o == NULL:
@@ -459,48 +518,30 @@ cdef enum:
     SCAN_AHEAD = 512  # bytes a clean-span scan looks past the value that asked for it
 
 
-cdef bint prepare_fast(Ctx* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    """True when the block loop may run rows ``[start, stop)``; sets ``fast_validity``.
+cdef bint prepare_block(Ctx* c, Py_ssize_t start, Py_ssize_t stop, int64_t* value_bytes) noexcept nogil:
+    """True when the block loop may run rows ``[start, stop)``; sets ``fast_validity`` and
+    the rows' string bytes.
 
-    Checks every string column's offsets once, branch-free (the sign bit of the OR of each
-    offset, its distance to the data's end and its step from the previous one). A string
-    column's bitmap is skipped by the block loop when each null row is also empty (Arrow
-    writers do that): an empty value renders as a null does.
+    Checks every string column's offsets (``offsets_check``) just before the block is
+    rendered, while they are in cache (one pass over all rows first would read 56 MB of
+    offsets twice for 1,000,000 CLF rows; per block costs 5 more instructions a row). A string column's bitmap is skipped by the block
+    loop when each null row is also empty (Arrow writers do that): an empty value renders
+    as a null does.
     """
     cdef SlotRT* s
-    cdef Py_ssize_t k, i
-    cdef const int64_t* v
-    cdef int64_t acc, last, data_len
-    cdef const uint8_t* bits
-    cdef uint8_t byte
+    cdef Py_ssize_t k
+    cdef int64_t total = 0
     for k in range(c.nslots):
         s = &c.slots[k]
         s.fast_validity = s.validity
         if s.kind < K_STR_INT:
             continue
-        v = s.values
-        data_len = s.data_len
-        acc = v[start] | (data_len - v[start])
-        last = v[start]
-        for i in range(start + 1, stop + 1):
-            acc |= v[i] | (data_len - v[i]) | (v[i] - last)
-            last = v[i]
-        if acc < 0:
+        if offsets_check(s.values + start, stop - start, s.data_len) < 0:
             return False
-        bits = s.validity
-        if bits == NULL:
-            continue
-        i = start
-        while i < stop:
-            byte = bits[i >> 3]
-            if byte == 0xFF and (i & 7) == 0 and stop - i >= 8:
-                i += 8
-                continue
-            if not ((byte >> (i & 7)) & 1) and v[i + 1] != v[i]:
-                break  # a null with bytes: the block loop must look at the bitmap
-            i += 1
-        if i == stop:
+        total += s.values[stop] - s.values[start]
+        if s.validity != NULL and nulls_empty(s.validity, s.values, start, stop):
             s.fast_validity = NULL
+    value_bytes[0] = total
     return True
 
 
@@ -609,22 +650,18 @@ cdef int render_range(
     RunResult* res,
 ) noexcept nogil:
     """Rows ``[start, stop)`` into ``out``, whole records only; the hot loop (no GIL)."""
-    cdef Py_ssize_t row = start, n, k, block_end, checked_end = start
+    cdef Py_ssize_t row = start, n, block_end, checked_end = start
     cdef int64_t bytes_
     cdef unsigned char* saved
     cdef unsigned char* o
     cdef int64_t dropped
     cdef int st
-    cdef bint fast = prepare_fast(c, start, stop)
     res.status = ST_OK
     while row < stop:
-        if fast and row >= checked_end:
+        if row >= checked_end:
             block_end = row + BLOCK_ROWS if stop - row > BLOCK_ROWS else stop
-            bytes_ = 0
-            for k in range(c.nslots):
-                if c.slots[k].kind >= K_STR_INT:
-                    bytes_ += c.slots[k].values[block_end] - c.slots[k].values[row]
-            if out.end - out.pos >= (block_end - row) * c.row_fixed + MAX_EXPANSION * bytes_:
+            if prepare_block(c, row, block_end, &bytes_) and (
+                    out.end - out.pos >= (block_end - row) * c.row_fixed + MAX_EXPANSION * bytes_):
                 o = out.pos
                 dropped = 0
                 while row < block_end:
@@ -637,7 +674,7 @@ cdef int render_range(
                 out.pos = o
                 res.dropped += dropped
                 continue
-            checked_end = block_end  # near the end of the buffer: record by record
+            checked_end = block_end  # near the end of the buffer, or bad offsets: record by record
         saved = out.pos
         dropped = 0
         st = render_row(c, row, out, &dropped, res)
