@@ -1450,7 +1450,8 @@ cdef int run(State *st) noexcept nogil:
     """Parse records from st.pos on; returns an ST_* status (resumable after a grow)."""
     cdef const uint8_t *buf = st.buf
     cdef int64_t size = st.size
-    cdef int64_t pos, end, n, k, bad, lines
+    cdef int64_t pos, end, n, k, bad, lines, row
+    cdef uint8_t bit
     cdef const uint8_t *r
     cdef int32_t mode, c
     cdef int result
@@ -1492,17 +1493,18 @@ cdef int run(State *st) noexcept nogil:
                         first_fail = st.fail
                         have_fail = True
             if result == 1:
+                row = st.rows
+                bit = <uint8_t>(1 << (row & 7))
                 for c in range(st.ncols):
                     col = st.cols + c
                     if col.kind == KIND_STRING:
                         col.data_len += col.t_len
-                        col.values[st.rows + 1] = col.data_len
+                        col.values[row + 1] = col.data_len
                     else:
-                        col.values[st.rows] = col.t_int
-                    if col.t_null:
-                        col.nulls += 1
-                    else:
-                        col.valid[st.rows >> 3] |= <uint8_t>(1 << (st.rows & 7))
+                        col.values[row] = col.t_int
+                    # no branch on the null flag: it is rarely set, and unpredictably
+                    col.nulls += col.t_null
+                    col.valid[row >> 3] |= bit & <uint8_t>(col.t_null - 1)
                 st.rows += 1
                 st.accepted += 1
                 if mode > 0 or not canon:
