@@ -84,11 +84,11 @@ cdef extern from *:
         return fastctx_flags16(m, p + n - 16) == 0;
     }
 
-    /* The flags of 16 bytes with the table's shape fixed at compile time: `below` (0 or 1:
-       a range [0, below) is flagged) and `nx` extras. v <= below - 1 is one min and one
-       compare; only the extras the table has are compared (CLF_BARE: 2, XML: 6). */
-    static FASTCTX_ALWAYS_INLINE unsigned fastctx_flags16_k(const fastctx_matcher *m,
-                                                           const unsigned char *p, int below, int nx) {
+    /* The flagged lanes of 16 bytes with the table's shape fixed at compile time: `below`
+       (0 or 1: a range [0, below) is flagged) and `nx` extras. v <= below - 1 is one min
+       and one compare; only the extras the table has are compared (CLF_BARE: 2, XML: 6). */
+    static FASTCTX_ALWAYS_INLINE __m128i fastctx_hit16_k(const fastctx_matcher *m,
+                                                        const unsigned char *p, int below, int nx) {
         #define FASTCTX_VEC(k) _mm_loadu_si128((const __m128i *)m->vec[k])
         __m128i v = _mm_loadu_si128((const __m128i *)p);
         __m128i hit = _mm_cmpeq_epi8(v, FASTCTX_VEC(1));
@@ -99,26 +99,42 @@ cdef extern from *:
         if (nx > 5) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(6)));
         if (below) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, FASTCTX_VEC(7)), v));
         #undef FASTCTX_VEC
-        return (unsigned)_mm_movemask_epi8(hit);
+        return hit;
     }
 
+    static FASTCTX_ALWAYS_INLINE int fastctx_ctz32(unsigned f) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctz(f);
+    #else
+        int b = 0;
+        while (!(f & 1u)) { f >>= 1; b++; }
+        return b;
+    #endif
+    }
+
+    /* 32 bytes a step with one test for both halves, then 16: one bound (chunks start below
+       both `limit` and end - 15) instead of two compares a step (measured with callgrind,
+       instructions a row: CLF 790 -> 741, XML 902 -> 855). */
     static FASTCTX_ALWAYS_INLINE const unsigned char *fastctx_scan_k(
             const fastctx_matcher *m, const unsigned char *p, const unsigned char *limit,
             const unsigned char *end, int below, int nx) {
+        Py_ssize_t i = 0, n = end - p - 15;
+        __m128i a, b;
         unsigned f;
-        while (p < limit && end - p >= 16) {
-            f = fastctx_flags16_k(m, p, below, nx);
-            if (f) {
-    #if defined(__GNUC__) || defined(__clang__)
-                return p + __builtin_ctz(f);
-    #else
-                while (!(f & 1u)) { f >>= 1; p++; }
-                return p;
-    #endif
+        if (limit - p < n) n = limit - p;
+        for (; i + 16 < n; i += 32) {
+            a = fastctx_hit16_k(m, p + i, below, nx);
+            b = fastctx_hit16_k(m, p + i + 16, below, nx);
+            if (_mm_movemask_epi8(_mm_or_si128(a, b))) {
+                f = (unsigned)_mm_movemask_epi8(a) | ((unsigned)_mm_movemask_epi8(b) << 16);
+                return p + i + fastctx_ctz32(f);
             }
-            p += 16;
         }
-        return p;
+        for (; i < n; i += 16) {
+            f = (unsigned)_mm_movemask_epi8(fastctx_hit16_k(m, p + i, below, nx));
+            if (f) return p + i + fastctx_ctz32(f);
+        }
+        return p + i;
     }
 
     /* Scan forward from p, 16 bytes a step, until a flagged byte (returned) or until at
