@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 import pytest
 from hypothesis import assume, given, strategies as st
 
@@ -508,3 +510,37 @@ def test_random_templates_and_records_kernel_equals_reference(data):
             row[name] = [data.draw(_value_for(slot.vtype))]
     lines.append(_reference.render(fmt.program, fastctx.Batch.from_pydict(row))[0])
     both(fmt.program, b"\n".join(lines))
+
+
+def _decode_vector_set(raw):
+    head = np.frombuffer(raw[:16], dtype=np.int32)
+    body = np.frombuffer(raw[16:], dtype=np.uint8).reshape(16, 16)
+    assert (body == body[:, :1]).all()  # every entry is one byte repeated 16 times
+    singles, los, widths = body[:8, 0], body[8:12, 0], body[12:16, 0]
+    members = set(int(b) for b in singles)
+    for lo, width in zip(los, widths):
+        members |= {(int(lo) + k) % 256 for k in range(int(width) + 1)}
+    return dict(nsingle=int(head[0]), nrange=int(head[1]), usable=int(head[2]), tier=int(head[3])), members
+
+
+@pytest.mark.parametrize("members, tier", [
+    (set(), 0),
+    ({0x22}, 1),
+    (set(range(0x21)) | {0x22, 0x5C, 0x7F}, 1),                 # CLF: controls, space, '"', '\', DEL
+    (set(range(9, 14)) | {0x20, 0x22, 0x2C}, 1),                 # CSV
+    (set(range(0x21)) | {0x22, 0x26, 0x27, 0x3C, 0x3E, 0xEF}, 1),  # XML
+    ({0x22, 0x24, 0x3C, 0x3E, 0xEF} | set(range(0x41, 0x44)) | {0x60, 0x61}, 2),  # five single bytes
+    (set(range(0x30, 0x3A)), 1),  # one range only
+    (set(range(256)) - set(b"0123456789-"), 2),                  # an integer's stop bytes: three runs
+])
+def test_vector_sets_hold_exactly_the_table(members, tier):
+    table = [1 if byte in members else 0 for byte in range(256)]
+    head, decoded = _decode_vector_set(_parse.vector_set(table))
+    assert head["usable"] == 1 and head["tier"] == tier
+    assert decoded == members or (not members and head["tier"] == 0)
+
+
+def test_vector_set_with_too_many_runs_is_left_to_the_table():
+    table = [1 if byte % 2 else 0 for byte in range(64)] + [0] * 192  # 32 single bytes
+    head, _ = _decode_vector_set(_parse.vector_set(table))
+    assert head["usable"] == 0

@@ -186,7 +186,8 @@ cdef extern from *:
        scans against the table loops in one run (median of 5, 1M lines): CLF 2.38 -> 2.71,
        CSV 1.98 -> 2.44, JSON 1.52 -> 1.82, XML 2.21 -> 2.57 M lines/s. */
     typedef struct {
-        int32_t nsingle, nrange, usable, pad;
+        int32_t nsingle, nrange, usable;
+        int32_t tier;  /* 0: the empty set; 1: entries 0-3 and ranges 0-1 hold it; 2: all */
         uint8_t single[8][16];
         uint8_t lo[4][16];
         uint8_t width[4][16];
@@ -207,33 +208,28 @@ cdef extern from *:
 
     /* Bit k set when byte k of the 16 at p is in the set. */
     static inline unsigned fastctx_vmask(const fastctx_vset *s, const uint8_t *p) {
-        __m128i x = _mm_loadu_si128((const __m128i *)p);
-        __m128i hit = _mm_setzero_si128(), zero = _mm_setzero_si128(), d;
-        /* unrolled by hand: a loop over the entries cost about 5 instructions per entry */
+        /* A fixed number of tests, no branch on the entry counts: unused entries repeat a
+           member (`vector_set` pads them). Against a switch over the counts, instructions
+           per line (callgrind): XML 3,500 -> 3,310, CSV 3,590 -> 3,500, JSON 3,220 -> 3,190. */
+        __m128i x, zero, hit, d;
+        if (s->tier == 0) return 0;
+        x = _mm_loadu_si128((const __m128i *)p);
+        zero = _mm_setzero_si128();
         #define FASTCTX_SINGLE(k) \
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)s->single[k])))
+            _mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)s->single[k]))
         /* x - lo, wrapping, is at most width exactly for the members */
-        #define FASTCTX_RANGE(k) \
-            d = _mm_sub_epi8(x, _mm_loadu_si128((const __m128i *)s->lo[k])); \
-            d = _mm_subs_epu8(d, _mm_loadu_si128((const __m128i *)s->width[k])); \
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(d, zero))
-        switch (s->nsingle) {
-            case 8: FASTCTX_SINGLE(7); /* fall through */
-            case 7: FASTCTX_SINGLE(6); /* fall through */
-            case 6: FASTCTX_SINGLE(5); /* fall through */
-            case 5: FASTCTX_SINGLE(4); /* fall through */
-            case 4: FASTCTX_SINGLE(3); /* fall through */
-            case 3: FASTCTX_SINGLE(2); /* fall through */
-            case 2: FASTCTX_SINGLE(1); /* fall through */
-            case 1: FASTCTX_SINGLE(0); /* fall through */
-            default: break;
-        }
-        switch (s->nrange) {
-            case 4: FASTCTX_RANGE(3); /* fall through */
-            case 3: FASTCTX_RANGE(2); /* fall through */
-            case 2: FASTCTX_RANGE(1); /* fall through */
-            case 1: FASTCTX_RANGE(0); /* fall through */
-            default: break;
+        #define FASTCTX_RANGE(k) ( \
+            d = _mm_sub_epi8(x, _mm_loadu_si128((const __m128i *)s->lo[k])), \
+            _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_loadu_si128((const __m128i *)s->width[k])), zero))
+        hit = _mm_or_si128(_mm_or_si128(FASTCTX_SINGLE(0), FASTCTX_SINGLE(1)),
+                           _mm_or_si128(FASTCTX_SINGLE(2), FASTCTX_SINGLE(3)));
+        hit = _mm_or_si128(hit, FASTCTX_RANGE(0));
+        hit = _mm_or_si128(hit, FASTCTX_RANGE(1));
+        if (s->tier == 2) {
+            hit = _mm_or_si128(hit, _mm_or_si128(_mm_or_si128(FASTCTX_SINGLE(4), FASTCTX_SINGLE(5)),
+                                                 _mm_or_si128(FASTCTX_SINGLE(6), FASTCTX_SINGLE(7))));
+            hit = _mm_or_si128(hit, FASTCTX_RANGE(2));
+            hit = _mm_or_si128(hit, FASTCTX_RANGE(3));
         }
         #undef FASTCTX_SINGLE
         #undef FASTCTX_RANGE
@@ -245,6 +241,7 @@ cdef extern from *:
                                         int64_t end, int64_t lim) {
         unsigned m;
         if (!s->usable || !fastctx_parse_simd) return -1;
+        if (s->tier == 0) return end;
         while (i < end) {
             if (i + 16 > lim) return -1;
             m = fastctx_vmask(s, r + i);
@@ -263,6 +260,7 @@ cdef extern from *:
         int64_t base;
         int k;
         if (!stop->usable || !dec->usable || !fastctx_parse_simd) return -1;
+        if (stop->tier == 0 && dec->tier == 0) return front;
         while (i > front) {
             base = i - 16;
             if (base < low) return -1;
@@ -1644,8 +1642,15 @@ def vector_set(members) -> bytes:
     usable = len(singles) <= _VSET_SINGLES and len(ranges) <= _VSET_RANGES
     if not usable:
         singles, ranges = [], []
+    tier = 0
+    if singles or ranges:
+        tier = 1 if len(singles) <= 4 and len(ranges) <= 2 else 2
+        # the kernel tests a fixed number of entries: the unused ones repeat a member
+        count_singles, count_ranges = len(singles), len(ranges)
+        singles = singles + [singles[0] if singles else ranges[0][0]] * (_VSET_SINGLES - count_singles)
+        ranges = ranges + [ranges[0] if ranges else (singles[0], 0)] * (_VSET_RANGES - count_ranges)
     out = bytearray(VSET_SIZE)
-    out[0:16] = np.array([len(singles), len(ranges), int(usable), 0], dtype=np.int32).tobytes()
+    out[0:16] = np.array([len(singles), len(ranges), int(usable), tier], dtype=np.int32).tobytes()
     for index, byte in enumerate(singles):
         out[16 + 16 * index: 32 + 16 * index] = bytes([byte]) * 16
     for index, (lo, width) in enumerate(ranges):
