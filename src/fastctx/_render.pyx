@@ -265,8 +265,22 @@ cdef inline int digits_u64(uint64_t u) noexcept nogil:
 
 cdef inline unsigned char* write_i64(unsigned char* o, int64_t v) noexcept nogil:
     cdef uint64_t u, q
+    cdef uint32_t h
     cdef int n
     cdef unsigned char* p
+    if <uint64_t>v < 1000:
+        # Status codes: three digits without the digit count and the loop (measured with
+        # callgrind, instructions a row: CLF 741 -> 719).
+        if v >= 100:
+            h = <uint32_t>v // 100
+            o[0] = <unsigned char>(c'0' + h)
+            memcpy(o + 1, DIGITS2 + 2 * (<uint32_t>v - h * 100), 2)
+            return o + 3
+        if v >= 10:
+            memcpy(o, DIGITS2 + 2 * v, 2)
+            return o + 2
+        o[0] = <unsigned char>(c'0' + v)
+        return o + 1
     if v < 0:
         o[0] = b'-'
         o += 1
