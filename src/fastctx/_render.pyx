@@ -179,6 +179,7 @@ ctypedef struct SlotRT:
     Py_ssize_t missing_len
     const uint8_t* scan_from     # [scan_from, clean_until) of data is known to be clean
     const uint8_t* clean_until
+    const uint8_t* block_data_end  # end of this block's bytes of the column: where scans stop
     int64_t safe64               # values starting at or below this offset may be read 64 at once
     bint vec_ok                  # the SSE2 matcher is usable (and enabled)
     int mode
@@ -529,7 +530,6 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
 
 cdef enum:
     BLOCK_ROWS = 128
-    SCAN_AHEAD = 512  # bytes a clean-span scan looks past the value that asked for it
 
 
 cdef bint prepare_block(Ctx* c, Py_ssize_t start, Py_ssize_t stop, int64_t* value_bytes) noexcept nogil:
@@ -553,6 +553,7 @@ cdef bint prepare_block(Ctx* c, Py_ssize_t start, Py_ssize_t stop, int64_t* valu
         if offsets_check(s.values + start, stop - start, s.data_len) < 0:
             return False
         total += s.values[stop] - s.values[start]
+        s.block_data_end = s.data + s.values[stop]
         if s.validity != NULL and nulls_empty(s.validity, s.values, start, stop):
             s.fast_validity = NULL
     value_bytes[0] = total
@@ -562,17 +563,15 @@ cdef bint prepare_block(Ctx* c, Py_ssize_t start, Py_ssize_t stop, int64_t* valu
 cdef bint refresh_clean(SlotRT* s, const uint8_t* p, Py_ssize_t n) noexcept nogil:
     """Extend the slot's clean span from ``p``; True when ``[p, p + n)`` lies inside it.
 
-    Out of line: one scan of ``n + SCAN_AHEAD`` bytes serves the next values of the column
-    (whose bytes follow), so most values are judged clean by two compares instead of a vector
-    check of their own with its partial last 16 bytes (measured with callgrind, instructions
-    a row: CLF 1084 -> 897, XML 1123 -> 1022).
+    One scan up to the end of the block's bytes of the column (or its first flagged byte)
+    serves the next values of the column, whose bytes follow, so most values are judged clean
+    by two compares instead of a vector check of their own with its partial last 16 bytes
+    (measured with callgrind, instructions a row: CLF 1084 -> 897, XML 1123 -> 1022; scanning
+    to the block's end rather than 512 bytes past the value: CLF 719 -> 711, XML 833 -> 825).
+    Stopping at the block's end keeps a render of a few rows from scanning far past them.
     """
-    cdef const uint8_t* end = s.data + s.data_len
-    cdef const uint8_t* limit = p + n + SCAN_AHEAD
-    if end - p < n + SCAN_AHEAD:
-        limit = end
     s.scan_from = p
-    s.clean_until = scan_clean(&s.matcher, s.vec_ok, s.table, p, limit, end)
+    s.clean_until = scan_clean(&s.matcher, s.vec_ok, s.table, p, s.block_data_end, s.data + s.data_len)
     return p + n <= s.clean_until
 
 
