@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import fastctx
-from fastctx import _parse, _reference, _reference_parse as reference
+from fastctx import _parse, _reference, _reference_parse as reference, generate
 from fastctx.parseplan import plan, resolution
 from fastctx.presets import PRESETS
 from fastctx.program import Action, Esc, VType
@@ -544,3 +544,24 @@ def test_vector_set_with_too_many_runs_is_left_to_the_table():
     table = [1 if byte % 2 else 0 for byte in range(64)] + [0] * 192  # 32 single bytes
     head, _ = _decode_vector_set(_parse.vector_set(table))
     assert head["usable"] == 0
+
+
+def test_column_buffers_grow_alike_mapped_or_reallocated():
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 3000, seed=2)
+    parser = _parse.Parser(fmt.program)
+    old = _parse._map_threshold(1 << 62)
+    try:
+        plain = parser.parse(data)
+        _parse._map_threshold(1)  # every buffer mapped, grown by remapping from a page
+        mapped = parser.parse(data)
+    finally:
+        _parse._map_threshold(old)
+    assert _parse._map_threshold(old) == old
+    assert mapped.to_pydict() == plain.to_pydict()
+    for name in plain.column_names:
+        a, b = mapped.column(name), plain.column(name)
+        assert np.array_equal(a.values, b.values)
+        assert (a.data is None) == (b.data is None)
+        if a.data is not None:
+            assert np.array_equal(a.data, b.data)
