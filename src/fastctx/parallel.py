@@ -500,8 +500,11 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
         if start + nbytes > capacity:
             full()
             return
-        array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
+        # Placed before the copy: the next range's offset is known now, so its thread can
+        # copy (or render in place) alongside this copy instead of after it. The round ends
+        # only when every worker has returned, so every copy is done by then.
         place(index, nbytes, lost)
+        array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
 
     def worker():
         while (index := take()) is not None:
