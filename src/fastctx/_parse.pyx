@@ -66,7 +66,8 @@ cdef enum:
 cdef enum:
     FAST_NONE = 0
     FAST_STR = 1  # token or text scanned up to a stop byte
-    FAST_INT = 2  # an int or epoch_ms scanned up to a stop byte
+    FAST_INT = 2  # an int or epoch_ms, not in quotes
+    FAST_TIME = 3  # a CLF time, not in quotes
 
 cdef enum:
     ST_DONE = 0
@@ -1396,7 +1397,9 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                     col.t_len = size
                     fastctx_copy(col.data + col.data_len, r + a, size)
                 continue
-            if sp.fast == FAST_INT:
+            if (sp.fast == FAST_INT or sp.fast == FAST_TIME) and (a == b or r[a] != 34):
+                # as decode_value reads a number or a time that is not a quoted CSV field,
+                # without its call and dispatch (CSV: two calls per line)
                 col.t_len = 0
                 col.t_int = 0
                 if b - a == 1 and r[a] == 45:
@@ -1406,7 +1409,10 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                     col.t_null = 1
                     canon[0] = False
                     continue
-                if not parse_int(st, r, a, b, s, &col.t_int, &ok):
+                if sp.fast == FAST_INT:
+                    if not parse_int(st, r, a, b, s, &col.t_int, &ok):
+                        return 0
+                elif not parse_time(st, r, a, b, s, &col.t_int, &ok):
                     return 0
                 if not ok:
                     canon[0] = False
@@ -2045,13 +2051,13 @@ cdef class Parser:
                 if ints[m, s, 4] == FORM_CSV:
                     # a forward-scanned unquoted field holds no , " CR LF: copied as it is
                     slot_ptr[m * nslots + s].plain = 0
-                    if ints[m, s, 2] == VT_TOKEN or ints[m, s, 2] == VT_TEXT:
-                        slot_ptr[m * nslots + s].fast = FAST_STR
-                if ints[m, s, 4] == FORM_STOP:
+                if ints[m, s, 4] == FORM_CSV or ints[m, s, 4] == FORM_STOP:
                     if ints[m, s, 2] == VT_TOKEN or ints[m, s, 2] == VT_TEXT:
                         slot_ptr[m * nslots + s].fast = FAST_STR
                     elif ints[m, s, 2] == VT_INT or ints[m, s, 2] == VT_EPOCH_MS:
                         slot_ptr[m * nslots + s].fast = FAST_INT
+                if ints[m, s, 4] != FORM_JSON_BARE and ints[m, s, 2] == VT_CLF_TIME:
+                    slot_ptr[m * nslots + s].fast = FAST_TIME
 
         values, datas, valids = [], [], []
         for c in range(ncols):
