@@ -149,6 +149,7 @@ cdef struct State:
     int32_t csv_quotes
     int32_t stop_at_reject     # on_error="raise"
     int32_t tail_open          # the last record ran to the end of the input, no newline found
+    const uint8_t *time_seen   # a CLF time whose shape a scan has checked: not checked again
     int32_t keep_rejects       # on_error="collect"
     int32_t need_col
     int64_t need_bytes
@@ -615,7 +616,7 @@ cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t 
                      int64_t *out, bint *canon) noexcept nogil:
     cdef const uint8_t *v = r + a
     cdef int64_t day, month, year, hour, minute, second, oh, om, dim, offset, days
-    if b - a != 26 or not time_shape(v):
+    if b - a != 26 or (v != st.time_seen and not time_shape(v)):
         return fail(st, E_TIME, slot, a)
     # Logs are written in time order, so the date part (dd/MMM/yyyy) nearly always repeats
     # the record before it: reuse its day number when the 11 bytes match. Together with the
@@ -741,6 +742,7 @@ cdef int64_t scan_forward_form(State *st, const uint8_t *r, int64_t front, int64
     cdef uint8_t c
     if sp.form == FORM_TIME:
         if back - front >= 26 and time_shape(r + front):
+            st.time_seen = r + front
             return front + 26
         if front < back and r[front] == 45:
             return front + 1
@@ -829,6 +831,7 @@ cdef inline int64_t scan_backward(State *st, const uint8_t *r, int64_t front, in
         if back > front and r[back - 1] == 45:
             return back - 1
         if back - front >= 26 and time_shape(r + back - 26):
+            st.time_seen = r + back - 26
             return back - 26
         fail(st, E_TIME, slot, back - 26 if back - 26 > front else front)
         return -1
@@ -2084,6 +2087,7 @@ cdef class Parser:
         st.csv_quotes = self.plan.csv_quotes
         st.stop_at_reject = on_error == "raise"
         st.tail_open = False
+        st.time_seen = NULL
         st.keep_rejects = on_error == "collect"
         st.slots = slot_ptr
         st.pool = &pool[0]
