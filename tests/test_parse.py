@@ -108,7 +108,9 @@ def test_times_in_sequence_share_nothing_they_should_not():
 @pytest.mark.parametrize(
     "text, value, normalized",
     [(b"0", 0, 0), (b"-5", -5, 0), (b"007", 7, 1), (b"-0", 0, 1),
-     (b"9223372036854775807", 2**63 - 1, 0), (b"-9223372036854775808", -(2**63), 0)],
+     (b"9223372036854775807", 2**63 - 1, 0), (b"-9223372036854775808", -(2**63), 0),
+     (b"999999999999999999", 10**18 - 1, 0), (b"-999999999999999999", 1 - 10**18, 0),
+     (b"1000000000000000000", 10**18, 0), (b"000000000000000001", 1, 1)],
 )
 def test_integers(text, value, normalized):
     batch = both(compiled(CLF), b"r [-] " + text + b' "x"')
@@ -116,7 +118,8 @@ def test_integers(text, value, normalized):
     assert batch.stats.normalized == normalized
 
 
-@pytest.mark.parametrize("text", [b"9223372036854775808", b"-9223372036854775809", b"12a", b"--1", b"+1", b"1.5"])
+@pytest.mark.parametrize("text", [b"9223372036854775808", b"-9223372036854775809", b"12a", b"--1", b"+1", b"1.5",
+                                  b"99999999999999999a", b"--", b"1 2"])
 def test_bad_integers_are_rejected(text):
     batch = both(compiled(CLF), b"r [-] " + text + b' "x"')
     assert batch.stats.rejected == 1

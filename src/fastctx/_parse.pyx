@@ -668,8 +668,23 @@ cdef bint parse_int(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t s
         i += 1
     if i >= b:
         return fail(st, E_INT, slot, a)
-    limit = (<uint64_t>1 << 63) if negative else ((<uint64_t>1 << 63) - 1)
     canon[0] = not (b - i > 1 and r[i] == 48)
+    if b - i <= 18:
+        # at most 18 digits never leave int64: no range test (a division per digit) needed
+        while i < b:
+            c = <uint8_t>(r[i] - 48)
+            if c > 9:
+                return fail(st, E_INT, slot, a)
+            value = value * 10 + c
+            i += 1
+        if negative:
+            if value == 0:
+                canon[0] = False
+            out[0] = -<int64_t>value
+        else:
+            out[0] = <int64_t>value
+        return True
+    limit = (<uint64_t>1 << 63) if negative else ((<uint64_t>1 << 63) - 1)
     while i < b:
         c = r[i]
         if not is_digit(c):
