@@ -99,6 +99,7 @@ cdef extern from *:
                                                         int np, int ns) {
         #define FASTCTX_T(k) _mm_loadu_si128((const __m128i *)m->test[k])
         #define FASTCTX_M(k) _mm_loadu_si128((const __m128i *)m->mask[k])
+        #define FASTCTX_B() _mm_loadu_si128((const __m128i *)m->vec[7])
         __m128i v = _mm_loadu_si128((const __m128i *)p);
         __m128i hit = _mm_setzero_si128();
         int k;
@@ -106,9 +107,11 @@ cdef extern from *:
             hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_or_si128(v, FASTCTX_M(k)), FASTCTX_T(k)));
         for (k = np; k < np + ns; k++)
             hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_T(k)));
-        if (below) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_loadu_si128((const __m128i *)m->vec[7])), v));
+        if (below)
+            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, FASTCTX_B()), v));
         #undef FASTCTX_T
         #undef FASTCTX_M
+        #undef FASTCTX_B
         return hit;
     }
 
@@ -166,7 +169,8 @@ cdef extern from *:
             default: break;
         }
         #undef FASTCTX_SCAN_CASE
-        return m->below ? fastctx_scan_k(m, p, limit, end, 1, 3, 0) : fastctx_scan_k(m, p, limit, end, 0, 3, 0);
+        return m->below ? fastctx_scan_k(m, p, limit, end, 1, 3, 0)
+                        : fastctx_scan_k(m, p, limit, end, 0, 3, 0);
     }
     #else
     #  define FASTCTX_HAVE_SSE2 0
