@@ -291,6 +291,16 @@ cdef extern from *:
     static inline int64_t fastctx_ascii_run(const uint8_t *p, int64_t i, int64_t n, int64_t lim) {
         unsigned m;
         if (!fastctx_parse_simd) return i;
+        /* 64 bytes a step while all are ASCII (XML: 260 -> 150 instructions per line) */
+        while (i + 48 < n && i + 64 <= lim) {
+            __m128i x = _mm_or_si128(
+                _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i)),
+                             _mm_loadu_si128((const __m128i *)(p + i + 16))),
+                _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i + 32)),
+                             _mm_loadu_si128((const __m128i *)(p + i + 48))));
+            if (_mm_movemask_epi8(x)) break;
+            i += 64;
+        }
         while (i < n && i + 16 <= lim) {
             m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(p + i)));
             if (m) { i += fastctx_ctz(m); return i < n ? i : n; }
