@@ -569,3 +569,16 @@ def test_column_buffers_grow_alike_mapped_or_reallocated():
         assert (a.data is None) == (b.data is None)
         if a.data is not None:
             assert np.array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("step", [1, 5, 16, 63, 64, 65])
+def test_utf8_checked_at_every_position_of_a_long_record(step):
+    program = compiled('$context.requestId "$context.routeKey"')
+    value = b"a" * 150
+    lines = []
+    for at in range(0, 150, step):
+        lines.append(b'r "' + value[:at] + b"\xff" + value[at + 1:] + b'"')      # invalid
+        lines.append(b'r "' + value[:at] + "é".encode() + value[at + 2:] + b'"')  # valid
+    batch = both(program, b"\n".join(lines))
+    assert batch.stats.rejected == len(lines) // 2
+    assert batch.stats.accepted == len(lines) // 2
