@@ -1,5 +1,9 @@
 """Threaded parse and render against one thread: ``python benchmarks/threads.py [rows] [repeat]``.
 
+``--ceiling`` first prints how far plain memory copies scale on the machine (into fresh and
+into reused memory): every render and parse writes its output to fresh memory, so on a
+machine where those copies scale poorly, so do they.
+
 Prints, per WebSocket preset, the median lines/s on one thread and on all cores (or
 ``--threads``), and their ratio. Data is built once with ``fastctx.generate`` outside the
 timed calls; each figure is the median of ``repeat`` calls with the garbage collector off.
@@ -12,6 +16,7 @@ import gc
 import os
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import fastctx
 from fastctx import generate
@@ -33,15 +38,47 @@ def median_times(one, many, repeat: int) -> tuple[float, float]:
     return statistics.median(times[0]), statistics.median(times[1])
 
 
+def memory_ceiling(threads: int, nbytes: int = 200_000_000, repeat: int = 5) -> None:
+    """How far plain memory copies scale on this machine: a render or parse writes its whole
+    output to fresh memory (page faults and zeroing included), which bounds its speed-up."""
+    import numpy as np
+
+    src = np.ones(nbytes, dtype=np.uint8)
+    warm = np.zeros(nbytes, dtype=np.uint8)
+    cuts = [nbytes * k // threads for k in range(threads + 1)]
+    parts = [(src[lo:hi], warm[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+    def fresh(a):
+        out = np.empty_like(a)
+        out[:] = a
+
+    def into(pair):
+        pair[1][:] = pair[0]
+
+    with ThreadPoolExecutor(threads) as pool:
+        for name, one, many in (
+            ("copy into fresh memory", lambda: fresh(src), lambda: list(pool.map(fresh, [p[0] for p in parts]))),
+            ("copy into reused memory", lambda: into((src, warm)), lambda: list(pool.map(into, parts))),
+        ):
+            a, b = median_times(one, many, repeat)
+            print(f"{name:<26}{nbytes / a / 1e9:>9.1f} GB/s{nbytes / b / 1e9:>9.1f} GB/s{a / b:>7.2f}x")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
     parser.add_argument("repeat", nargs="?", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--shapes", default="clf,json,xml,csv")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="first print how far plain memory copies scale on this machine")
+    parser.add_argument("--ceiling-mb", type=int, default=200, help="bytes copied for --ceiling (MB)")
     args = parser.parse_args(argv)
     print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "
           f"{args.threads} threads vs 1, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    if args.ceiling:
+        print(f"{'memory':<26}{'1 thread':>14}{f'{args.threads} threads':>14}{'ratio':>8}")
+        memory_ceiling(args.threads, args.ceiling_mb * 1_000_000, args.repeat)
     print(f"{'operation':<10}{'shape':<7}{'1 thread':>14}{f'{args.threads} threads':>14}{'ratio':>8}")
     for shape in args.shapes.split(","):
         fmt = fastctx.compile(fastctx.preset("websocket", shape))

@@ -145,3 +145,12 @@ def test_pytest_benchmark_suite_runs_at_tiny_size():
                 FASTCTX_BENCH_ROWS=str(ROWS))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
+
+
+def test_threads_script_prints_ratios_and_the_memory_ceiling():
+    proc = _run(["benchmarks/threads.py", "400", "1", "--threads", "2", "--shapes", "clf,csv",
+                 "--ceiling", "--ceiling-mb", "2"])
+    assert proc.returncode == 0, proc.stderr
+    assert "copy into fresh memory" in proc.stdout and "copy into reused memory" in proc.stdout
+    rows = re.findall(r"^(render|parse)\s+(clf|csv)\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$", proc.stdout, re.M)
+    assert sorted(rows) == [("parse", "clf"), ("parse", "csv"), ("render", "clf"), ("render", "csv")]
