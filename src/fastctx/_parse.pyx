@@ -287,7 +287,8 @@ cdef extern from *:
         return front;
     }
     /* The first byte >= 0x80 in p[i, n), or n; stops early (for the scalar loop to go on)
-       where a 16-byte block would pass `lim`. Short records no longer fall back to 8-byte words at their tail. */
+       where a 16-byte block would pass `lim`. Reading up to `lim`, past the record, lets
+       the tail of every record take a whole block too. */
     static inline int64_t fastctx_ascii_run(const uint8_t *p, int64_t i, int64_t n, int64_t lim) {
         unsigned m;
         if (!fastctx_parse_simd) return i;

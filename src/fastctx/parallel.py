@@ -12,9 +12,10 @@ Parse
     it reports whether the chunk's last record ended at the chunk's final newline. If every
     chunk but the last did, every cut was a record boundary (by induction from the first); if
     one did not (a quoted field held the newline at a cut) or a chunk raised, the input is
-    parsed again on one thread. Canonical CSV rarely puts a newline in a field, and never on
-    more than a few lines, so that second pass is rare; it replaces a pass over every quote
-    of the input that took as long as a third of the parse.
+    parsed again on one thread. That second parse happens only when a value with a newline
+    straddles a cut; input full of such values can pay it often, which a pass over every
+    quote of the input (as long as a third of the parse) used to avoid at the cost of every
+    other input.
     Each chunk gets its global byte offset; line numbers of later chunks are shifted by the
     lines before them. With ``on_error="raise"`` the error raised is the first bad record in
     input order, with its global line number.
