@@ -9,6 +9,8 @@ branch. The rules match ``_reference.escape_value`` byte for byte.
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memcpy
 
+from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_ctz
+
 from fastctx._opcodes cimport (
     ACT_BACKSLASH, ACT_COPY, ACT_CSV_QUOTE, ACT_HEX, ACT_JSON_CTRL, ACT_XML_DROP, ACT_XML_EF,
     ACT_XML_ENTITY,
@@ -54,9 +56,7 @@ cdef extern from *:
     #  define FASTCTX_ALWAYS_INLINE CYTHON_INLINE
     #endif
 
-    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
-    #  include <emmintrin.h>
-    #  define FASTCTX_HAVE_SSE2 1
+    #if FASTCTX_HAVE_SSE2
     static int fastctx_simd_enabled = 1;
 
     /* Bit i set when byte i of the 16 at p is flagged. */
@@ -115,15 +115,6 @@ cdef extern from *:
         return hit;
     }
 
-    static FASTCTX_ALWAYS_INLINE int fastctx_ctz32(unsigned f) {
-    #if defined(__GNUC__) || defined(__clang__)
-        return __builtin_ctz(f);
-    #else
-        int b = 0;
-        while (!(f & 1u)) { f >>= 1; b++; }
-        return b;
-    #endif
-    }
 
     /* 32 bytes a step with one test for both halves, then 16: one bound (chunks start below
        both `limit` and end - 15) instead of two compares a step (measured with callgrind,
@@ -140,12 +131,12 @@ cdef extern from *:
             b = fastctx_hit16_k(m, p + i + 16, below, np, ns);
             if (_mm_movemask_epi8(_mm_or_si128(a, b))) {
                 f = (unsigned)_mm_movemask_epi8(a) | ((unsigned)_mm_movemask_epi8(b) << 16);
-                return p + i + fastctx_ctz32(f);
+                return p + i + fastctx_ctz(f);
             }
         }
         for (; i < n; i += 16) {
             f = (unsigned)_mm_movemask_epi8(fastctx_hit16_k(m, p + i, below, np, ns));
-            if (f) return p + i + fastctx_ctz32(f);
+            if (f) return p + i + fastctx_ctz(f);
         }
         return p + i;
     }
@@ -173,7 +164,6 @@ cdef extern from *:
                         : fastctx_scan_k(m, p, limit, end, 0, 3, 0);
     }
     #else
-    #  define FASTCTX_HAVE_SSE2 0
     static int fastctx_simd_enabled = 0;
     static const unsigned char *fastctx_scan_simd(const fastctx_matcher *m, const unsigned char *p,
                                                   const unsigned char *limit,
@@ -240,7 +230,6 @@ cdef extern from *:
     ctypedef struct fastctx_matcher:
         unsigned char below
         int usable
-    int FASTCTX_HAVE_SSE2
     int fastctx_simd_enabled
     const uint8_t* scan_simd "fastctx_scan_simd"(const fastctx_matcher* m, const uint8_t* p, const uint8_t* limit, const uint8_t* end) noexcept nogil
     int clean_simd "fastctx_clean_simd"(const fastctx_matcher* m, const uint8_t* p, Py_ssize_t n, const uint8_t* end) noexcept nogil

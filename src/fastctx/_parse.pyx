@@ -18,6 +18,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
+from fastctx._simd cimport FASTCTX_HAVE_SSE2
 from fastctx._opcodes cimport (
     ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
     ESC_JSON_BARE, ESC_JSON_STR, ESC_NONE, ESC_XML, KIND_INT64, KIND_STRING, KIND_TIMESTAMP,
@@ -28,7 +29,7 @@ from functools import partial
 
 import numpy as np
 
-from .batch import Batch, Column, Reject, Stats
+from .batch import Batch, Column, Reject, Stats, _sum_stats
 from .errors import ParseError
 from .parseplan import as_arrays, describe_error, plan as make_plan
 
@@ -195,17 +196,7 @@ cdef extern from *:
         uint8_t width[4][16];
     } fastctx_vset;
 
-    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
-    #  include <emmintrin.h>
-    #  define FASTCTX_PARSE_SSE2 1
-    #  if defined(_MSC_VER) && !defined(__clang__)
-    #    include <intrin.h>
-    static __inline int fastctx_ctz(unsigned x) { unsigned long k; _BitScanForward(&k, x); return (int)k; }
-    static __inline int fastctx_msb(unsigned x) { unsigned long k; _BitScanReverse(&k, x); return (int)k; }
-    #  else
-    #    define fastctx_ctz(x) __builtin_ctz(x)
-    #    define fastctx_msb(x) (31 - __builtin_clz(x))
-    #  endif
+    #if FASTCTX_HAVE_SSE2
     static int fastctx_parse_simd = 1;
 
     /* Bit k set when byte k of the 16 at p is in the set. */
@@ -310,7 +301,6 @@ cdef extern from *:
         return i < n ? i : n;
     }
     #else
-    #  define FASTCTX_PARSE_SSE2 0
     static inline int64_t fastctx_ascii_run(const uint8_t *p, int64_t i, int64_t n, int64_t lim) { return i; }
     static int fastctx_parse_simd = 0;
     static inline int64_t fastctx_vfind(const fastctx_vset *s, const uint8_t *r, int64_t i,
@@ -417,7 +407,6 @@ cdef extern from *:
     ctypedef struct fastctx_vset:
         int32_t usable
     int fastctx_parse_simd
-    int FASTCTX_PARSE_SSE2
     int64_t fastctx_ascii_run(const uint8_t *p, int64_t i, int64_t n, int64_t lim) noexcept nogil
     int64_t fastctx_vfind(const fastctx_vset *s, const uint8_t *r, int64_t i, int64_t end,
                           int64_t lim) noexcept nogil
@@ -1815,7 +1804,7 @@ def _use_simd(bint enabled):
     """Turn the vector scans on or off (tests run both); returns the previous setting."""
     global fastctx_parse_simd
     cdef bint old = fastctx_parse_simd
-    fastctx_parse_simd = enabled and FASTCTX_PARSE_SSE2
+    fastctx_parse_simd = enabled and FASTCTX_HAVE_SSE2
     return old
 
 
@@ -1826,7 +1815,7 @@ _ON_ERROR = ("raise", "skip", "collect")
 cdef class _Chunk:
     """One ``parse_chunk`` result: column buffers that can still grow, counts and rejects."""
 
-    cdef public list values, datas, valids, kinds, data_len, nulls, rejects
+    cdef public list values, datas, valids, data_len, nulls, rejects
     cdef public int64_t rows
     cdef public object stats
     cdef public bint used
@@ -1983,7 +1972,7 @@ cdef class Parser:
                 fn()
         total_rows = sum((<_Chunk>chunk).rows for chunk in chunks)
         pending = []
-        for c in range(len(first.kinds)):
+        for c in range(len(self._kinds)):
             string = first.datas[c] is not None
             (<_Buffer>first.values[c]).resize((total_rows + (1 if string else 0)) * 8)
             (<_Buffer>first.valids[c]).resize((total_rows + 7) // 8 + 1)
@@ -2003,12 +1992,11 @@ cdef class Parser:
                 job.result()
         for k in range(1, len(chunks)):
             part = chunks[k]
-            for c in range(len(first.kinds)):
+            for c in range(len(self._kinds)):
                 first.data_len[c] += part.data_len[c]
                 first.nulls[c] += part.nulls[c]
             first.rejects += part.rejects
-            for field in Stats.__slots__:
-                setattr(first.stats, field, getattr(first.stats, field) + getattr(part.stats, field))
+        first.stats = _sum_stats(chunks)
         first.rows = total_rows
         return self._batch(first)
 
@@ -2186,7 +2174,6 @@ cdef class Parser:
         chunk.values, chunk.datas, chunk.valids = values, datas, valids
         chunk.rows = st.rows
         chunk.stats = Stats(st.records, st.accepted, st.rejected, st.empty, st.normalized)
-        chunk.kinds = [st.cols[c].kind for c in range(st.ncols)]
         chunk.data_len = [st.cols[c].data_len for c in range(st.ncols)]
         chunk.nulls = [st.cols[c].nulls for c in range(st.ncols)]
         chunk.used = False
@@ -2207,7 +2194,7 @@ cdef class Parser:
         cdef int c
         rows = chunk.rows
         columns = {}
-        for c in range(len(chunk.kinds)):
+        for c in range(len(self._kinds)):
             name = self.plan.names[c]
             nulls = chunk.nulls[c]
             validity = (<_Buffer>chunk.valids[c]).array(np.uint8, (rows + 7) // 8) if nulls else None
@@ -2217,5 +2204,5 @@ cdef class Parser:
                 columns[name] = Column("string", offsets, data, validity, nulls)
             else:
                 vals = (<_Buffer>chunk.values[c]).array(np.int64, rows)
-                columns[name] = Column(_KIND_NAMES[chunk.kinds[c]], vals, None, validity, nulls)
+                columns[name] = Column(_KIND_NAMES[self._kinds[c]], vals, None, validity, nulls)
         return Batch(columns, rows, stats=chunk.stats, rejects=chunk.rejects)

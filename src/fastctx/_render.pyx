@@ -40,6 +40,7 @@ from fastctx._escape cimport (
 )
 from fastctx cimport _escape
 from fastctx._opcodes cimport *
+from fastctx._simd cimport FASTCTX_HAVE_SSE2
 
 from .errors import RenderError
 from .program import ESCAPE_TABLES, Op, VType, Esc
@@ -1156,7 +1157,7 @@ def _use_simd(bint enabled):
     Process-wide and not meant for use while other threads render.
     """
     old = _escape.fastctx_simd_enabled
-    _escape.fastctx_simd_enabled = enabled and _escape.FASTCTX_HAVE_SSE2
+    _escape.fastctx_simd_enabled = enabled and FASTCTX_HAVE_SSE2
     return bool(old)
 
 

@@ -1,0 +1,25 @@
+# cython: language_level=3
+"""What the render and parse kernels share for their SSE2 paths: whether the target has SSE2
+(every x86-64 CPU does, so no run-time detection), and the bit scans of a movemask result."""
+
+cdef extern from *:
+    """
+    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+    #  include <emmintrin.h>
+    #  define FASTCTX_HAVE_SSE2 1
+    #else
+    #  define FASTCTX_HAVE_SSE2 0
+    #endif
+    /* The lowest and the highest set bit of a non-zero mask. */
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #  include <intrin.h>
+    static __inline int fastctx_ctz(unsigned x) { unsigned long k; _BitScanForward(&k, x); return (int)k; }
+    static __inline int fastctx_msb(unsigned x) { unsigned long k; _BitScanReverse(&k, x); return (int)k; }
+    #else
+    #  define fastctx_ctz(x) __builtin_ctz(x)
+    #  define fastctx_msb(x) (31 - __builtin_clz(x))
+    #endif
+    """
+    int FASTCTX_HAVE_SSE2
+    int fastctx_ctz(unsigned x) noexcept nogil
+    int fastctx_msb(unsigned x) noexcept nogil
