@@ -45,12 +45,12 @@ import mmap
 import os
 import re
 import sys
-import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import _inflate
 from .batch import Batch, Column
 from .errors import InputError, ParseError
 from .parallel import count_byte, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
@@ -234,7 +234,7 @@ def _read_blocks(stream, size):
 
 def _gunzip(blocks, limit):
     """Decompress a (multi-member) gzip stream given as blocks; output pieces of at most ``limit``."""
-    inflater = zlib.decompressobj(31)
+    inflater = _inflate.decompressobj()
     consumed = 0
     started = False
     held = b""  # the start of a next member cut by a block boundary
@@ -253,7 +253,7 @@ def _gunzip(blocks, limit):
                 break
             try:
                 out = inflater.decompress(data, limit)
-            except zlib.error as exc:
+            except _inflate.errors as exc:
                 raise InputError(f"corrupt gzip data near compressed byte {consumed}: {exc}") from None
             started = True
             if out:
@@ -262,7 +262,7 @@ def _gunzip(blocks, limit):
                 rest = inflater.unused_data
                 consumed += len(data) - len(rest)
                 data = rest
-                inflater = zlib.decompressobj(31)
+                inflater = _inflate.decompressobj()
                 started = False
             else:
                 tail = inflater.unconsumed_tail
