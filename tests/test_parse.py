@@ -523,7 +523,11 @@ def _decode_vector_set(raw):
     members = set(int(b) for b in singles)
     for lo, width in zip(los, widths):
         members |= {(int(lo) + k) % 256 for k in range(int(width) + 1)}
-    return dict(nsingle=int(head[0]), nrange=int(head[1]), usable=int(head[2]), tier=int(head[3])), members
+    if head[1] == 0xFFFF:  # the entries hold the complement
+        members = set(range(256)) - members
+    else:
+        assert head[1] == 0
+    return dict(nsingle=int(head[0]), invert=int(head[1]), usable=int(head[2]), tier=int(head[3])), members
 
 
 @pytest.mark.parametrize("members, tier", [
@@ -535,7 +539,9 @@ def _decode_vector_set(raw):
     (set(range(0x21)) | {0x22, 0x26, 0x27, 0x3C, 0x3E, 0xEF}, 2),  # XML
     ({0x22, 0x24, 0x3C, 0x3E, 0xEF} | set(range(0x41, 0x44)) | {0x60, 0x61}, 3),  # five single bytes
     (set(range(0x30, 0x3A)), 1),  # one range only
-    (set(range(256)) - set(b"0123456789-"), 3),                  # an integer's stop bytes: three runs
+    (set(range(256)) - set(b"0123456789-"), 1),                  # an integer's stop bytes: complemented
+    (set(range(256)) - set(b"0123456789-+xX"), 2),                # 5 runs, too many; complement: tier 2
+    (set(range(256)) - set(b"0123456789ABCDEF-"), 2),              # tier 3; complement: tier 2
 ])
 def test_vector_sets_hold_exactly_the_table(members, tier):
     table = [1 if byte in members else 0 for byte in range(256)]
