@@ -13,6 +13,8 @@ import datetime as _dt
 import io as _io
 import json
 import os
+import re
+import stat
 import sys
 import time
 import warnings
@@ -126,6 +128,7 @@ class _Output:
     def __init__(self, path):
         self.path = path if path not in (None, "-") else None
         self.handle = None
+        self.regular = False
 
     def __enter__(self):
         if self.path is None:
@@ -135,21 +138,35 @@ class _Output:
                 self.handle = open(self.path, "wb")
             except OSError as exc:
                 raise UsageError(f"cannot write {self.path!r}: {exc.strerror}") from None
+            # Only a regular file is removed on failure: never a device, a pipe or what a
+            # symbolic link such as /dev/stdout points to.
+            self.regular = (stat.S_ISREG(os.fstat(self.handle.fileno()).st_mode)
+                            and stat.S_ISREG(os.lstat(self.path).st_mode))
         return self.handle
 
     def __exit__(self, kind, exc, tb):
-        if self.path is None:
-            try:
+        name = "stdout" if self.path is None else repr(self.path)
+        failed = None
+        try:
+            if self.path is None:
                 self.handle.flush()
-            except BrokenPipeError:
-                pass
-            return False
-        self.handle.close()
-        if kind is not None:
+            else:
+                self.handle.close()
+        except BrokenPipeError:
+            if self.path is not None:
+                raise
+        except OSError as error:  # a full disk shows itself at the last flush
+            failed = error
+        if self.path is not None and self.regular and (kind is not None or failed is not None):
             try:
                 os.unlink(self.path)
             except OSError:
                 pass
+        if kind is not None and issubclass(kind, OSError) and not issubclass(kind, BrokenPipeError) \
+                and exc.filename is None:
+            failed = exc  # a write that failed (no space left, an I/O error): name the output
+        if failed is not None:
+            raise FastctxError(f"cannot write {name}: {failed.strerror or failed}") from None
         return False
 
 
@@ -272,7 +289,9 @@ def _table_writer(handle, kind: str, epoch_ms: bool = False):
 class _RejectsFile:
     """Every rejected record verbatim, each after a header line with its line number and reason.
 
-    ``#fastctx-reject line=17 offset=1234 reason=...`` then the raw record bytes and a newline.
+    ``#fastctx-reject source=access.log line=17 offset=1234 bytes=87 reason=...`` then the raw
+    record bytes and a newline. ``bytes`` is the length of the record, so a record that holds
+    a newline itself (a quoted CSV field) is read back whole.
     """
 
     def __init__(self, path):
@@ -289,8 +308,9 @@ class _RejectsFile:
         if self.handle is None:
             return
         for reject in rejects:
-            reason = reject.reason.replace("\n", " ")
-            head = f"#fastctx-reject source={source} line={reject.line} offset={reject.offset} reason={reason}\n"
+            reason = reject.reason.replace("\n", " ").replace("\r", " ")
+            head = (f"#fastctx-reject source={source} line={reject.line} offset={reject.offset} "
+                    f"bytes={len(reject.raw)} reason={reason}\n")
             self.handle.write(head.encode("utf-8", "backslashreplace"))
             self.handle.write(reject.raw)
             self.handle.write(b"\n")
@@ -310,8 +330,10 @@ def _on_error(args) -> str:
 
 
 def _summary(stats, label: str) -> None:
-    if stats is None:
-        return
+    if stats is None:  # no input records at all: say so rather than print nothing
+        from .batch import Stats
+
+        stats = Stats()
     print(
         f"fastctx: {label}: {stats.records:,} records, {stats.accepted:,} accepted, "
         f"{stats.rejected:,} rejected, {stats.empty:,} empty, {stats.normalized:,} normalized",
@@ -323,30 +345,68 @@ def _sources(args):
     return args.inputs or ["-"]
 
 
-def _source_size(source) -> int | None:
-    if source == "-":
-        return None
-    try:
-        return os.path.getsize(source)
-    except OSError:
-        raise UsageError(f"cannot read {source!r}: no such file") from None
+def _check_outputs(args, sources) -> None:
+    """Refuse an output that would overwrite an input (opening it for writing empties it
+    before it is read) or that shares stdout or a file with the other output."""
+    outputs = [("-o", getattr(args, "output", None)), ("--rejects", getattr(args, "rejects", None))]
+    outputs = [(flag, path) for flag, path in outputs if path is not None]
+    on_stdout = [flag for flag, path in outputs if path == "-"]
+    if len(on_stdout) > 1:
+        raise UsageError("-o and --rejects both write to stdout; name a file for one of them")
+    files = [(flag, path) for flag, path in outputs if path != "-" and os.path.exists(path)]
+    for flag, path in files:
+        for source in sources:
+            if source != "-" and os.path.exists(source) and os.path.samefile(source, path):
+                raise UsageError(f"{flag} {path!r} is also an input; writing it would destroy it")
+    if len(files) == 2 and os.path.samefile(files[0][1], files[1][1]):
+        raise UsageError("-o and --rejects name the same file")
+    if len(outputs) == 2 and outputs[0][1] != "-" and \
+            os.path.abspath(outputs[0][1]) == os.path.abspath(outputs[1][1]):
+        raise UsageError("-o and --rejects name the same file")
+
+
+def _check_sources(sources):
+    """The input paths, each checked to be a readable file (a usage error, exit code 2, if
+    not), before any output is written."""
+    for source in sources:
+        if source == "-":
+            continue
+        if not os.path.exists(source):
+            raise UsageError(f"cannot read {source!r}: no such file")
+        if os.path.isdir(source):
+            raise UsageError(f"cannot read {source!r}: it is a directory")
+        if not os.access(source, os.R_OK):
+            raise UsageError(f"cannot read {source!r}: permission denied")
+    return sources
 
 
 def _read_batches(args, fmt, on_error):
     """``(source, batch)`` for every input; a progress line on a terminal."""
     from .io import read
 
-    for source in _sources(args):
-        _source_size(source)
-        progress = Progress(f"parse {os.path.basename(source) if source != '-' else 'stdin'}")
+    for source in _check_sources(_sources(args)):
+        name = "stdin" if source == "-" else source
+        progress = Progress(f"parse {os.path.basename(name)}")
         done = 0
+        batches = read(source, fmt, kind=args.kind, on_error=on_error, threads=_threads(args),
+                       batch_size=args.batch_size << 20)
         try:
-            for batch in read(source, fmt, kind=args.kind, on_error=on_error, threads=_threads(args),
-                              batch_size=args.batch_size << 20):
+            while True:
+                # errors name the input they come from (line numbers are per input)
+                try:
+                    batch = next(batches, None)
+                except ParseError as exc:
+                    exc.source = name
+                    raise
+                except InputError as exc:
+                    raise InputError(f"{name}: {exc}") from None
+                if batch is None:
+                    break
                 done += batch.num_rows
-                yield source, batch
+                yield name, batch
                 progress.update(done)
         finally:
+            batches.close()
             progress.close()
 
 
@@ -390,6 +450,7 @@ def cmd_parse(args) -> int:
     fmt = _compile(args)
     on_error = _on_error(args)
     kind = _table_format(args, args.output)
+    _check_outputs(args, _check_sources(_sources(args)))
     rejects = _RejectsFile(args.rejects)
     total = None
     try:
@@ -417,6 +478,7 @@ def cmd_convert(args) -> int:
     source_fmt = _compile(args)
     target_fmt = _compile(args, "to_")
     on_error = _on_error(args)
+    _check_outputs(args, _check_sources(_sources(args)))
     rejects = _RejectsFile(args.rejects)
     total = None
     try:
@@ -433,12 +495,13 @@ def cmd_convert(args) -> int:
     return EXIT_OK
 
 
-def _read_events(path, kind: str, numeric=(), chunk_rows: int = _GENERATE_ROWS_PER_CHUNK):
+def _read_events(path, kind: str, typed=None, chunk_rows: int = _GENERATE_ROWS_PER_CHUNK):
     """Batches of events from JSON Lines, CSV or Parquet.
 
-    CSV values are text, an empty field is missing; the columns in ``numeric`` (the template's
-    int and time variables) are read as integers when every value is one, so epoch
-    milliseconds render as times.
+    CSV values are text, an empty field is missing. ``typed`` maps the template's int and
+    time variables to ``"int"`` or ``"time"``: their columns are read as integers when every
+    value is one (epoch milliseconds for a time), and a time column of ISO 8601 times as
+    timestamps (see ``_typed_column``).
     """
     from .batch import Batch, Column
 
@@ -458,60 +521,132 @@ def _read_events(path, kind: str, numeric=(), chunk_rows: int = _GENERATE_ROWS_P
         for group in range(source.num_row_groups):
             yield source.read_row_group(group)
         return
+    name = "stdin" if path == "-" else path
     handle = sys.stdin.buffer if path == "-" else open(path, "rb")
     try:
-        text = _io.TextIOWrapper(handle, encoding="utf-8", newline="")
         if kind == "csv":
-            reader = csv.reader(text)
-            header = next(reader, None)
-            if header is None:
-                return
-            rows = []
-            for row in reader:
-                rows.append(row)
-                if len(rows) >= chunk_rows:
-                    yield _csv_batch(header, rows, numeric)
-                    rows = []
-            if rows:
-                yield _csv_batch(header, rows, numeric)
+            yield from _csv_batches(handle, name, typed, chunk_rows)
             return
-        records, line = [], 0
-        for line, raw in enumerate(text, 1):
+        records = []
+        # Bytes, one line at a time: a line that is not UTF-8 is named by its number.
+        for line, raw in enumerate(handle, 1):
             if not raw.strip():
                 continue
             try:
                 record = json.loads(raw)
-            except ValueError as exc:
-                raise InputError(f"{path}: line {line} is not JSON: {exc}") from None
+            except ValueError as exc:  # UnicodeDecodeError included
+                raise InputError(f"{name}: line {line} is not JSON: {exc}") from None
             if not isinstance(record, dict):
-                raise InputError(f"{path}: line {line} is not a JSON object")
+                raise InputError(f"{name}: line {line} is not a JSON object")
             records.append(record)
             if len(records) >= chunk_rows:
-                yield _json_batch(records, path)
+                yield _json_batch(records, name, typed)
                 records = []
         if records:
-            yield _json_batch(records, path)
+            yield _json_batch(records, name, typed)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
 
 
-def _csv_batch(header, rows, numeric=()):
+def _csv_batches(handle, name, typed, chunk_rows):
+    """CSV events with a header row; a malformed file is an error naming its line, never a
+    silently different table (an unclosed quote would otherwise swallow the rest of the file,
+    a short row would render its missing fields as ``-``)."""
+    # Bytes that are not UTF-8 come through as lone surrogates, found per row below, so the
+    # error names the line (a strict decoder fails on a whole read block instead).
+    text = _io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+    # Event values may be long (a User-Agent, a request body); the csv module's default
+    # limit of 128 KiB per field would stop at the first such value.
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, 1 << 30))
+    reader = csv.reader(text, strict=True)
+    try:
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            if _ESCAPED_BYTE.search("".join(header)):
+                raise InputError(f"{name}: the header line is not UTF-8 text")
+            rows = []
+            for row in reader:
+                if not row:  # a blank line holds no event
+                    continue
+                if not all(field.isascii() for field in row) and _ESCAPED_BYTE.search("".join(row)):
+                    raise InputError(f"{name}: line {reader.line_num} is not UTF-8 text")
+                if len(row) != len(header):
+                    raise InputError(
+                        f"{name}: line {reader.line_num} has {len(row)} fields, the header has "
+                        f"{len(header)}")
+                rows.append(row)
+                if len(rows) >= chunk_rows:
+                    yield _csv_batch(header, rows, typed)
+                    rows = []
+        except csv.Error as exc:
+            raise InputError(f"{name}: line {reader.line_num} is not valid CSV: {exc}") from None
+        if rows:
+            yield _csv_batch(header, rows, typed)
+    finally:
+        csv.field_size_limit(previous)
+        text.detach()
+
+
+_INTEGER = re.compile(r"-?[0-9]+\Z")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape holds it
+# The timestamps that `parse` and `generate` write to CSV and JSON Lines: ISO 8601, UTC.
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?\Z")
+
+
+def _typed_column(name, values, typed):
+    """The column of an event field that a template slot reads as a number or a time.
+
+    ``typed`` maps field names to ``"int"`` or ``"time"``. Integers stay integers (a time
+    column of integers is epoch milliseconds). A time column whose values are all ISO 8601
+    times (what ``fastctx parse`` writes to CSV and JSON Lines) becomes a timestamp column,
+    so ``parse`` then ``render`` gives back the same lines. Anything else is None: the
+    values are kept as text, which the renderer writes as they are into a time slot.
+    """
+    from .batch import Column
+
+    kind = typed.get(name)
+    if kind is None:
+        return None
+    present = [v for v in values if v is not None]
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return Column.from_ints(values, name)
+    if all(isinstance(v, str) and _INTEGER.match(v) for v in present):
+        return Column.from_ints([None if v is None else int(v) for v in values], name)
+    if kind == "time" and all(isinstance(v, str) and _ISO_TIME.match(v) for v in present):
+        times = []
+        for v in values:
+            if v is None:
+                times.append(None)
+                continue
+            try:
+                moment = _dt.datetime.fromisoformat(v)
+            except ValueError:  # shaped like a time but not one (month 13): keep the text
+                return None
+            times.append(moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc))
+        return Column.from_datetimes(times, name)
+    return None
+
+
+def _csv_batch(header, rows, typed=None):
     from .batch import Batch, Column
 
+    typed = typed or {}
     columns = {}
     for index, name in enumerate(header):
         values = [(row[index] if index < len(row) and row[index] != "" else None) for row in rows]
-        if name in numeric and all(v is None or v.lstrip("-").isdigit() for v in values):
-            columns[name] = Column.from_ints([None if v is None else int(v) for v in values], name)
-        else:
-            columns[name] = Column.from_strings(values, name)
+        column = _typed_column(name, values, typed)
+        columns[name] = column if column is not None else Column.from_strings(values, name)
     return Batch(columns, len(rows))
 
 
-def _json_batch(records, path):
+def _json_batch(records, path, typed=None):
     from .batch import Batch, Column
 
+    typed = typed or {}
     names = {}
     for record in records:
         for key in record:
@@ -520,7 +655,10 @@ def _json_batch(records, path):
     for name in names:
         values = [record.get(name) for record in records]
         kinds = {type(v) for v in values if v is not None}
-        if kinds <= {int}:
+        column = _typed_column(name, values, typed)
+        if column is not None:
+            columns[name] = column
+        elif kinds <= {int}:
             columns[name] = Column.from_ints(values, name)
         elif kinds <= {str}:
             columns[name] = Column.from_strings(values, name)
@@ -535,22 +673,45 @@ def cmd_render(args) -> int:
     from .program import VType
 
     fmt = _compile(args)
-    numeric = {slot.name for slot in fmt.program.slots
-               if slot.vtype in (VType.INT, VType.EPOCH_MS, VType.CLF_TIME)}
-    rows = 0
+    typed = {slot.name: "int" if slot.vtype == VType.INT else "time" for slot in fmt.program.slots
+             if slot.vtype in (VType.INT, VType.EPOCH_MS, VType.CLF_TIME)}
+    sources = _check_sources(_sources(args))
+    _check_outputs(args, sources)
+    kinds = {}
+    for path in sources:
+        kinds[path] = args.source_format or _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+        if kinds[path] is None:
+            raise UsageError(f"cannot tell the event format of {path!r}; use --from jsonl, csv or parquet")
     with _Output(args.output) as handle:
-        for path in _sources(args):
-            kind = args.source_format or _EXTENSIONS.get(os.path.splitext(path)[1].lower())
-            if kind is None:
-                raise UsageError(f"cannot tell the event format of {path!r}; use --from jsonl, csv or parquet")
-            if path != "-" and not os.path.exists(path):
-                raise UsageError(f"cannot read {path!r}: no such file")
+        for path in sources:
+            name = "stdin" if path == "-" else path
             progress = Progress("render", None, "events")
-            for batch in _read_events(path, kind, numeric):
-                handle.write(fmt.render(batch, threads=_threads(args)))
-                rows += len(batch) if hasattr(batch, "__len__") else batch.num_rows
-                progress.update(rows)
-            progress.close()
+            rows = 0
+            events = _read_events(path, kinds[path], typed)
+            try:
+                while True:
+                    try:
+                        batch = next(events, None)
+                    except (FastctxError, UsageError):
+                        raise
+                    except (OSError, ValueError, TypeError, ArithmeticError) as exc:
+                        # unreadable Parquet, a value that does not fit its column: name the file
+                        raise InputError(f"{name}: {exc}") from None
+                    if batch is None:
+                        break
+                    try:
+                        lines = fmt.render(batch, threads=_threads(args))
+                    except RenderError as exc:
+                        if exc.row is None:
+                            raise InputError(f"{name}: {exc}") from None
+                        raise InputError(f"{name}: event {rows + exc.row + 1}: {exc.reason} "
+                                         f"(column {exc.column!r})") from None
+                    handle.write(lines)
+                    rows += len(batch) if hasattr(batch, "__len__") else batch.num_rows
+                    progress.update(rows)
+            finally:
+                events.close()
+                progress.close()
     return EXIT_OK
 
 
@@ -647,7 +808,7 @@ def _add_parse_options(parser) -> None:
     group.add_argument("--rejects", metavar="FILE",
                        help="write every rejected record verbatim, after a header line with its "
                             "line number and reason (implies --on-error collect)")
-    group.add_argument("--batch-size", type=int, default=32, metavar="MB",
+    group.add_argument("--batch-size", type=_positive, default=32, metavar="MB",
                        help="input megabytes per batch; bounds memory (default 32)")
     group.add_argument("--stats", action="store_true", help="print the record counts on stderr")
 
@@ -809,7 +970,8 @@ def _guard(run, parser=None) -> int:
         print(f"fastctx: template error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ParseError as exc:
-        print(f"fastctx: bad record: {exc}", file=sys.stderr)
+        source = getattr(exc, "source", None)
+        print(f"fastctx: bad record{f' in {source}' if source else ''}: {exc}", file=sys.stderr)
         print("fastctx: use --on-error skip or collect (with --rejects FILE) to go on past bad records",
               file=sys.stderr)
         return EXIT_DATA
@@ -829,7 +991,7 @@ def _guard(run, parser=None) -> int:
     except KeyboardInterrupt:
         print("fastctx: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, ArithmeticError) as exc:
         # Unreadable files, event values of the wrong type: one line, no traceback.
         print(f"fastctx: error: {exc}", file=sys.stderr)
         return EXIT_DATA

@@ -73,6 +73,7 @@ DEFAULT_BATCH_SIZE = 32 << 20
 MAX_RECORD = 256 << 20
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _EXPORT_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 _EXPORT_WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
 _CLOUDWATCH_KEY = re.compile(
@@ -762,6 +763,21 @@ def _events(doc):
         try:
             message = event["message"]
             timestamp = int(event["timestamp"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise InputError(f"a log event without message and timestamp: {str(event)[:80]}") from None
-        yield (message.encode("utf-8", "surrogatepass"), timestamp, event.get("id"), group, stream, owner)
+        if not isinstance(message, str):
+            raise InputError(f"a log event whose message is not a string: {str(event)[:80]}")
+        if not _INT64_MIN <= timestamp <= _INT64_MAX:
+            raise InputError(f"a log event whose timestamp is out of range: {str(event)[:80]}")
+        ident = event.get("id")
+        # The envelope's names are strings in every payload CloudWatch writes; a number given
+        # instead is kept as its text rather than failing the whole column.
+        yield (message.encode("utf-8", "surrogatepass"), timestamp, _text(ident), _text(group),
+               _text(stream), _text(owner))
+
+
+def _text(value):
+    """An envelope field as a string column value: None stays None, other JSON as its text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)

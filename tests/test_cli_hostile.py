@@ -1,0 +1,241 @@
+"""The command line against hostile input and careless use: one clear line, the right exit
+code, no traceback, never a silently short or destroyed file."""
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+
+import pytest
+
+import fastctx
+
+TEMPLATE = "$context.requestId $context.status"
+TIMED = "$context.requestId $context.requestTimeEpoch [$context.requestTime] $context.status"
+
+
+def run(*args, input=None, code=0):
+    proc = subprocess.run([sys.executable, "-m", "fastctx", *map(str, args)], input=input,
+                          capture_output=True, timeout=300)
+    assert proc.returncode == code, (proc.returncode, proc.stderr.decode(errors="replace"))
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    return proc
+
+
+def error_line(proc) -> str:
+    text = proc.stderr.decode()
+    assert text.startswith("fastctx: "), text
+    return text.splitlines()[0]
+
+
+@pytest.mark.parametrize("preset", ["clf", "json", "xml", "csv"])
+@pytest.mark.parametrize("table", ["csv", "jsonl"])
+def test_parse_then_render_gives_the_same_lines_through_text_tables(tmp_path, preset, table):
+    # parse writes times to CSV and JSON Lines as ISO 8601; render must read them back as
+    # times, not write the ISO text into the CLF time slot.
+    lines = run("generate", "--preset", preset, "-n", 300, "--escaped", 0.3, "--seed", 3).stdout
+    log = tmp_path / "a.log"
+    log.write_bytes(lines)
+    events = tmp_path / f"events.{table}"
+    run("parse", "--preset", preset, log, "-o", events)
+    assert run("render", "--preset", preset, events).stdout == lines
+
+
+@pytest.mark.parametrize("table", ["csv", "jsonl"])
+def test_epoch_and_clf_times_round_trip_through_text_tables(tmp_path, table):
+    lines = run("generate", "--template", TIMED, "-n", 200, "--seed", 5).stdout
+    log = tmp_path / "a.log"
+    log.write_bytes(lines)
+    events = tmp_path / f"events.{table}"
+    run("parse", "--template", TIMED, log, "-o", events)
+    assert run("render", "--template", TIMED, events).stdout == lines
+
+
+def test_output_naming_an_input_is_refused_and_the_input_kept(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_bytes(run("generate", "--preset", "clf", "-n", 50).stdout)
+    before = log.read_bytes()
+    proc = run("convert", "--preset", "clf", "--to-preset", "json", log, "-o", log, code=2)
+    assert "is also an input" in error_line(proc)
+    assert log.read_bytes() == before
+    run("parse", "--preset", "clf", log, "--rejects", log, code=2)
+    assert log.read_bytes() == before
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"requestId": "a", "status": 1}\n')
+    run("render", "--template", TEMPLATE, events, "-o", events, code=2)
+    assert events.read_text() == '{"requestId": "a", "status": 1}\n'
+
+
+def test_rejects_and_output_cannot_share_stdout_or_a_file(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(b"r1 200\nbad x\n")
+    proc = run("parse", "--template", TEMPLATE, log, "--rejects", "-", code=2)
+    assert "stdout" in error_line(proc)
+    same = tmp_path / "out.csv"
+    run("parse", "--template", TEMPLATE, log, "--rejects", same, "-o", same, code=2)
+    # a file for one of them is fine
+    out = run("parse", "--template", TEMPLATE, log, "--rejects", "-", "-o", tmp_path / "o.csv").stdout
+    assert out.startswith(b"#fastctx-reject ") and out.endswith(b"\nbad x\n")
+
+
+def test_a_failed_parse_removes_its_half_written_file_but_never_a_link_or_device(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(b"r1 200\nbad x\n")
+    target = tmp_path / "target.jsonl"
+    target.write_text("kept\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    run("parse", "--template", TEMPLATE, log, "-o", link, code=1)
+    assert link.is_symlink()  # the link itself is not removed (as /dev/stdout must not be)
+    plain = tmp_path / "o.jsonl"
+    run("parse", "--template", TEMPLATE, log, "-o", plain, code=1)
+    assert not plain.exists()
+
+
+@pytest.mark.skipif(not (os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)),
+                    reason="needs the /dev/full device")
+@pytest.mark.parametrize("args", [
+    ("generate", "--preset", "clf", "-n", 10),
+    ("generate", "--preset", "clf", "-n", 10, "--format", "csv"),
+    ("render", "--template", TEMPLATE, "{events}"),
+])
+def test_a_full_disk_is_a_clear_error_naming_the_output(tmp_path, args):
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"requestId": "a", "status": 1}\n')
+    args = [str(events) if a == "{events}" else a for a in args]
+    proc = run(*args, "-o", "/dev/full", code=1)
+    assert error_line(proc) == "fastctx: error: cannot write '/dev/full': No space left on device"
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "fastctx", *map(str, args[:5])], stdout=full,
+                              stderr=subprocess.PIPE, timeout=300)
+    assert proc.returncode == 1 and b"cannot write stdout" in proc.stderr
+
+
+def test_inputs_that_are_not_files_are_usage_errors(tmp_path):
+    proc = run("parse", "--template", TEMPLATE, tmp_path, code=2)
+    assert "is a directory" in error_line(proc)
+    run("render", "--template", TEMPLATE, "--from", "jsonl", tmp_path, code=2)
+    run("parse", "--template", TEMPLATE, "--batch-size", "0", "-", input=b"", code=2)
+
+
+def test_errors_name_the_input_they_come_from(tmp_path):
+    import gzip
+
+    good = tmp_path / "good.log"
+    good.write_bytes(b"r1 200\n")
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(b"r2 200\n" * 2000)[:-30])
+    proc = run("parse", "--template", TEMPLATE, good, cut, code=1)
+    assert error_line(proc).startswith(f"fastctx: error: {cut}: truncated gzip")
+    bad = tmp_path / "bad.log"
+    bad.write_bytes(b"r1 200\nr2 x\n")
+    proc = run("parse", "--template", TEMPLATE, good, bad, code=1)
+    assert error_line(proc).startswith(f"fastctx: bad record in {bad}: line 2, byte offset 10")
+    proc = run("parse", "--template", TEMPLATE, "-", input=b"r2 x\n", code=1)
+    assert error_line(proc).startswith("fastctx: bad record in stdin: line 1")
+
+
+def test_stats_on_empty_input_still_print_the_counts():
+    proc = run("parse", "--template", TEMPLATE, "--stats", "-", input=b"")
+    assert b"0 records, 0 accepted, 0 rejected, 0 empty" in proc.stderr
+    proc = run("parse", "--template", TEMPLATE, "--stats", "-", input=b"\n\n\r\n")
+    assert b"3 records, 0 accepted, 0 rejected, 3 empty" in proc.stderr
+
+
+_HEADER = re.compile(rb"#fastctx-reject source=(\S+) line=(\d+) offset=(\d+) bytes=(\d+) reason=([^\n]*)\n")
+
+
+def read_rejects(data: bytes):
+    """The side file read back by its headers' lengths: [(line, offset, reason, raw)]."""
+    out, pos = [], 0
+    while pos < len(data):
+        head = _HEADER.match(data, pos)
+        assert head, data[pos : pos + 80]
+        size = int(head.group(4))
+        raw = data[head.end() : head.end() + size]
+        assert data[head.end() + size : head.end() + size + 1] == b"\n"
+        out.append((int(head.group(2)), int(head.group(3)), head.group(5).decode(), raw))
+        pos = head.end() + size + 1
+    return out
+
+
+def test_rejects_side_file_keeps_records_holding_newlines_whole(tmp_path):
+    # In auto CSV a quoted field may hold a newline: the header's byte count says where the
+    # record ends, so the side file reads back record for record.
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    good = fmt.render({"requestId": ["r1"], "routeKey": ["two\nlines"], "status": [200]})
+    bad = good.replace(b",200,", b",2x0,")
+    log = tmp_path / "a.csvlog"
+    log.write_bytes(good + bad + b"#fastctx-reject looks like a header\n" + good)
+    side = tmp_path / "rejects.txt"
+    proc = run("parse", "--preset", "csv", log, "--rejects", side, "-o", tmp_path / "o.jsonl")
+    assert b"4 records, 2 accepted, 2 rejected" in proc.stderr
+    rejects = read_rejects(side.read_bytes())
+    assert [(line, offset, raw) for line, offset, _, raw in rejects] == [
+        (3, len(good), bad[:-1]),
+        (5, 2 * len(good), b"#fastctx-reject looks like a header"),
+    ]
+    assert all(reason for _, _, reason, _ in rejects)
+
+
+def test_rejects_side_file_is_verbatim_for_hostile_bytes(tmp_path):
+    lines = [b"r1 200", b"r2 \x00", b"r3 \xff\xfe", b"x" * 300_000, b"r4 2\r", b"", b"r5 1 2", b"r6 7"]
+    log = tmp_path / "a.log"
+    log.write_bytes(b"\n".join(lines))  # no final newline
+    side = tmp_path / "rejects.txt"
+    proc = run("parse", "--template", TEMPLATE, log, "--rejects", side, "-o", tmp_path / "o.csv")
+    assert b"8 records, 3 accepted, 4 rejected, 1 empty" in proc.stderr
+    rejects = read_rejects(side.read_bytes())
+    assert [(line, raw) for line, _, _, raw in rejects] == [
+        (2, b"r2 \x00"), (3, b"r3 \xff\xfe"), (4, b"x" * 300_000), (7, b"r5 1 2")]
+    starts = [sum(len(x) + 1 for x in lines[: line - 1]) for line, *_ in rejects]
+    assert [offset for _, offset, _, _ in rejects] == starts
+    assert (tmp_path / "o.csv").read_text() == "requestId,status\nr1,200\nr4,2\nr6,7\n"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("ragged.csv", b"requestId,status\na,1,extra\n", "ragged.csv: line 2 has 3 fields, the header has 2"),
+    ("short.csv", b"requestId,status\na,1\nb\n", "short.csv: line 3 has 1 fields, the header has 2"),
+    ("open.csv", b'requestId,status\n"a,1\nb,2\n', "open.csv: line 3 is not valid CSV"),
+    ("bytes.csv", b"requestId,status\na,1\nb\xff,2\n", "bytes.csv: line 3 is not UTF-8 text"),
+    ("bytes.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "\xff"}\n', "bytes.jsonl: line 2 is not JSON"),
+    ("big.csv", b"requestId,status\na,99999999999999999999999\n", "big.csv: column 'status' row 0"),
+    ("big.jsonl", b'{"requestId": "a", "status": 99999999999999999999999}\n', "big.jsonl: column 'status'"),
+    ("float.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "b", "status": 2.5}\n',
+     "float.jsonl: event 2: value '2.5' is not an integer (column 'status')"),
+    ("cut.parquet", b"PAR1 not really", "cut.parquet: "),
+])
+def test_bad_event_files_are_one_line_errors_naming_file_and_place(tmp_path, name, content, message):
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    path = tmp_path / name
+    path.write_bytes(content)
+    proc = run("render", "--template", TEMPLATE, path, code=1)
+    assert message in error_line(proc)
+    assert proc.stdout == b"" or name == "float.jsonl"
+
+
+def test_long_csv_event_values_render(tmp_path):
+    value = "v" * 300_000  # more than the csv module's default field limit
+    path = tmp_path / "e.csv"
+    path.write_text(f"requestId,status\n{value},200\n")
+    assert run("render", "--template", TEMPLATE, path).stdout == f"{value} 200\n".encode()
+
+
+def test_subscription_payload_oddities_are_clear_errors(tmp_path):
+    import gzip
+
+    def payload(event):
+        doc = {"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
+               "subscriptionFilters": [], "logEvents": [event]}
+        return gzip.compress(json.dumps(doc).encode())
+
+    proc = run("parse", "--template", TEMPLATE, "-", code=1,
+               input=payload({"id": "1", "timestamp": 1, "message": 5}))
+    assert "stdin: a log event whose message is not a string" in error_line(proc)
+    proc = run("parse", "--template", TEMPLATE, "-", code=1,
+               input=payload({"id": "1", "timestamp": 10**30, "message": "r1 200"}))
+    assert "timestamp is out of range" in error_line(proc)

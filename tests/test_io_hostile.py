@@ -1,0 +1,111 @@
+"""The reader against input as it really arrives, and as it arrives broken."""
+
+import base64
+import datetime
+import gzip
+import io
+import json
+
+import pytest
+
+import fastctx
+from fastctx.errors import InputError
+
+TEMPLATE = "$context.requestId $context.status"
+
+
+@pytest.fixture(scope="module")
+def fmt():
+    return fastctx.compile(TEMPLATE)
+
+
+# Records of every kind a file holds: accepted, rejected, empty, CRLF, a CR-only line, a
+# NUL, invalid UTF-8, a long record, and a last record without its newline.
+DATA = (b"r1 200\nbad x\n\nr2 201\r\nr3 \xff\n\r\nr4 \x00\n" + b"y" * 150 + b" 1\n"
+        + b"r5 5\r\nr6 6")
+
+
+def summary(batch):
+    return (batch.to_pydict(), batch.stats.as_dict(),
+            [(r.line, r.offset, r.reason, r.raw) for r in batch.rejects])
+
+
+def sources(data):
+    """The same bytes as each kind of source the reader takes."""
+    yield "bytes", lambda: data
+    yield "file object", lambda: io.BytesIO(data)
+    packed = gzip.compress(data[:17]) + gzip.compress(data[17:])  # two members, cut mid-record
+    yield "gzip", lambda: io.BytesIO(packed)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_every_read_size_from_1_to_64_bytes_gives_the_same_result(fmt, threads, tmp_path):
+    expected = summary(fmt.parse(DATA, on_error="collect", threads=1))
+    assert expected[1]["records"] == 10
+    assert expected[1]["accepted"] + expected[1]["rejected"] + expected[1]["empty"] == 10
+    path = tmp_path / "a.log"
+    path.write_bytes(DATA)
+    cases = list(sources(DATA)) + [("path", lambda: str(path))]
+    for name, make in cases:
+        for size in range(1, 65):
+            got = summary(fastctx.read_all(make(), fmt, batch_size=size, on_error="collect",
+                                           threads=threads))
+            assert got == expected, (name, size)
+
+
+def test_records_split_across_reads_in_export_files(fmt):
+    lines = [b"r%d %d" % (i, i) for i in range(30)] + [b"broken", b""]
+    data = b"".join(b"2024-07-10T18:15:%02d.000Z " % (i % 60) + line + b"\n" if line else b"\n"
+                    for i, line in enumerate(lines))
+    expected = summary(fastctx.read_all(data, fmt, on_error="collect", batch_size=1 << 20))
+    assert expected[1] == {"records": 32, "accepted": 30, "rejected": 1, "empty": 1, "normalized": 0}
+    for size in range(1, 65):
+        assert summary(fastctx.read_all(io.BytesIO(data), fmt, on_error="collect", batch_size=size)) == expected
+
+
+def payload(events, **envelope):
+    doc = {"messageType": "DATA_MESSAGE", "owner": "123", "logGroup": "g", "logStream": "s",
+           "subscriptionFilters": ["f"], "logEvents": events}
+    doc.update(envelope)
+    return gzip.compress(json.dumps(doc).encode())
+
+
+def test_log_event_fields_of_the_wrong_type_are_input_errors_not_crashes(fmt):
+    with pytest.raises(InputError, match="message is not a string"):
+        fastctx.read_all(payload([{"id": "1", "timestamp": 1, "message": 7}]), fmt)
+    with pytest.raises(InputError, match="message is not a string"):
+        fastctx.read_all(payload([{"id": "1", "timestamp": 1, "message": None}]), fmt)
+    with pytest.raises(InputError, match="timestamp is out of range"):
+        fastctx.read_all(payload([{"id": "1", "timestamp": 10**30, "message": "r1 1"}]), fmt)
+    with pytest.raises(InputError, match="without message and timestamp"):
+        fastctx.read_all(payload([{"id": "1", "timestamp": "soon", "message": "r1 1"}]), fmt)
+
+
+def test_envelope_names_given_as_numbers_are_kept_as_text(fmt):
+    data = payload([{"id": 36001, "timestamp": 1720635321799, "message": "r1 200"}], owner=123456789012)
+    batch = fastctx.read_all(data, fmt, columns=["eventId", "owner", "logGroup"])
+    assert batch.to_pydict() == {"requestId": ["r1"], "status": [200], "eventId": ["36001"],
+                                 "owner": ["123456789012"], "logGroup": ["g"]}
+
+
+def test_lambda_event_problems_are_input_errors(fmt):
+    def event(data):
+        return json.dumps({"awslogs": {"data": data}}).encode()
+
+    good = base64.b64encode(payload([{"id": "1", "timestamp": 5, "message": "r1 200"}])).decode()
+    assert fastctx.read_all(event(good), fmt).to_pydict() == {
+        "requestId": ["r1"], "status": [200],
+        "eventTimestamp": [datetime.datetime(1970, 1, 1, 0, 0, 0, 5000, tzinfo=datetime.timezone.utc)]}
+    for bad, message in [
+        (good[:-5] + "$$$$$", "not valid base64"),
+        (base64.b64encode(gzip.compress(b"{}")[:-6]).decode(), "truncated gzip"),
+        (base64.b64encode(b"not json").decode(), "does not hold a JSON document"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            fastctx.read_all(event(bad), fmt)
+    with pytest.raises(InputError, match="awslogs.data"):
+        fastctx.read_all(json.dumps({"awslogs": {}}).encode(), fmt)
+    control = {"messageType": "CONTROL_MESSAGE", "logEvents": [
+        {"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination"}]}
+    batch = fastctx.read_all(event(base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()), fmt)
+    assert batch.num_rows == 0 and batch.column_names == ["requestId", "status"]
