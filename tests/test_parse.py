@@ -273,6 +273,26 @@ def test_csv_field_with_newline_in_auto_mode():
     assert batch.rejects[0].line == 4
 
 
+@pytest.mark.parametrize("pad", range(0, 34))
+def test_csv_record_ends_with_quotes_at_every_vector_position(pad):
+    # quotes, doubled quotes, stray quotes and newlines inside quotes land on every byte of
+    # a 16-byte block, and at the end of the input (the kernel's scalar tail)
+    program = compiled(CSV_T)
+    head = b"p" * pad
+    records = [
+        head + b',"a ""b"", \nc",1',          # doubled quotes and a newline in a quoted field
+        head + b'""",x"""",2',                  # a quoted field starting with a doubled quote
+        head + b'x"y,"q,\n"",",3',             # a stray quote in an unquoted field
+        head + b',"",4',                        # an empty quoted field
+        head + b',ab"',                         # stray quote before a short last field
+        head + b',"' + b"z" * pad + b'\n",5',
+    ]
+    data = b"\n".join(records) + b"\n" + head + b',"never closed\n' + b"y" * pad
+    batch = both(program, data, "collect")
+    assert batch.column("identity.userAgent").to_pylist()[0] == 'a "b", \nc'
+    assert batch.stats.records == len(batch.rejects) + batch.num_rows
+
+
 def test_long_line_with_many_quotes_is_parsed():
     # free text full of the separator: linear work, and the single free-text slot is exact
     program = fastctx.compile(JSON_T, escape="none").program
