@@ -239,3 +239,28 @@ def test_subscription_payload_oddities_are_clear_errors(tmp_path):
     proc = run("parse", "--template", TEMPLATE, "-", code=1,
                input=payload({"id": "1", "timestamp": 10**30, "message": "r1 200"}))
     assert "timestamp is out of range" in error_line(proc)
+
+
+def test_inputs_with_different_columns_cannot_share_a_csv_or_parquet_table(tmp_path):
+    import gzip
+
+    lines = tmp_path / "a.log"
+    lines.write_bytes(b"r1 200\n")
+    doc = {"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
+           "subscriptionFilters": [], "logEvents": [{"id": "1", "timestamp": 5, "message": "r2 201"}]}
+    sub = tmp_path / "b.json.gz"
+    sub.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    # CSV has one header: a row with one more field under it would be a silently wrong table
+    proc = run("parse", "--template", TEMPLATE, lines, sub, "-o", tmp_path / "o.csv", code=2)
+    assert "eventTimestamp" in error_line(proc) and not (tmp_path / "o.csv").exists()
+    out = run("parse", "--template", TEMPLATE, lines, sub).stdout.decode().splitlines()
+    assert [json.loads(x) for x in out] == [
+        {"requestId": "r1", "status": 200},
+        {"requestId": "r2", "status": 201, "eventTimestamp": "1970-01-01T00:00:00.005Z"}]
+
+
+def test_template_file_that_is_not_utf8_is_a_usage_error(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"$context.requestId \xff\n")
+    proc = run("check", "--template-file", path, code=2)
+    assert "not UTF-8" in error_line(proc)

@@ -109,3 +109,27 @@ def test_lambda_event_problems_are_input_errors(fmt):
         {"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination"}]}
     batch = fastctx.read_all(event(base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()), fmt)
     assert batch.num_rows == 0 and batch.column_names == ["requestId", "status"]
+
+
+def test_a_message_holding_a_newline_is_a_reject_not_the_end_of_the_stream(fmt):
+    messages = ["r1 200", "r2 201\nr3 202", "bad", "r4 203", "a\nb", "r5 204"]
+    data = payload([{"id": str(i), "timestamp": 1000 + i, "message": m} for i, m in enumerate(messages)])
+    for size in (1, 10, 1 << 20):
+        batch = fastctx.read_all(data, fmt, on_error="collect", batch_size=size)
+        assert batch.to_pydict()["requestId"] == ["r1", "r4", "r5"]
+        assert batch.column("eventTimestamp").values.tolist() == [1000, 1003, 1005]
+        assert batch.stats.as_dict() == {"records": 6, "accepted": 3, "rejected": 3, "empty": 0, "normalized": 0}
+        rejects = [(r.line, r.raw) for r in batch.rejects]
+        assert rejects == [(2, b"r2 201\nr3 202"), (3, b"bad"), (5, b"a\nb")]
+        assert "holds a newline" in batch.rejects[0].reason and "holds a newline" not in batch.rejects[1].reason
+    # offsets are those of the messages joined by newlines
+    joined = "\n".join(messages).encode()
+    assert [r.offset for r in batch.rejects] == [joined.index(b"r2"), joined.index(b"bad"), joined.index(b"a\nb")]
+    assert fastctx.read_all(data, fmt, on_error="skip").num_rows == 3
+    with pytest.raises(fastctx.ParseError) as info:
+        fastctx.read_all(data, fmt)
+    assert info.value.line == 2 and info.value.offset == joined.index(b"\nr3") and "newline" in info.value.reason
+    early = payload([{"id": "1", "timestamp": 1, "message": m} for m in ["bad", "a\nb"]])
+    with pytest.raises(fastctx.ParseError) as info:
+        fastctx.read_all(early, fmt)
+    assert info.value.line == 1 and info.value.raw == b"bad"  # the first bad record is reported first

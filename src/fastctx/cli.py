@@ -101,7 +101,10 @@ def _template(args, prefix: str = "") -> str:
             text = handle.read()
     except OSError as exc:
         raise UsageError(f"cannot read template file {template_file!r}: {exc.strerror}") from None
-    # A template file may end with the editor's newline; the template itself never does.
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"template file {template_file!r} is not UTF-8 text (byte {exc.start})") from None
+    # A template file may end with the editor's newline (CRLF arrives here as "\n"); the
+    # template itself never does.
     return text[:-1] if text.endswith("\n") else text
 
 
@@ -214,6 +217,8 @@ class _RowsWriter:
         return names, columns
 
     def write(self, batch) -> None:
+        if self.kind == "csv":
+            _same_columns(self, batch)
         names, columns = self._columns(batch)
         if self.kind == "jsonl":
             dumps = json.dumps
@@ -256,6 +261,7 @@ class _ParquetWriter:
                     "(or choose --to csv / --to jsonl)") from None
 
     def write(self, batch) -> None:
+        _same_columns(self, batch)
         if self.engine == "pyarrow":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -278,6 +284,21 @@ class _ParquetWriter:
 
             if self.frames:
                 pl.concat(self.frames).write_parquet(self.handle)
+
+
+def _same_columns(writer, batch) -> None:
+    """A CSV or Parquet table has one header: every batch must bring the first one's columns
+    (inputs of different kinds add different envelope columns, e.g. ``eventTimestamp``)."""
+    names = list(batch.column_names)
+    first = getattr(writer, "names", None)
+    if first is None:
+        writer.names = names
+    elif names != first:
+        extra = [n for n in names if n not in first] + [n for n in first if n not in names]
+        raise UsageError(
+            f"the inputs do not give the same columns ({', '.join(extra) or 'order'} differ"
+            f"{'s' if len(extra) == 1 else ''}), so they cannot share one CSV or Parquet table: "
+            "parse them separately, or write JSON Lines")
 
 
 def _table_writer(handle, kind: str, epoch_ms: bool = False):

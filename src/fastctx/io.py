@@ -74,6 +74,7 @@ MAX_RECORD = 256 << 20
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MULTILINE = "the log event's message holds a newline; an access-log record is one line"
 _EXPORT_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 _EXPORT_WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
 _CLOUDWATCH_KEY = re.compile(
@@ -579,14 +580,29 @@ class _Reader:
     def _events_batch(self, events, envelope):
         # One event, one record: a message's own trailing newline is its terminator.
         messages = [m[:-1] if m.endswith(b"\n") else m for m, *_ in events]
-        for index, message in enumerate(messages):
-            if b"\n" in message:
-                raise InputError(
-                    f"log event {self.line + index} holds a newline inside its message; "
-                    "access-log records are one line each")
+        # A message that still holds a newline is not one access-log record. It is a bad
+        # record like any other (rejected whole, never split in two, never the end of the
+        # stream): the parser sees in its place bytes of the same length that are never
+        # UTF-8, so offsets stay right, and its reject is then given its own reason and bytes.
+        broken = {index: message for index, message in enumerate(messages) if b"\n" in message}
+        if broken and self.on_error == "raise":
+            first = min(broken)
+            head = b"".join(m + b"\n" for m in messages[:first])
+            if head:
+                self._parse_aligned(head)  # a bad record before it is reported first
+            message = broken[first]
+            column = message.index(b"\n")
+            raise ParseError(_MULTILINE, self.line + first, self.offset + len(head) + column,
+                             column, "one line per log event", message)
+        for index in broken:
+            messages[index] = b"\xff" * len(messages[index])
         data = b"\n".join(messages) + b"\n"
         line = self.line
         batch = self._parse_aligned(data)
+        for reject in batch.rejects:
+            original = broken.get(reject.line - line)
+            if original is not None:
+                reject.reason, reject.raw = _MULTILINE, original
         self.offset += len(data)
         fields = {"eventTimestamp": 1, "eventId": 2, "logGroup": 3, "logStream": 4, "owner": 5}
         extra = {}
