@@ -264,3 +264,28 @@ def test_template_file_that_is_not_utf8_is_a_usage_error(tmp_path):
     path.write_bytes(b"$context.requestId \xff\n")
     proc = run("check", "--template-file", path, code=2)
     assert "not UTF-8" in error_line(proc)
+
+
+def test_a_render_warning_is_one_line_on_stderr(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(b'{"requestId":"r1","routeKey":"a\\u0001b"}\n')
+    proc = run("convert", "--template", '{"requestId":"$context.requestId","routeKey":"$context.routeKey"}',
+               "--to-template", '<r id="$context.requestId">$context.routeKey</r>', log)
+    assert proc.stdout == b'<r id="r1">ab</r>\n'
+    assert proc.stderr.decode() == "fastctx: warning: 1 characters that XML 1.0 cannot hold were dropped\n"
+
+
+def test_events_without_any_field_of_the_template_are_an_error_not_lines_of_dashes(tmp_path):
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"requestId": "a", "status": 1}\n{"requestId": "b", "status": 2}\n')
+    # JSON Lines read as CSV: the header is the first line cut at commas, every field unknown
+    proc = run("render", "--template", TEMPLATE, "--from", "csv", events, code=1)
+    assert "no event field is a variable of the template" in error_line(proc)
+    assert proc.stdout == b""
+    other = tmp_path / "o.jsonl"
+    other.write_text('{"id": "a"}\n')
+    run("render", "--template", TEMPLATE, other, code=1)
+    # one matching field is enough: the others render as '-', as the SPEC says
+    some = tmp_path / "s.jsonl"
+    some.write_text('{"requestId": "a", "other": 1}\n')
+    assert run("render", "--template", TEMPLATE, some).stdout == b"a -\n"

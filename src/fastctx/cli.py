@@ -690,6 +690,19 @@ def _json_batch(records, path, typed=None):
     return Batch(columns, len(records))
 
 
+def _check_event_columns(fmt, batch, name) -> None:
+    """Events none of whose fields is a variable of the template would render as lines of
+    ``-`` only: a wrong template or file (JSON Lines read with --from csv), not a result."""
+    names = getattr(batch, "column_names", None)
+    if names is None:
+        names = getattr(batch, "columns", ())  # polars
+    if len(batch) and not set(fmt.variables) & set(names):
+        shown = ", ".join(str(n) for n in list(names)[:5]) + (", ..." if len(names) > 5 else "")
+        raise InputError(
+            f"{name}: no event field is a variable of the template (fields: {shown}; "
+            f"variables: {', '.join(fmt.variables[:5])}{', ...' if len(fmt.variables) > 5 else ''})")
+
+
 def cmd_render(args) -> int:
     from .program import VType
 
@@ -720,6 +733,8 @@ def cmd_render(args) -> int:
                         raise InputError(f"{name}: {exc}") from None
                     if batch is None:
                         break
+                    if rows == 0:
+                        _check_event_columns(fmt, batch, name)
                     try:
                         lines = fmt.render(batch, threads=_threads(args))
                     except RenderError as exc:
@@ -977,7 +992,15 @@ def main(argv=None) -> int:
         return _guard(lambda: bench.main(argv[1:] or ["--help"]))
     parser = build_parser()
     args = parser.parse_args(argv)
-    return _guard(lambda: args.run(args), parser)
+    with warnings.catch_warnings():
+        # A warning (XML characters dropped in a render) is one line on stderr like the
+        # errors, not Python's file:line report with a line of fastctx source under it.
+        warnings.showwarning = _show_warning
+        return _guard(lambda: args.run(args), parser)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fastctx: warning: {message}", file=sys.stderr)
 
 
 def _guard(run, parser=None) -> int:
