@@ -4,6 +4,7 @@ the pure-Python reference and requires the same values, counts and rejects."""
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 
@@ -568,6 +569,41 @@ def test_vector_sets_hold_exactly_the_table(members, tier):
     head, decoded = _decode_vector_set(_parse.vector_set(table))
     assert head["usable"] == 1 and head["tier"] == tier
     assert decoded == members or (not members and head["tier"] == 0)
+
+
+@pytest.mark.parametrize("members, tier", [
+    ({0x0A, 0x0D, 0x22, 0x2C}, 1),                                 # CSV field: takes VT and FF
+    (set(range(0x21)) | {0x22, 0x5C, 0x7F}, 1),                    # CLF token: takes '!'
+    (set(range(9, 14)) | {0x20, 0x22, 0x2C}, 1),                   # CSV token: takes controls
+    ({0x41, 0x43, 0x45, 0x47, 0x49}, 2),                           # no rare byte helps; the complement does
+])
+def test_relaxed_forward_sets_add_only_rare_bytes(members, tier):
+    table = [1 if byte in members else 0 for byte in range(256)]
+    head, decoded = _decode_vector_set(_parse.vector_set(table, relax=True))
+    assert head["usable"] == 1 and head["tier"] == tier
+    assert members <= decoded
+    assert decoded - members <= set(range(0x22)) | {0x7F}
+
+
+@pytest.mark.parametrize("name", ["clf", "csv", "json", "xml"])
+def test_rare_bytes_a_forward_scan_stops_at_are_stepped_over(name):
+    fmt = fastctx.compile(PRESETS["websocket"][name])
+    batch = generate.events(fmt, 40, seed=3)
+    values = ["a!b", "!", "x\x0by\x0cz", "\x7fq!", "w" * 20 + "!" + "v" * 20, "\x01!\x1f"]
+    columns = batch.to_pydict()
+    for column in ("identity.caller", "routeKey"):  # free text: control characters too
+        columns[column] = [values[k % len(values)] for k in range(batch.num_rows)]
+    columns["eventType"] = [("a!b", "!", "c!")[k % 3] for k in range(batch.num_rows)]  # a token
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastctx.RenderWarning)  # XML drops the controls
+        data = fmt.render(fastctx.Batch.from_pydict(columns))
+    parsed = both(fmt.program, data)  # the kernel, with and without vector scans, as the reference
+    assert parsed.stats.accepted == batch.num_rows
+    assert parsed.column("eventType").to_pylist() == columns["eventType"]
+    # (CLF writes control characters as \xHH and keeps them so; XML 1.0 cannot hold them)
+    if name in ("csv", "json"):
+        for column in ("identity.caller", "routeKey"):
+            assert parsed.column(column).to_pylist() == columns[column]
 
 
 def test_vector_set_with_too_many_runs_is_left_to_the_table():

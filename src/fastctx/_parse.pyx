@@ -1802,16 +1802,34 @@ def _vector_entries(members):
     return True, tier, singles, ranges
 
 
-def vector_set(members) -> bytes:
+# Bytes rare in access logs that a forward scan's set may take in addition to its own
+# when that makes it smaller: control characters, '!' and DEL.
+_RARE = ([set(range(0x20)), {0x21}, {0x7F}])
+
+
+def vector_set(members, relax=False) -> bytes:
     """A 256-entry table (nonzero = member) as the kernel's ``fastctx_vset`` bytes.
 
     Runs of one byte become single bytes and longer runs ranges. When the complement takes
     fewer tests, the entries hold the complement and ``invert`` flips the mask. A set with
     more of either than the struct holds (and whose complement does too) is marked
     unusable, and the kernel uses the table for it.
+
+    ``relax``: the set may be a superset of ``members`` made of rare bytes (``_RARE``) when
+    that puts it in a smaller tier. Only for the forward scan, which checks every byte it
+    stops at against its table and goes on past the extra ones: the CSV fields' set
+    (LF, CR, '"', ',') takes VT and FF and becomes one range and two bytes. Instructions
+    per line (callgrind): CLF 2,680 -> 2,647, CSV 2,853 -> 2,657.
     """
     members = [bool(x) for x in members]
     usable, tier, singles, ranges = _vector_entries(members)
+    if relax and usable and tier > 1:
+        for pick in range(1, 1 << len(_RARE)):
+            extra = set().union(*(_RARE[k] for k in range(len(_RARE)) if pick >> k & 1))
+            wider = [member or byte in extra for byte, member in enumerate(members)]
+            result = _vector_entries(wider)
+            if result[0] and 0 < result[1] < tier:
+                usable, tier, singles, ranges = result
     invert = 0
     if tier > 1:
         c_usable, c_tier, c_singles, c_ranges = _vector_entries([not x for x in members])
@@ -1970,7 +1988,7 @@ cdef class Parser:
             for s in range(self._comb.shape[1]):
                 # a CSV field decodes as a copy only when unquoted and free of its stop bytes
                 clean = self._comb[m, s] & 3 if self._ints[m, s, 4] == FORM_CSV else decode[m, s]
-                sets += [vector_set(self._comb[m, s] & 3), vector_set(self._bcomb[m, s] & 1),
+                sets += [vector_set(self._comb[m, s] & 3, relax=True), vector_set(self._bcomb[m, s] & 1),
                          vector_set(self._bcomb[m, s] & 2), vector_set(clean)]
         self._vsets = np.frombuffer(b"".join(sets) or bytes(VSET_SIZE), dtype=np.uint8)
         for array in (self._ints, self._tables, self._lit_off, self._kinds, self._comb, self._bcomb,
