@@ -289,3 +289,22 @@ def test_events_without_any_field_of_the_template_are_an_error_not_lines_of_dash
     some = tmp_path / "s.jsonl"
     some.write_text('{"requestId": "a", "other": 1}\n')
     assert run("render", "--template", TEMPLATE, some).stdout == b"a -\n"
+
+
+@pytest.mark.parametrize("table", ["csv", "jsonl", "parquet"])
+def test_times_of_any_year_go_to_text_tables_and_back(tmp_path, table):
+    if table == "parquet":
+        pytest.importorskip("pyarrow")
+    # an epoch-ms value far beyond the year 9999 and a CLF time in the year 1: Python's
+    # datetime cannot hold the first and writes the second's year without its zeros
+    lines = (b"r1 99999999999999999 [01/Jan/0001:00:00:00 +0000]\n"
+             b"r2 -5 [01/Jan/2024:00:00:00 +0000]\nr3 1 [-]\n")
+    log = tmp_path / "a.log"
+    log.write_bytes(lines)
+    events = tmp_path / f"e.{table}"
+    run("parse", "--template", TIMED.replace(" $context.status", ""), log, "-o", events)
+    if table == "jsonl":
+        first = json.loads(events.read_text().splitlines()[0])
+        assert first["requestTimeEpoch"] == "3170843-11-07T09:46:39.999Z"
+        assert first["requestTime"] == "0001-01-01T00:00:00.000Z"
+    assert run("render", "--template", TIMED.replace(" $context.status", ""), events).stdout == lines

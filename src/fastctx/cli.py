@@ -187,10 +187,18 @@ def _table_format(args, path) -> str:
 # -- table writers (parse output, generate events) ----------------------------------------------
 
 
-def _python_value(value):
-    if isinstance(value, _dt.datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value
+def _iso_times(column) -> list:
+    """A timestamp column as ISO 8601 UTC text to the millisecond (``2024-01-01T12:41:04.000Z``),
+    None where null.
+
+    numpy formats every int64 millisecond value, also years before 1000 (zero-padded) and
+    after 9999 that an epoch-ms variable may hold, where ``datetime`` fails or pads nothing.
+    """
+    import numpy as np
+
+    text = np.datetime_as_string(column.values.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+    valid = column.valid_mask()
+    return [t if ok else None for t, ok in zip(text.tolist(), valid.tolist())]
 
 
 class _RowsWriter:
@@ -211,9 +219,10 @@ class _RowsWriter:
             if self.epoch_ms and column.kind == "timestamp":
                 valid = column.valid_mask()
                 columns.append([int(v) if ok else None for v, ok in zip(column.values.tolist(), valid)])
+            elif column.kind == "timestamp":
+                columns.append(_iso_times(column))
             else:
-                columns.append([_python_value(v) for v in column.to_pylist()] if column.kind == "timestamp"
-                               else column.to_pylist())
+                columns.append(column.to_pylist())
         return names, columns
 
     def write(self, batch) -> None:
@@ -614,7 +623,9 @@ def _csv_batches(handle, name, typed, chunk_rows):
 
 _INTEGER = re.compile(r"-?[0-9]+\Z")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape holds it
-# The timestamps that `parse` and `generate` write to CSV and JSON Lines: ISO 8601, UTC.
+# The timestamps that `parse` and `generate` write to CSV and JSON Lines: ISO 8601 in UTC
+# ("Z", as numpy writes them, any year), or with a UTC offset as other tools write them.
+_ISO_UTC = re.compile(r"[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z\Z")
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?\Z")
 
 
@@ -637,6 +648,19 @@ def _typed_column(name, values, typed):
         return Column.from_ints(values, name)
     if all(isinstance(v, str) and _INTEGER.match(v) for v in present):
         return Column.from_ints([None if v is None else int(v) for v in values], name)
+    if kind == "time" and present and all(isinstance(v, str) and _ISO_UTC.match(v) for v in present):
+        import numpy as np
+
+        valid = np.array([v is not None for v in values], dtype=bool)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's note that it drops the "Z"
+            try:
+                ms = np.array([v[:-1] if v is not None else "NaT" for v in values],
+                              dtype="datetime64[ms]").view(np.int64)
+            except ValueError:  # shaped like a time but not one (month 13): keep the text
+                return None
+        return Column("timestamp", np.where(valid, ms, 0),
+                      validity=None if valid.all() else np.packbits(valid, bitorder="little"))
     if kind == "time" and all(isinstance(v, str) and _ISO_TIME.match(v) for v in present):
         times = []
         for v in values:
