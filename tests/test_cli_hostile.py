@@ -308,3 +308,9 @@ def test_times_of_any_year_go_to_text_tables_and_back(tmp_path, table):
         assert first["requestTimeEpoch"] == "3170843-11-07T09:46:39.999Z"
         assert first["requestTime"] == "0001-01-01T00:00:00.000Z"
     assert run("render", "--template", TIMED.replace(" $context.status", ""), events).stdout == lines
+
+
+def test_a_byte_order_mark_does_not_rename_the_first_csv_field(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"\xef\xbb\xbfrequestId,status\na,1\n")  # as Excel and PowerShell write CSV
+    assert run("render", "--template", TEMPLATE, path).stdout == b"a 1\n"

@@ -584,8 +584,9 @@ def _csv_batches(handle, name, typed, chunk_rows):
     silently different table (an unclosed quote would otherwise swallow the rest of the file,
     a short row would render its missing fields as ``-``)."""
     # Bytes that are not UTF-8 come through as lone surrogates, found per row below, so the
-    # error names the line (a strict decoder fails on a whole read block instead).
-    text = _io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+    # error names the line (a strict decoder fails on a whole read block instead). A byte
+    # order mark (Excel, PowerShell) is dropped: it would become part of the first field name.
+    text = _io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
     # Event values may be long (a User-Agent, a request body); the csv module's default
     # limit of 128 KiB per field would stop at the first such value.
     previous = csv.field_size_limit()
