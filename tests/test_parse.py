@@ -606,6 +606,21 @@ def test_rare_bytes_a_forward_scan_stops_at_are_stepped_over(name):
             assert parsed.column(column).to_pylist() == columns[column]
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 64])
+def test_literals_of_every_size_match_only_exactly(size):
+    literal = "".join("#%&*+,./:;<=>?@^|~"[k % 18] for k in range(size))
+    program = fastctx.compile(f"$context.requestId{literal}$context.status", escape="none").program
+    good = f"r1{literal}200".encode()
+    lines = [good]
+    for k in range(size):  # one wrong byte at each position of the literal
+        line = bytearray(good)
+        line[2 + k] ^= 0x01
+        lines.append(bytes(line))
+    batch = both(program, b"\n".join(lines))
+    assert batch.to_pydict() == {"requestId": ["r1"], "status": [200]}
+    assert batch.stats.rejected == size
+
+
 def test_vector_set_with_too_many_runs_is_left_to_the_table():
     table = [1 if byte % 2 else 0 for byte in range(64)] + [0] * 192  # 32 single bytes
     head, _ = _decode_vector_set(_parse.vector_set(table))
