@@ -133,3 +133,32 @@ def test_a_message_holding_a_newline_is_a_reject_not_the_end_of_the_stream(fmt):
     with pytest.raises(fastctx.ParseError) as info:
         fastctx.read_all(early, fmt)
     assert info.value.line == 1 and info.value.raw == b"bad"  # the first bad record is reported first
+
+
+def test_csv_records_are_framed_as_the_parser_frames_them_at_every_cut():
+    # A '"' inside an unquoted field is a plain byte (RFC 4180); a reader that counted every
+    # quote took the newline inside the later quoted field for a record end.
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    good = fmt.render({"requestId": ["r1"], "routeKey": ["two\nlines"], "status": [200]})
+    stray = b'1.2.3.4,ab"c,-,-,MESSAGE,ping,c1,200,r0\n'
+    plain = fmt.render({"requestId": ["r2"], "routeKey": ["x"], "status": [201]})
+    data = stray + good + plain + stray + good + b'7.7.7.7,"a""b",-,-,-,"p\nq",c,1,r9\n' + plain
+    expected = summary(fmt.parse(data, on_error="collect", threads=1))
+    assert expected[1]["records"] == 7
+    for make in (lambda: data, lambda: io.BytesIO(data)):
+        for size in range(1, 80):
+            for threads in (1, 2):
+                got = summary(fastctx.read_all(make(), fmt, batch_size=size, on_error="collect", threads=threads))
+                assert got == expected, (size, threads)
+
+
+def test_reject_positions_are_python_ints_on_every_path(tmp_path):
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    data = b"bad\n" * 50 + b'x,"open\n' + b"bad\n"  # the last record ends without a newline
+    path = tmp_path / "a.log"
+    path.write_bytes(data)
+    for make in (lambda: data, lambda: io.BytesIO(data), lambda: str(path)):
+        for threads in (1, 2):
+            batch = fastctx.read_all(make(), fmt, batch_size=16, on_error="collect", threads=threads)
+            assert batch.rejects and all(type(r.line) is int and type(r.offset) is int for r in batch.rejects)
+            json.dumps([[r.line, r.offset] for r in batch.rejects])

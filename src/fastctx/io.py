@@ -53,7 +53,7 @@ import numpy as np
 from . import _inflate
 from .batch import Batch, Column
 from .errors import InputError, ParseError
-from .parallel import count_byte, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
+from .parallel import count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
 
 __all__ = ["read", "read_all", "KINDS", "ENVELOPE_COLUMNS"]
 
@@ -345,20 +345,72 @@ def _envelope_columns(kind, columns):
 # -- framing and parsing -----------------------------------------------------------------------
 
 
+def _positions(array, byte: int, start: int, stop: int, block: int = 1 << 22) -> np.ndarray:
+    """Indexes of ``byte`` in ``array[start:stop]``, found in blocks through one reused
+    scratch mask: a whole-window mask is fresh memory as large as the batch, and on a machine
+    where fresh pages are slow that made it ten times slower than the scan itself."""
+    found = []
+    scratch = np.empty(min(block, max(stop - start, 0)), dtype=bool)
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
+        mask = scratch[: hi - lo]
+        np.equal(array[lo:hi], byte, out=mask)
+        found.append(np.flatnonzero(mask) + lo)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+
+
 def _cut(buffer, start: int, stop: int, quotes: bool) -> int:
-    """End of the last whole record in ``buffer[start:stop]`` (``start`` if none): just after
-    a newline outside quotes. ``buffer`` is bytes or an mmap (both have ``rfind``)."""
+    """End of the last whole record in ``buffer[start:stop]`` (``start`` if none), where
+    ``start`` is a record boundary: just after a newline outside quoted CSV fields.
+
+    ``buffer`` is bytes or an mmap (both have ``rfind``). With ``quotes`` the records are
+    framed as the parser frames them (RFC 4180): a ``"`` opens a quoted field only at the
+    start of a field (after ``,`` or a record's start) and the field runs to a ``"`` that is
+    not doubled; a ``"`` anywhere else is a plain byte. Counting every quote instead cut
+    records in two (a stray ``"`` in one record made a newline inside a later quoted field
+    look like a record end), so the reader's records differed from the parser's.
+    """
     cut = buffer.rfind(b"\n", start, stop) + 1
-    if cut <= start:
-        return start
-    if quotes:
-        array = np.frombuffer(buffer, dtype=np.uint8)
-        parity = count_byte(array, 0x22, start, cut) % 2
-        while parity and cut > start:
-            prev = max(buffer.rfind(b"\n", start, cut - 1) + 1, start)
-            parity ^= count_byte(array, 0x22, prev, cut) % 2
-            cut = prev
-    return cut
+    if cut <= start or not quotes:
+        return max(cut, start)
+    array = np.frombuffer(buffer, dtype=np.uint8)
+    marks = _positions(array, 0x22, start, cut)
+    # Where every quote met outside a quoted field (an even count of quotes before it) is at
+    # a field start or right after a quote (the second of a doubled pair), quote parity is
+    # exactly the parser's state at every byte, and the cut is found with numpy alone.
+    outside = marks[0::2]
+    before = array[np.maximum(outside - 1, 0)]
+    if bool(np.all((outside == start) | (before == 0x2C) | (before == 0x0A) | (before == 0x22))):
+        while True:
+            inside = int(np.count_nonzero(marks < cut)) % 2
+            if not inside or cut <= start:
+                return cut
+            cut = max(buffer.rfind(b"\n", start, cut - 1) + 1, start)
+    # A stray quote: walk the quotes in Python. Over 94 MB of CSV with 530,000 quotes this
+    # took 175 ms against 60 ms for the vector test (17 ms for the quote count that cut
+    # wrongly); only input with a quote inside an unquoted field gets here.
+    marks = marks.tolist()
+    count = len(marks)
+    boundary = start  # just after the last newline known to end a record
+    outside = start  # where the current stretch outside quoted fields begins
+    index = 0
+    while index < count:
+        at = marks[index]
+        if at != start and array[at - 1] != 0x2C and array[at - 1] != 0x0A:
+            index += 1  # a quote inside an unquoted field: a plain byte
+            continue
+        newline = buffer.rfind(b"\n", outside, at)
+        if newline >= 0:
+            boundary = newline + 1
+        close = index + 1
+        while close + 1 < count and marks[close + 1] == marks[close] + 1:
+            close += 2  # a doubled quote inside the field
+        if close >= count:
+            return boundary  # the quoted field runs on past the last newline
+        outside = marks[close] + 1
+        index = close + 1
+    newline = buffer.rfind(b"\n", outside, cut)
+    return newline + 1 if newline >= 0 else boundary
 
 
 class _Reader:
@@ -384,7 +436,8 @@ class _Reader:
         """Move the global line number and byte offset past ``data``."""
         if self.quotes:  # a quoted CSV field may hold newlines: lines, not records, count
             array = np.frombuffer(data, dtype=np.uint8)
-            self.line += count_lines(array, 0, len(array)) + (len(array) > 0 and array[-1] != 0x0A)
+            # plain ints: a numpy scalar here would make every later reject's line one
+            self.line += count_lines(array, 0, len(array)) + int(len(array) > 0 and array[-1] != 0x0A)
         else:
             self.line += batch.stats.records
         self.offset += len(data)
