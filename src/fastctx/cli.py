@@ -867,8 +867,9 @@ def _add_parse_options(parser) -> None:
                        help="a bad record: raise stops with exit code 1 (default), skip counts it, "
                             "collect keeps it for --rejects")
     group.add_argument("--rejects", metavar="FILE",
-                       help="write every rejected record verbatim, after a header line with its "
-                            "line number and reason (implies --on-error collect)")
+                       help="write every rejected record verbatim, after a header line "
+                            "'#fastctx-reject source=... line=N offset=N bytes=N reason=...' "
+                            "(implies --on-error collect)")
     group.add_argument("--batch-size", type=_positive, default=32, metavar="MB",
                        help="input megabytes per batch; bounds memory (default 32)")
     group.add_argument("--stats", action="store_true", help="print the record counts on stderr")
