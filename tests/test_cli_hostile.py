@@ -314,3 +314,12 @@ def test_a_byte_order_mark_does_not_rename_the_first_csv_field(tmp_path):
     path = tmp_path / "e.csv"
     path.write_bytes(b"\xef\xbb\xbfrequestId,status\na,1\n")  # as Excel and PowerShell write CSV
     assert run("render", "--template", TEMPLATE, path).stdout == b"a 1\n"
+
+
+def test_event_columns_of_a_type_fastctx_cannot_render_name_the_file(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "flags.parquet"
+    pq.write_table(pa.table({"requestId": ["a"], "status": pa.array([True])}), path)
+    proc = run("render", "--template", TEMPLATE, path, code=1)
+    assert error_line(proc).startswith(f"fastctx: error: {path}: column 'status'")

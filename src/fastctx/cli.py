@@ -767,6 +767,9 @@ def cmd_render(args) -> int:
                             raise InputError(f"{name}: {exc}") from None
                         raise InputError(f"{name}: event {rows + exc.row + 1}: {exc.reason} "
                                          f"(column {exc.column!r})") from None
+                    except (TypeError, ValueError, OverflowError) as exc:
+                        # a column of a type fastctx does not render (Arrow booleans, floats)
+                        raise InputError(f"{name}: {exc}") from None
                     handle.write(lines)
                     rows += len(batch) if hasattr(batch, "__len__") else batch.num_rows
                     progress.update(rows)
