@@ -197,7 +197,8 @@ cdef extern from *:
                             are every byte but 0-9 and '-': tier 1 instead of 3) */
         int32_t usable;
         int32_t tier;  /* 0: the empty set; 1: singles 0-1 and range 0 hold it; 2: singles
-                          0-3 and ranges 0-1; 3: all */
+                          0-3 and ranges 0-1; 3: all; -1: not usable, or the vector scans
+                          are off (one test per call instead of three) */
         uint8_t single[8][16];
         uint8_t lo[4][16];
         uint8_t width[4][16];
@@ -243,7 +244,7 @@ cdef extern from *:
     static inline int64_t fastctx_vfind(const fastctx_vset *s, const uint8_t *r, int64_t i,
                                         int64_t end, int64_t lim) {
         unsigned m;
-        if (!s->usable || !fastctx_parse_simd) return -1;
+        if (s->tier < 0) return -1;
         if (s->tier == 0) return end;
         while (i < end) {
             if (i + 16 > lim) return -1;
@@ -262,7 +263,7 @@ cdef extern from *:
         unsigned ms, md, keep;
         int64_t base;
         int k;
-        if (!stop->usable || !dec->usable || !fastctx_parse_simd) return -1;
+        if (stop->tier < 0 || dec->tier < 0) return -1;
         if (stop->tier == 0 && dec->tier == 0) return front;
         while (i > front) {
             base = i - 16;
@@ -1843,7 +1844,7 @@ def vector_set(members, relax=False) -> bytes:
         if c_usable and 0 < c_tier < tier:
             usable, tier, singles, ranges, invert = True, c_tier, c_singles, c_ranges, 0xFFFF
     if not usable:
-        tier = 0
+        tier = -1
     if singles or ranges:
         # the kernel tests a fixed number of entries: the unused ones repeat a member
         count_singles, count_ranges = len(singles), len(ranges)
@@ -1971,6 +1972,7 @@ cdef class Parser:
     cdef object _bcomb
     cdef object _plain
     cdef object _vsets
+    cdef object _vsets_off
 
     def __init__(self, program):
         from .program import ESCAPE_TABLES
@@ -1998,6 +2000,10 @@ cdef class Parser:
                 sets += [vector_set(self._comb[m, s] & 3, relax=True), vector_set(self._bcomb[m, s] & 1),
                          vector_set(self._bcomb[m, s] & 2), vector_set(clean)]
         self._vsets = np.frombuffer(b"".join(sets) or bytes(VSET_SIZE), dtype=np.uint8)
+        # the same sets marked unusable (tier -1), for a parse with the vector scans off
+        off = self._vsets.copy().reshape(-1, VSET_SIZE)
+        off[:, 12:16] = np.frombuffer(np.int32(-1).tobytes(), dtype=np.uint8)
+        self._vsets_off = np.ascontiguousarray(off.reshape(-1))
         for array in (self._ints, self._tables, self._lit_off, self._kinds, self._comb, self._bcomb,
                       self._plain):
             array.setflags(write=False)
@@ -2094,7 +2100,7 @@ cdef class Parser:
         cdef const uint8_t[:, :, ::1] comb = self._comb
         cdef const uint8_t[:, :, ::1] bcomb = self._bcomb
         cdef const uint8_t[:, ::1] plain = self._plain
-        cdef const uint8_t[::1] vsets = self._vsets
+        cdef const uint8_t[::1] vsets = self._vsets if fastctx_parse_simd else self._vsets_off
         cdef int64_t vk
         cdef int32_t nmodes = len(self.plan.modes)
         cdef int32_t nslots = len(self.plan.slot_names)
