@@ -323,3 +323,23 @@ def test_event_columns_of_a_type_fastctx_cannot_render_name_the_file(tmp_path):
     pq.write_table(pa.table({"requestId": ["a"], "status": pa.array([True])}), path)
     proc = run("render", "--template", TEMPLATE, path, code=1)
     assert error_line(proc).startswith(f"fastctx: error: {path}: column 'status'")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_parse_reads_a_named_pipe(tmp_path):
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def feed():
+        with open(pipe, "wb") as out:
+            out.write(b"r1 200\nr2 201\n")
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        out = run("parse", "--template", TEMPLATE, pipe, "--to", "csv").stdout
+    finally:
+        writer.join(timeout=30)
+    assert out == b"requestId,status\nr1,200\nr2,201\n"

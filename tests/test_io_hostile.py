@@ -5,6 +5,7 @@ import datetime
 import gzip
 import io
 import json
+import os
 
 import pytest
 
@@ -162,3 +163,25 @@ def test_reject_positions_are_python_ints_on_every_path(tmp_path):
             batch = fastctx.read_all(make(), fmt, batch_size=16, on_error="collect", threads=threads)
             assert batch.rejects and all(type(r.line) is int and type(r.offset) is int for r in batch.rejects)
             json.dumps([[r.line, r.offset] for r in batch.rejects])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_named_pipe_is_read_as_a_stream(tmp_path, fmt, packed):
+    import threading
+
+    data = b"r1 200\nr2 201\n" * 1000
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def feed():
+        with open(pipe, "wb") as out:
+            out.write(gzip.compress(data) if packed else data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        batch = fastctx.read_all(str(pipe), fmt, batch_size=1000)
+    finally:
+        writer.join(timeout=30)
+    assert batch.num_rows == 2000 and batch.stats.records == 2000

@@ -430,6 +430,8 @@ def _read_batches(args, fmt, on_error):
                     raise
                 except InputError as exc:
                     raise InputError(f"{name}: {exc}") from None
+                except OSError as exc:  # a read that failed; an OSError left for _Output is a write's
+                    raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
                 if batch is None:
                     break
                 done += batch.num_rows

@@ -44,6 +44,7 @@ import json
 import mmap
 import os
 import re
+import stat
 import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -198,15 +199,18 @@ class _open:
             except OSError as exc:
                 raise InputError(f"cannot open {os.fspath(source)!r}: {exc.strerror}") from None
             self.close.append(handle)
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+                # a pipe, a FIFO, /dev/stdin, <(command): read as a stream, never seek
+                return handle, None
             mapped = None
             try:
-                if os.fstat(handle.fileno()).st_size > 0 and handle.read(2) != _GZIP_MAGIC:
+                if handle.read(2) != _GZIP_MAGIC:
                     mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
                     self.close.insert(0, mapped)
-                handle.seek(0)
             except (OSError, ValueError):
                 mapped = None
-                handle.seek(0)
+            handle.seek(0)
             return handle, mapped
         if hasattr(source, "read"):
             if hasattr(source, "encoding") and not hasattr(source, "readinto"):
