@@ -165,9 +165,11 @@ class _Output:
                 os.unlink(self.path)
             except OSError:
                 pass
-        if kind is not None and issubclass(kind, OSError) and not issubclass(kind, BrokenPipeError) \
-                and exc.filename is None:
-            failed = exc  # a write that failed (no space left, an I/O error): name the output
+        if kind is not None:
+            if issubclass(kind, OSError) and not issubclass(kind, BrokenPipeError) and exc.filename is None:
+                failed = exc  # a write that failed (no space left, an I/O error): name the output
+            elif failed is not None:
+                return False  # the error that stopped the command is the one to report
         if failed is not None:
             raise FastctxError(f"cannot write {name}: {failed.strerror or failed}") from None
         return False
