@@ -343,3 +343,11 @@ def test_parse_reads_a_named_pipe(tmp_path):
     finally:
         writer.join(timeout=30)
     assert out == b"requestId,status\nr1,200\nr2,201\n"
+
+
+def test_numbers_on_the_command_line_that_make_no_sense_are_usage_errors():
+    for rate in ("nan", "0", "-1"):
+        run("generate", "--template", TEMPLATE, "-n", 3, "--rate", rate, code=2)
+    assert run("generate", "--template", TEMPLATE, "-n", 3, "--rate", "inf").stdout.count(b"\n") == 3
+    proc = run("parse", "--template", TEMPLATE, "--threads", 10**20, "-", input=b"", code=2)
+    assert b"--threads" in proc.stderr

@@ -12,6 +12,7 @@ import csv
 import datetime as _dt
 import io as _io
 import json
+import math
 import os
 import re
 import stat
@@ -30,6 +31,7 @@ _TABLE_FORMATS = ("parquet", "csv", "jsonl")
 _EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
                ".ndjson": "jsonl", ".json": "jsonl"}
 _GENERATE_ROWS_PER_CHUNK = 200_000
+_MAX_THREADS = 4096  # far above any core count; a larger number is a typo, not a request
 
 
 class UsageError(Exception):
@@ -883,7 +885,7 @@ def _add_parse_options(parser) -> None:
 
 
 def _add_common(parser) -> None:
-    parser.add_argument("--threads", type=_positive, default=None, metavar="N",
+    parser.add_argument("--threads", type=_thread_count, default=None, metavar="N",
                         help="threads for parse and render (default: all cores)")
     parser.add_argument("-o", "--output", metavar="FILE", default="-",
                         help="output file (default - : stdout)")
@@ -899,13 +901,20 @@ def _positive(text: str) -> int:
     return value
 
 
-def _rate(text: str) -> float:
+def _rate(text: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected lines per second, got {text!r}") from None
-    if value <= 0:
+    if math.isnan(value) or value <= 0:
         raise argparse.ArgumentTypeError("the rate must be positive")
+    return None if math.isinf(value) else value  # inf: as fast as possible
+
+
+def _thread_count(text: str) -> int:
+    value = _positive(text)
+    if value > _MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {_MAX_THREADS} threads, got {text!r}")
     return value
 
 

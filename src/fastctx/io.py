@@ -803,7 +803,8 @@ def _json_documents(blocks):
 def _events(doc):
     """``(message bytes, timestamp, id, group, stream, owner)`` of one subscription document."""
     if not isinstance(doc, dict):
-        raise InputError(f"a CloudWatch payload must be a JSON object, got {type(doc).__name__}")
+        raise InputError(f"a CloudWatch payload must be a JSON object, got {type(doc).__name__} "
+                         f"{json.dumps(doc)[:40]} (plain log lines are kind 'lines')")
     if "awslogs" in doc:
         data = doc["awslogs"].get("data") if isinstance(doc["awslogs"], dict) else None
         if not isinstance(data, str):
