@@ -207,6 +207,7 @@ def test_rejects_side_file_is_verbatim_for_hostile_bytes(tmp_path):
     ("float.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "b", "status": 2.5}\n',
      "float.jsonl: event 2: value '2.5' is not an integer (column 'status')"),
     ("cut.parquet", b"PAR1 not really", "cut.parquet: "),
+    ("twice.csv", b"requestId,status,requestId\na,1,b\n", "twice.csv: the header names 'requestId' more than once"),
 ])
 def test_bad_event_files_are_one_line_errors_naming_file_and_place(tmp_path, name, content, message):
     if name.endswith(".parquet"):

@@ -605,6 +605,9 @@ def _csv_batches(handle, name, typed, chunk_rows):
                 return
             if _ESCAPED_BYTE.search("".join(header)):
                 raise InputError(f"{name}: the header line is not UTF-8 text")
+            twice = sorted({field for field in header if header.count(field) > 1})
+            if twice:  # one of the two columns would be dropped without a word
+                raise InputError(f"{name}: the header names {', '.join(map(repr, twice))} more than once")
             rows = []
             for row in reader:
                 if not row:  # a blank line holds no event
