@@ -80,6 +80,7 @@ def test_rejects_and_output_cannot_share_stdout_or_a_file(tmp_path):
     assert out.startswith(b"#fastctx-reject ") and out.endswith(b"\nbad x\n")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges on Windows")
 def test_a_failed_parse_removes_its_half_written_file_but_never_a_link_or_device(tmp_path):
     log = tmp_path / "a.log"
     log.write_bytes(b"r1 200\nbad x\n")
@@ -352,3 +353,19 @@ def test_numbers_on_the_command_line_that_make_no_sense_are_usage_errors():
     assert run("generate", "--template", TEMPLATE, "-n", 3, "--rate", "inf").stdout.count(b"\n") == 3
     proc = run("parse", "--template", TEMPLATE, "--threads", 10**20, "-", input=b"", code=2)
     assert b"--threads" in proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes a standard stream before exec (POSIX)")
+@pytest.mark.parametrize("args, closed", [
+    (("parse", "--template", TEMPLATE), "stdin"),
+    (("render", "--template", TEMPLATE, "--from", "jsonl", "-"), "stdin"),
+    (("generate", "--template", TEMPLATE, "-n", 2), "stdout"),
+    (("check", "--template", TEMPLATE), "stdout"),
+])
+def test_a_closed_standard_stream_is_a_usage_error(args, closed):
+    # started as `fastctx ... <&-` or `>&-`: Python then has no sys.stdin / sys.stdout
+    fd = 0 if closed == "stdin" else 1
+    proc = subprocess.run([sys.executable, "-m", "fastctx", *map(str, args)], stderr=subprocess.PIPE,
+                          preexec_fn=lambda: os.close(fd), timeout=120)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr
+    assert f"{closed} is closed".encode() in proc.stderr

@@ -137,6 +137,8 @@ class _Output:
 
     def __enter__(self):
         if self.path is None:
+            if sys.stdout is None:  # started with stdout closed (>&-)
+                raise UsageError("stdout is closed; name an output file with -o")
             self.handle = sys.stdout.buffer
         else:
             try:
@@ -333,6 +335,8 @@ class _RejectsFile:
         self.handle = None
         self.count = 0
         if path is not None:
+            if path == "-" and sys.stdout is None:
+                raise UsageError("stdout is closed; name a file for --rejects")
             try:
                 self.handle = sys.stdout.buffer if path == "-" else open(path, "wb")
             except OSError as exc:
@@ -404,6 +408,8 @@ def _check_sources(sources):
     not), before any output is written."""
     for source in sources:
         if source == "-":
+            if sys.stdin is None:  # started with stdin closed (<&-)
+                raise UsageError("stdin is closed; name an input file")
             continue
         if not os.path.exists(source):
             raise UsageError(f"cannot read {source!r}: no such file")
@@ -464,6 +470,8 @@ def cmd_check(args) -> int:
     program = fmt.program
     literals = program.literals()
     out = sys.stdout
+    if out is None:  # started with stdout closed (>&-)
+        raise UsageError("stdout is closed")
     out.write(f"template: {fmt.template}\n")
     out.write(f"api: {fmt.api}  escape: {fmt.escape}  shape: {fmt.shape}\n")
     out.write(f"variables ({len(fmt.variables)}): {', '.join(fmt.variables)}\n")
