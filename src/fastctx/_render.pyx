@@ -180,8 +180,8 @@ ctypedef struct SlotRT:
     Py_ssize_t lit_len
     const char* missing          # "-" or "null", padded to 4 bytes
     Py_ssize_t missing_len
-    const uint8_t* scan_from     # [scan_from, clean_until) of data is known to be clean
-    const uint8_t* clean_until
+    const uint8_t* clean_until   # data from the block's first value (or the last scan's
+                                 # start) up to here is known to be clean
     const uint8_t* block_data_end  # end of this block's bytes of the column: where scans stop
     int64_t safe64               # values starting at or below this offset may be read 64 at once
     bint vec_ok                  # the SSE2 matcher is usable (and enabled)
@@ -580,6 +580,9 @@ cdef bint prepare_block(
             return False
         total += s.values[stop] - s.values[start]
         s.block_data_end = s.data + s.values[stop]
+        # an empty clean span at the block's first value: the values that follow (their
+        # offsets were just checked to rise) lie past its start, so only its end is tested
+        s.clean_until = s.data + s.values[start]
         if s.validity != NULL and nulls_empty(s.validity, s.values, start, stop):
             s.fast_validity = NULL
     value_bytes[0] = total
@@ -596,7 +599,6 @@ cdef bint refresh_clean(SlotRT* s, const uint8_t* p, Py_ssize_t n) noexcept nogi
     to the block's end rather than 512 bytes past the value: CLF 719 -> 711, XML 833 -> 825).
     Stopping at the block's end keeps a render of a few rows from scanning far past them.
     """
-    s.scan_from = p
     s.clean_until = scan_clean(
         &s.matcher, s.vec_ok, s.table, p, s.block_data_end, s.data + s.data_len
     )
@@ -645,7 +647,7 @@ cdef unsigned char* render_row_fast(
                 memcpy(o, s.missing, 4)
                 o += s.missing_len
             elif kind == K_STR_CHECK:
-                if (p >= s.scan_from and p + n <= s.clean_until) or refresh_clean(s, p, n):
+                if p + n <= s.clean_until or refresh_clean(s, p, n):
                     o = copy_value_fast(s, o, p, n, begin)
                 else:
                     o = write_flagged(s, p, n, o, dropped)
