@@ -369,3 +369,10 @@ def test_a_closed_standard_stream_is_a_usage_error(args, closed):
                           preexec_fn=lambda: os.close(fd), timeout=120)
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr
     assert f"{closed} is closed".encode() in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--rows", "-5"], ["--repeat", "0"], ["--threads", "0"],
+                                  ["--threads", "99999"], ["--shapes", "yaml"]])
+def test_bench_bad_options_are_usage_errors(args):
+    proc = run("bench", "render", *args, code=2)
+    assert b"fastctx bench: error:" in proc.stderr

@@ -414,3 +414,12 @@ def test_signed_byte_buffers_parse_like_bytes(threads):
     signed = memoryview(array.array("b", line))
     assert signed.format == "b"
     assert fmt.parse(signed, threads=threads).to_pydict() == fmt.parse(line, threads=1).to_pydict()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 4097, 10**20, 1.5, True, "2"])
+def test_thread_counts_out_of_range_are_value_errors(threads):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    with pytest.raises(ValueError, match="threads must be an integer from 1 to 4096"):
+        fmt.parse(b"r1 1\n", threads=threads)
+    with pytest.raises(ValueError, match="threads must be an integer from 1 to 4096"):
+        fastctx.read_all(b"r1 1\n", fmt, threads=threads)

@@ -60,6 +60,7 @@ import numpy as np
 
 from . import __version__
 from .generate import clf_time_column, events
+from .parallel import MAX_THREADS
 from .presets import preset
 
 __all__ = [
@@ -1382,6 +1383,10 @@ def main(argv=None) -> int:
     for shape in shapes:
         if shape not in SHAPES:
             parser.error(f"unknown shape {shape!r}; expected some of {', '.join(SHAPES)}")
+    if args.rows < 1 or args.repeat < 1:
+        parser.error("--rows and --repeat must be positive")
+    if any(t < 1 or t > MAX_THREADS for t in threads):
+        parser.error(f"--threads takes counts from 1 to {MAX_THREADS}, got {args.threads!r}")
     operations = OPERATIONS if args.operation == "all" else (args.operation,)
     env = environment()
     progress = (lambda message: print(message, file=sys.stderr, flush=True)) if sys.stderr.isatty() else None

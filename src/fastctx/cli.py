@@ -22,6 +22,7 @@ import warnings
 
 from . import __version__
 from .errors import FastctxError, FormatError, InputError, ParseError, RenderError
+from .parallel import MAX_THREADS as _MAX_THREADS  # a larger count is a typo, not a request
 
 __all__ = ["main"]
 
@@ -31,7 +32,6 @@ _TABLE_FORMATS = ("parquet", "csv", "jsonl")
 _EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
                ".ndjson": "jsonl", ".json": "jsonl"}
 _GENERATE_ROWS_PER_CHUNK = 200_000
-_MAX_THREADS = 4096  # far above any core count; a larger number is a typo, not a request
 
 
 class UsageError(Exception):

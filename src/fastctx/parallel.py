@@ -53,6 +53,8 @@ __all__ = ["default_threads", "resolve_threads", "parse", "render", "split_lines
 #: Below this many input bytes per thread a parse runs on one thread (pool start-up and the
 #: join cost more than they save).
 MIN_PARSE_CHUNK = 1 << 20
+#: The most threads a call takes (a thread pool larger than this is a mistake, not a plan).
+MAX_THREADS = 4096
 #: Below this many rows per thread a render runs on one thread.
 MIN_RENDER_ROWS = 20_000
 #: Rows per render range (about 1-2 MB of output for the presets).
@@ -72,8 +74,8 @@ def resolve_threads(threads) -> int:
     """``None`` -> all cores; otherwise a positive int."""
     if threads is None:
         return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be an integer from 1 to {MAX_THREADS} or None, got {threads!r}")
     return threads
 
 
