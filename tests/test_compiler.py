@@ -95,6 +95,16 @@ def test_request_id_rule_wants_whole_names():
         fastctx.Format("$context.status $context.authorizer.requestId")
 
 
+def test_request_id_rule_names_a_misspelt_id():
+    with pytest.raises(FormatError) as caught:
+        fastctx.Format("$context.status $context.reqestId")
+    assert "did you mean $context.requestId where the template has $context.reqestId?" in str(caught.value)
+    assert caught.value.column == 17
+    with pytest.raises(FormatError) as caught:  # nothing like an id: the rule alone
+        fastctx.Format("$context.status $context.bogus")
+    assert str(caught.value).splitlines()[0].endswith("$context.extendedRequestId")
+
+
 def test_size_limit_is_3072_utf8_bytes():
     filler = "é" * ((MAX_TEMPLATE_BYTES - len(RID)) // 2)
     template = RID + filler

@@ -72,7 +72,7 @@ def lex(template: str) -> list:
     return parts
 
 
-def _validate(template: str, parts: list, strict: bool) -> bool:
+def _validate(template: str, parts: list, strict: bool, api: str) -> bool:
     """AWS's rules; returns whether the template carries its own trailing newline."""
     if not template.strip():
         raise FormatError("Access Log format must not be empty or blank", template, 1 if template else None)
@@ -89,10 +89,16 @@ def _validate(template: str, parts: list, strict: bool) -> bool:
     if strict:
         names = {part.name for part in parts[1::2]}
         if not names & set(_ID_NAMES):
+            # a misspelt id is the likely cause: name it, with its column
+            typo = next((var for var in parts[1::2] if catalog.lookup(api, var.name) is None
+                         and catalog.suggest(api, var.name) in (PREFIX + n for n in _ID_NAMES)), None)
+            hint = (f"; did you mean {catalog.suggest(api, typo.name)} where the template "
+                    f"has {PREFIX}{typo.name}?") if typo else ""
             raise FormatError(
                 "Access Log format must contain at least $context.requestId or "
-                "$context.extendedRequestId",
+                "$context.extendedRequestId" + hint,
                 template,
+                typo.start + 1 if typo else None,
             )
         size = len(template.encode("utf-8"))
         if size > MAX_TEMPLATE_BYTES:
@@ -299,7 +305,7 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
         raise ValueError(f"unknown escape mode {escape!r}; expected one of {', '.join(ESCAPES)}")
     catalog._check_api(api)
     parts = lex(template)
-    terminated = _validate(template, parts, strict)
+    terminated = _validate(template, parts, strict, api)
     if terminated:
         parts[-1] = parts[-1][:-1]
     vtypes, unsupported = _types(api, parts, template, strict)
