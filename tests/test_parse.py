@@ -86,7 +86,9 @@ def test_clf_time_offsets_applied(text, expected, canonical):
     [b"29/Feb/2023:00:00:00 +0000", b"31/Apr/2023:00:00:00 +0000", b"00/Jan/2023:00:00:00 +0000",
      b"10/oct/2000:13:55:36 +0000", b"10/Okt/2000:13:55:36 +0000", b"10/Oct/2000:24:00:00 +0000",
      b"10/Oct/2000:13:60:36 +0000", b"10/Oct/2000:13:55:60 +0000", b"10/Oct/2000:13:55:36 +2400",
-     b"10/Oct/2000:13:55:36 0000", b"10/Oct/2000 13:55:36 +0000", b"1/Oct/2000:13:55:36 +0000"],
+     b"10/Oct/2000:13:55:36 0000", b"10/Oct/2000 13:55:36 +0000", b"1/Oct/2000:13:55:36 +0000",
+     # real dates whose UTC time falls outside the years 0000-9999 a CLF time can show
+     b"31/Dec/9999:23:59:59 -1400", b"01/Jan/0000:00:00:00 +0100"],
 )
 def test_bad_dates_are_rejected(text):
     batch = both(compiled(CLF), b"r [" + text + b'] 1 "x"')

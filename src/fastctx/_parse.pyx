@@ -70,6 +70,10 @@ cdef enum:
     FAST_INT = 2  # an int or epoch_ms, not in quotes
     FAST_TIME = 3  # a CLF time, not in quotes
 
+# The UTC times a CLF time can show (as the render kernel and the reference).
+cdef int64_t MIN_CLF_MS = -62167219200000  # 0000-01-01T00:00:00Z
+cdef int64_t MAX_CLF_MS = 253402300799999   # 9999-12-31T23:59:59.999Z
+
 cdef enum:
     ASCII_AHEAD = 4096  # bytes checked for ASCII ahead of the record in progress
 
@@ -720,6 +724,10 @@ cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t 
     if v[21] == 45:
         offset = -offset
     out[0] = (days * 86400 + hour * 3600 + minute * 60 + second - offset) * 1000
+    if out[0] < MIN_CLF_MS or out[0] > MAX_CLF_MS:
+        # 31/Dec/9999:23:59:59 -1400 is in the year 10000 in UTC, which a CLF time cannot
+        # show: a value parsed must render again
+        return fail(st, E_TIME, slot, a)
     canon[0] = v[21] == 43 and oh == 0 and om == 0
     return True
 

@@ -12,7 +12,7 @@ milliseconds are lost; XML drops characters XML 1.0 cannot hold.
 from __future__ import annotations
 
 from .batch import Batch, Column, Reject, Stats
-from ._reference import is_json_number
+from ._reference import MAX_CLF_MS, MIN_CLF_MS, is_json_number
 from .errors import ParseError
 from .parseplan import (
     D_BAD,
@@ -310,6 +310,8 @@ def parse_time(rec: bytes, a: int, b: int, slot: int):
     if v[21] == 0x2D:
         offset = -offset
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    if not MIN_CLF_MS <= seconds * 1000 <= MAX_CLF_MS:  # a UTC time CLF cannot show
+        raise _Fail(E_TIME, slot, a)
     return seconds * 1000, v[21:26] == b"+0000"
 
 

@@ -72,7 +72,7 @@ E_SUFFIX = 2  # the record does not end with Ln
 E_LITERAL = 3  # literal ``index`` not found where it must be
 E_INT = 4  # not an integer
 E_RANGE = 5  # integer outside int64
-E_TIME = 6  # not dd/MMM/yyyy:HH:mm:ss +hhmm, or not a real date/time
+E_TIME = 6  # not dd/MMM/yyyy:HH:mm:ss +hhmm, not a real date/time, or outside years 0-9999 UTC
 E_ESCAPE = 7  # an escape sequence that does not decode
 E_CHAR = 8  # a byte this position cannot hold unescaped
 E_QUOTES = 9  # a quoted value without its quotes
@@ -87,7 +87,7 @@ ERR_NAMES = {
     E_LITERAL: "literal not found",
     E_INT: "not an integer",
     E_RANGE: "integer out of the int64 range",
-    E_TIME: "not a valid dd/MMM/yyyy:HH:mm:ss +hhmm time",
+    E_TIME: "not a valid dd/MMM/yyyy:HH:mm:ss +hhmm time (UTC years 0000-9999)",
     E_ESCAPE: "invalid escape sequence",
     E_CHAR: "character not allowed here unescaped",
     E_QUOTES: "quoted value without its quotes",
