@@ -347,7 +347,8 @@ cdef extern from *:
         /* Overlapping words, no loop up to 32 bytes, the sizes tested shortest first: CLF
            separators are 1-3 bytes, JSON keys 8-16, XML's closing-and-opening tags 17-32.
            Against a loop of 8-byte words (callgrind, instructions per line): JSON 3,750 ->
-           3,350, XML 3,720 -> 3,470; with the 17-32 byte case and the shortest tested first, XML 2,723 -> 2,687, CLF 2,647 -> 2,614. */
+           3,350, XML 3,720 -> 3,470. Then with the 17-32 byte case and the shortest sizes
+           tested first: XML 2,723 -> 2,687, CLF 2,647 -> 2,614. */
         uint64_t x, y, x2, y2, x3, y3, x4, y4;
         uint32_t u, v;
         uint16_t p, q;
@@ -1820,7 +1821,7 @@ def _vector_entries(members):
 
 # Bytes rare in access logs that a forward scan's set may take in addition to its own
 # when that makes it smaller: control characters, '!' and DEL.
-_RARE = ([set(range(0x20)), {0x21}, {0x7F}])
+_RARE = [set(range(0x20)), {0x21}, {0x7F}]
 
 
 def vector_set(members, relax=False) -> bytes:

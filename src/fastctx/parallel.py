@@ -71,7 +71,7 @@ def default_threads() -> int:
 
 
 def resolve_threads(threads) -> int:
-    """``None`` -> all cores; otherwise a positive int."""
+    """``None`` -> all cores; otherwise an int from 1 to ``MAX_THREADS``."""
     if threads is None:
         return default_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
