@@ -265,6 +265,24 @@ def test_leftmost_split_between_two_free_text_values():
     assert _reference.render(program, batch)[0] == b"r a b c d\n"
 
 
+def test_split_before_a_token_never_leaves_it_a_byte_it_cannot_hold():
+    # AWS writes unescaped CSV in none mode: a free text with ', ' before a token. The
+    # leftmost split that leaves the token valid wins; without one, the leftmost split's
+    # error is reported.
+    program = compiled("$context.requestId,$context.routeKey,$context.connectionId,$context.status", "none")
+    assert resolution(plan(program).modes[0])[-2:] == ["middle", "backward"]
+    batch = both(program, b"r1,a, b,c1,200\nr2,a,b,c2,201\nr3,x, y,,202\nr4,a, b, c4,203\n")
+    assert batch.to_pydict() == {
+        "requestId": ["r1", "r2", "r3"],
+        "routeKey": ["a, b", "a", "x, y"],
+        "connectionId": ["c1", "b,c2", None],   # the leftmost valid split: a token may hold ','
+        "status": [200, 201, 202],
+    }
+    assert batch.stats.normalized == 1  # the empty token, written '-' when rendered
+    assert "connectionId" in batch.rejects[0].reason and batch.rejects[0].line == 4
+    assert _reference.render(program, batch.slice(0, 2))[0] == b"r1,a, b,c1,200\nr2,a,b,c2,201\n"
+
+
 def test_csv_field_with_newline_in_auto_mode():
     program = compiled(CSV_T)
     data = b'r1,"two\nlines",1\nr2,x,2\n'

@@ -938,7 +938,9 @@ cdef inline int64_t scan_backward(State *st, const uint8_t *r, int64_t front, in
 
 
 cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uint8_t *lit,
-                        int64_t size, bint skip) noexcept nogil:
+                        int64_t size, bint skip, int64_t lo) noexcept nogil:
+    """The leftmost start ``> front`` and ``>= lo`` of ``lit`` in ``r[front:back]`` that is
+    not inside an escape, or -1."""
     cdef int64_t i = front
     cdef const void *hit
     cdef int64_t step
@@ -959,7 +961,7 @@ cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uin
     if not skip:
         # memchr finds candidates for the first byte; every byte is looked at a bounded
         # number of times (the literal is at most 3 KB).
-        i = front + 1
+        i = front + 1 if front + 1 > lo else lo
         while i + size <= back:
             hit = memchr(r + i, lit[0], <size_t>(back - size + 1 - i))
             if hit == NULL:
@@ -970,7 +972,7 @@ cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uin
             i += 1
         return -1
     while i + size <= back:
-        if i > front and r[i] == lit[0] and memcmp(r + i, lit, <size_t>size) == 0:
+        if i > front and i >= lo and r[i] == lit[0] and memcmp(r + i, lit, <size_t>size) == 0:
             return i
         i += 2 if r[i] == 92 else 1
     return -1
@@ -982,7 +984,7 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
     cdef const int64_t *lo = st.lit_off
     cdef int64_t first_len = lo[1] - lo[0]
     cdef int64_t last_len = lo[nslots + 1] - lo[nslots]
-    cdef int64_t front, back, end, start, llen
+    cdef int64_t front, back, end, start, llen, least
     cdef const uint8_t *lit
     cdef int32_t i, j
     cdef const SlotC *sp
@@ -1038,7 +1040,19 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
             if end + llen > back or not fastctx_eq(r + end, lit, llen):
                 return fail(st, E_LITERAL, i + 1, end)
         else:
-            end = find_split(r, front, back, lit, llen, sp.skip)
+            least = 0
+            if i == j - 1 and llen > 0 and slots[j].form == FORM_STOP:
+                # The slot after this split takes the rest up to `back`: a split that would
+                # leave it a byte it never holds (a space in a token) is not a split. Start
+                # from the first one that leaves it none (`r1,a, b,c1,200` with a token
+                # after a free text: `a, b` and `c1`, not `a` and ` b,c1`).
+                least = back
+                while least > front and not (slots[j].bcomb[r[least - 1]] & 1):
+                    least -= 1
+                least -= llen
+            end = find_split(r, front, back, lit, llen, sp.skip, least)
+            if end < 0 and least > front:  # no such split: the leftmost, to report its error
+                end = find_split(r, front, back, lit, llen, sp.skip, 0)
             if end < 0:
                 return fail(st, E_LITERAL, i + 1, front)
             st.clean[i] = fastctx_vfind(sp.vdec, r, front, end, st.rlim) == end

@@ -191,8 +191,9 @@ def scan_backward(rec: bytes, front: int, back: int, sp) -> int:
     return index
 
 
-def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool) -> int:
-    """Leftmost start ``> front`` of ``literal`` in ``rec[front:back]``, not inside an escape."""
+def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool, least: int = 0) -> int:
+    """Leftmost start ``> front`` and ``>= least`` of ``literal`` in ``rec[front:back]``, not
+    inside an escape."""
     index = front
     size = len(literal)
     if size == 0:
@@ -211,7 +212,7 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool) ->
                 step = 2
         return front + step if front + step <= back else -1
     while index + size <= back:
-        if index > front and rec[index : index + size] == literal:
+        if index > front and index >= least and rec[index : index + size] == literal:
             return index
         index += 2 if (skip and rec[index] == 0x5C) else 1
     return -1
@@ -234,7 +235,7 @@ def split(rec: bytes, literals, slots) -> list:
     spans: list = [None] * n
     i, j = 0, n - 1
 
-    def take_forward(k: int) -> None:
+    def take_forward(k: int, least: int = 0) -> None:
         nonlocal front
         sp = slots[k]
         literal = literals[k + 1]
@@ -246,7 +247,9 @@ def split(rec: bytes, literals, slots) -> list:
             if end + len(literal) > back or rec[end : end + len(literal)] != literal:
                 raise _Fail(E_LITERAL, k + 1, end)
         else:
-            end = find_split(rec, front, back, literal, sp.skip)
+            end = find_split(rec, front, back, literal, sp.skip, least)
+            if end < 0 and least > front:  # no split leaves the next slot valid: the leftmost
+                end = find_split(rec, front, back, literal, sp.skip)
             if end < 0:
                 raise _Fail(E_LITERAL, k + 1, front)
         spans[k] = (front, end)
@@ -268,7 +271,15 @@ def split(rec: bytes, literals, slots) -> list:
         back = start - len(literal)
         j -= 1
     while i < j:
-        take_forward(i)
+        least = 0
+        if i == j - 1 and literals[i + 1] and slots[j].form == FORM_STOP:
+            # the last slot takes the rest: the split before it must not leave it a byte it
+            # never holds (``r1,a, b,c1,200``: ``a, b`` and ``c1``, not ``a`` and `` b,c1``)
+            least = back
+            while least > front and not slots[j].back[rec[least - 1]]:
+                least -= 1
+            least -= len(literals[i + 1])
+        take_forward(i, least)
         i += 1
     spans[i] = (front, back)
     return spans

@@ -22,7 +22,10 @@ while each can find its own start (``backward``: the value, escape sequences inc
 never hold the last byte of the literal before it). One slot left between the two fronts
 takes the whole middle. With several left, each but the last takes the bytes up to the first
 occurrence of its whole following literal (the leftmost split; never an empty value), and the
-last takes the rest. Every step scans forward or backward once, so the work per byte is
+last takes the rest. The split just before that last slot skips the occurrences that would
+leave the last slot a byte it never holds (its ``back`` table): in ``r1,a, b,c1,200`` read
+unescaped, a free-text ``routeKey`` and a token ``connectionId`` get ``a, b`` and ``c1``,
+not ``a`` and `` b,c1``. Every step scans forward or backward once, so the work per byte is
 bounded by the longest literal.
 """
 
