@@ -1,10 +1,10 @@
 """The gzip inflater the readers use: ISA-L when installed, zlib otherwise.
 
-Decompression, not parsing, bounds the speed of reading gzip logs: zlib inflates about
-180 MB/s on one core here, and the parse kernel reads 500 MB/s and more. ISA-L's inflate
-(the optional ``isal`` package, ``pip install fastctx[gzip]``) gives the same bytes at
-about 410 MB/s on the same data, and releases the GIL, so it overlaps the parse of the
-previous batch on another thread.
+Decompression, not parsing, bounds the speed of reading gzip logs: zlib inflated the
+benchmark's 160 MB of CLF lines in 711 ms on one core here (``benchmarks/test_read_bench.py``),
+and the parse kernel reads 400 MB/s and more. ISA-L's inflate (the optional ``isal``
+package, ``pip install fastctx[gzip]``) gives the same bytes in 353 ms, and releases the
+GIL, so it overlaps the parse of the previous batch on another thread.
 """
 
 from __future__ import annotations
