@@ -30,21 +30,19 @@ cdef extern from *:
 cdef extern from *:
     """
     /* A vector form of an action table, for the clean-value check: a byte is flagged when it
-       is below `below` or equals one of `extra` (unused entries repeat extra[0]). Derived
-       from the 256-byte table at bind time and used only where it matches the table exactly;
-       SSE2 is part of every x86-64 CPU, so this needs no CPU detection. Elsewhere the scalar
-       table loop runs. */
+       is below `below` or equals one of `extra`. Derived from the 256-byte table at bind time
+       and used only where it matches the table exactly; SSE2 is part of every x86-64 CPU, so
+       this needs no CPU detection. Elsewhere the scalar table loop runs. */
     typedef struct {
         unsigned char below;
         unsigned char extra[6];
         int usable;
-        int nextra;  /* distinct extras (1-6) */
-        /* `below` and the six extras, each repeated 16 times: one unaligned load per vector
-           instead of a four-instruction broadcast per call (measured: the broadcasts were a
-           third of the clean check). vec[7] holds below - 1, for the scan's min test. */
-        unsigned char vec[8][16];
-        /* The scan's tests: `npair` pairs of extras one bit apart ((v | mask) == a | b holds
-           for v = a or b only), then `nsingle` extras alone. */
+        /* Every test's bytes repeated 16 times: one unaligned load per vector instead of a
+           four-instruction broadcast per call (measured: the broadcasts were a third of the
+           clean check). `low` holds below - 1, for the min test of the range. The extras are
+           tested as `npair` pairs one bit apart ((v | mask) == a | b holds for v = a or b
+           only), then `nsingle` alone. */
+        unsigned char low[16];
         int npair, nsingle;
         unsigned char test[6][16];
         unsigned char mask[3][16];
@@ -59,19 +57,35 @@ cdef extern from *:
     #if FASTCTX_HAVE_SSE2
     static int fastctx_simd_enabled = 1;
 
-    /* Bit i set when byte i of the 16 at p is flagged. */
-    static CYTHON_INLINE unsigned fastctx_flags16(const fastctx_matcher *m, const unsigned char *p) {
-        #define FASTCTX_VEC(k) _mm_loadu_si128((const __m128i *)m->vec[k])
+    /* The flagged lanes of 16 bytes with the table's shape fixed at compile time: `below`
+       (0 or 1: a range [0, below) is flagged), `np` pair tests and `ns` single ones.
+       v <= below - 1 is one min and one compare; only the tests the table has are made
+       (CLF_BARE: 2 singles; XML: 2 pairs and 2 singles for its 6 extras, measured with
+       callgrind, instructions a row: XML 805 -> 774). */
+    static FASTCTX_ALWAYS_INLINE __m128i fastctx_hit16_k(const fastctx_matcher *m,
+                                                        const unsigned char *p, int below,
+                                                        int np, int ns) {
+        #define FASTCTX_T(k) _mm_loadu_si128((const __m128i *)m->test[k])
+        #define FASTCTX_M(k) _mm_loadu_si128((const __m128i *)m->mask[k])
+        #define FASTCTX_B() _mm_loadu_si128((const __m128i *)m->low)
         __m128i v = _mm_loadu_si128((const __m128i *)p);
-        __m128i low = _mm_cmpeq_epi8(_mm_subs_epu8(FASTCTX_VEC(0), v), _mm_setzero_si128());
-        __m128i hit = _mm_cmpeq_epi8(v, FASTCTX_VEC(1));
-        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(2)));
-        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(3)));
-        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(4)));
-        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(5)));
-        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_VEC(6)));
-        #undef FASTCTX_VEC
-        return ((unsigned)_mm_movemask_epi8(hit) | ~(unsigned)_mm_movemask_epi8(low)) & 0xFFFFu;
+        __m128i hit = _mm_setzero_si128();
+        int k;
+        for (k = 0; k < np; k++)
+            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_or_si128(v, FASTCTX_M(k)), FASTCTX_T(k)));
+        for (k = np; k < np + ns; k++)
+            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_T(k)));
+        if (below)
+            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, FASTCTX_B()), v));
+        #undef FASTCTX_T
+        #undef FASTCTX_M
+        #undef FASTCTX_B
+        return hit;
+    }
+
+    /* Bit i set when byte i of the 16 at p is flagged (the table's shape read at run time). */
+    static CYTHON_INLINE unsigned fastctx_flags16(const fastctx_matcher *m, const unsigned char *p) {
+        return (unsigned)_mm_movemask_epi8(fastctx_hit16_k(m, p, m->below != 0, m->npair, m->nsingle));
     }
 
     /* 1 when no byte of [p, p + n) is flagged, 0 when one is, -1 when the vector path cannot
@@ -88,33 +102,6 @@ cdef extern from *:
             if (fastctx_flags16(m, p + i)) return 0;
         return fastctx_flags16(m, p + n - 16) == 0;
     }
-
-    /* The flagged lanes of 16 bytes with the table's shape fixed at compile time: `below`
-       (0 or 1: a range [0, below) is flagged), `np` pair tests and `ns` single ones.
-       v <= below - 1 is one min and one compare; only the tests the table has are made
-       (CLF_BARE: 2 singles; XML: 2 pairs and 2 singles for its 6 extras, measured with
-       callgrind, instructions a row: XML 805 -> 774). */
-    static FASTCTX_ALWAYS_INLINE __m128i fastctx_hit16_k(const fastctx_matcher *m,
-                                                        const unsigned char *p, int below,
-                                                        int np, int ns) {
-        #define FASTCTX_T(k) _mm_loadu_si128((const __m128i *)m->test[k])
-        #define FASTCTX_M(k) _mm_loadu_si128((const __m128i *)m->mask[k])
-        #define FASTCTX_B() _mm_loadu_si128((const __m128i *)m->vec[7])
-        __m128i v = _mm_loadu_si128((const __m128i *)p);
-        __m128i hit = _mm_setzero_si128();
-        int k;
-        for (k = 0; k < np; k++)
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_or_si128(v, FASTCTX_M(k)), FASTCTX_T(k)));
-        for (k = np; k < np + ns; k++)
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, FASTCTX_T(k)));
-        if (below)
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, FASTCTX_B()), v));
-        #undef FASTCTX_T
-        #undef FASTCTX_M
-        #undef FASTCTX_B
-        return hit;
-    }
-
 
     /* 32 bytes a step with one test for both halves, then 16: one bound (chunks start below
        both `limit` and end - 15) instead of two compares a step (measured with callgrind,
@@ -194,11 +181,7 @@ cdef extern from *:
             if (below == 0) return;  /* nothing is flagged: the plain method never checks */
             m->extra[k++] = 0;  /* byte 0 is below `below`, so matching it changes nothing */
         }
-        m->nextra = k;
-        for (c = k; c < 6; c++) m->extra[c] = m->extra[0];
-        memset(m->vec[0], m->below, 16);
-        for (c = 0; c < 6; c++) memset(m->vec[c + 1], m->extra[c], 16);
-        memset(m->vec[7], m->below ? m->below - 1 : 0, 16);
+        memset(m->low, m->below ? m->below - 1 : 0, 16);
         {
             /* the scan's tests: pair extras one bit apart, first come first */
             int used[6] = {0, 0, 0, 0, 0, 0}, i, j, t = 0;

@@ -43,3 +43,13 @@ cdef enum column_kind_t:
     KIND_TIMESTAMP = 1
     KIND_STRING = 2
     KIND_MISSING = 3
+
+# The UTC times a CLF time can show, 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z
+# (``_reference.MIN_CLF_MS`` / ``MAX_CLF_MS``): render refuses others, parse rejects them.
+cdef extern from *:
+    """
+    #define FASTCTX_MIN_CLF_MS (-62167219200000LL)
+    #define FASTCTX_MAX_CLF_MS 253402300799999LL
+    """
+    const long long MIN_CLF_MS "FASTCTX_MIN_CLF_MS"
+    const long long MAX_CLF_MS "FASTCTX_MAX_CLF_MS"

@@ -22,7 +22,7 @@ from fastctx._simd cimport FASTCTX_HAVE_SSE2
 from fastctx._opcodes cimport (
     ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
     ESC_JSON_BARE, ESC_JSON_STR, ESC_NONE, ESC_XML, KIND_INT64, KIND_STRING, KIND_TIMESTAMP,
-    VT_CLF_TIME, VT_EPOCH_MS, VT_INT, VT_QUOTED, VT_TEXT, VT_TOKEN,
+    MAX_CLF_MS, MIN_CLF_MS, VT_CLF_TIME, VT_EPOCH_MS, VT_INT, VT_QUOTED, VT_TEXT, VT_TOKEN,
 )
 
 from functools import partial
@@ -69,10 +69,6 @@ cdef enum:
     FAST_STR = 1  # token or text scanned up to a stop byte
     FAST_INT = 2  # an int or epoch_ms, not in quotes
     FAST_TIME = 3  # a CLF time, not in quotes
-
-# The UTC times a CLF time can show (as the render kernel and the reference).
-cdef int64_t MIN_CLF_MS = -62167219200000  # 0000-01-01T00:00:00Z
-cdef int64_t MAX_CLF_MS = 253402300799999   # 9999-12-31T23:59:59.999Z
 
 cdef enum:
     ASCII_AHEAD = 4096  # bytes checked for ASCII ahead of the record in progress
@@ -937,6 +933,14 @@ cdef inline int64_t scan_backward(State *st, const uint8_t *r, int64_t front, in
     return i
 
 
+cdef int64_t value_floor(const uint8_t *r, int64_t front, int64_t back, const SlotC *sp) noexcept nogil:
+    """Where the slot's value ending at ``back`` can start at the earliest: just after the
+    last byte before ``back`` that the value never holds (out of line: split is inlined in
+    the record loop, and this runs only for a split before a slot that takes the rest)."""
+    cdef uint8_t seen = 0
+    return fastctx_scan_back(r, front, back, sp.bcomb, &seen)
+
+
 cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uint8_t *lit,
                         int64_t size, bint skip, int64_t lo) noexcept nogil:
     """The leftmost start ``> front`` and ``>= lo`` of ``lit`` in ``r[front:back]`` that is
@@ -1046,10 +1050,7 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 # leave it a byte it never holds (a space in a token) is not a split. Start
                 # from the first one that leaves it none (`r1,a, b,c1,200` with a token
                 # after a free text: `a, b` and `c1`, not `a` and ` b,c1`).
-                least = back
-                while least > front and not (slots[j].bcomb[r[least - 1]] & 1):
-                    least -= 1
-                least -= llen
+                least = value_floor(r, front, back, slots + j) - llen
             end = find_split(r, front, back, lit, llen, sp.skip, least)
             if end < 0 and least > front:  # no such split: the leftmost, to report its error
                 end = find_split(r, front, back, lit, llen, sp.skip, 0)
@@ -1885,6 +1886,10 @@ def vector_set(members, relax=False) -> bytes:
     return bytes(out)
 
 
+# A set the kernel never uses (tier -1), for every scan of a parse with the vector scans off.
+_VSET_OFF = np.frombuffer(vector_set([1 if k % 2 else 0 for k in range(256)]), dtype=np.uint8)
+
+
 def _map_threshold(Py_ssize_t nbytes):
     """Set the size from which a column buffer gets its own mapping (tests move it to run
     both paths); returns the previous one."""
@@ -1995,7 +2000,6 @@ cdef class Parser:
     cdef object _bcomb
     cdef object _plain
     cdef object _vsets
-    cdef object _vsets_off
 
     def __init__(self, program):
         from .program import ESCAPE_TABLES
@@ -2023,10 +2027,6 @@ cdef class Parser:
                 sets += [vector_set(self._comb[m, s] & 3, relax=True), vector_set(self._bcomb[m, s] & 1),
                          vector_set(self._bcomb[m, s] & 2), vector_set(clean)]
         self._vsets = np.frombuffer(b"".join(sets) or bytes(VSET_SIZE), dtype=np.uint8)
-        # the same sets marked unusable (tier -1), for a parse with the vector scans off
-        off = self._vsets.copy().reshape(-1, VSET_SIZE)
-        off[:, 12:16] = np.frombuffer(np.int32(-1).tobytes(), dtype=np.uint8)
-        self._vsets_off = np.ascontiguousarray(off.reshape(-1))
         for array in (self._ints, self._tables, self._lit_off, self._kinds, self._comb, self._bcomb,
                       self._plain):
             array.setflags(write=False)
@@ -2123,7 +2123,9 @@ cdef class Parser:
         cdef const uint8_t[:, :, ::1] comb = self._comb
         cdef const uint8_t[:, :, ::1] bcomb = self._bcomb
         cdef const uint8_t[:, ::1] plain = self._plain
-        cdef const uint8_t[::1] vsets = self._vsets if fastctx_parse_simd else self._vsets_off
+        cdef const uint8_t[::1] vsets = self._vsets
+        cdef const uint8_t[::1] off = _VSET_OFF
+        cdef const fastctx_vset *unusable = <const fastctx_vset *>&off[0]
         cdef int64_t vk
         cdef int32_t nmodes = len(self.plan.modes)
         cdef int32_t nslots = len(self.plan.slot_names)
@@ -2169,6 +2171,9 @@ cdef class Parser:
                 slot_ptr[m * nslots + s].vstop = <const fastctx_vset *>&vsets[vk + VSET_SIZE]
                 slot_ptr[m * nslots + s].vbdec = <const fastctx_vset *>&vsets[vk + 2 * VSET_SIZE]
                 slot_ptr[m * nslots + s].vdec = <const fastctx_vset *>&vsets[vk + 3 * VSET_SIZE]
+                if not fastctx_parse_simd:  # the vector scans off: the table loops run
+                    slot_ptr[m * nslots + s].vfwd = slot_ptr[m * nslots + s].vstop = unusable
+                    slot_ptr[m * nslots + s].vbdec = slot_ptr[m * nslots + s].vdec = unusable
                 slot_ptr[m * nslots + s].fast = FAST_NONE
                 if ints[m, s, 4] == FORM_CSV:
                     # a forward-scanned unquoted field holds no , " CR LF: copied as it is

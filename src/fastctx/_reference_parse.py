@@ -275,10 +275,7 @@ def split(rec: bytes, literals, slots) -> list:
         if i == j - 1 and literals[i + 1] and slots[j].form == FORM_STOP:
             # the last slot takes the rest: the split before it must not leave it a byte it
             # never holds (``r1,a, b,c1,200``: ``a, b`` and ``c1``, not ``a`` and `` b,c1``)
-            least = back
-            while least > front and not slots[j].back[rec[least - 1]]:
-                least -= 1
-            least -= len(literals[i + 1])
+            least = scan_backward(rec, front, back, slots[j]) - len(literals[i + 1])
         take_forward(i, least)
         i += 1
     spans[i] = (front, back)

@@ -152,8 +152,6 @@ cdef enum ErrCode:
     ERR_OFFSETS = 3     # string offsets outside the data buffer
     ERR_NOMEM = 4
 
-cdef int64_t MIN_CLF_MS = -62167219200000  # 0000-01-01T00:00:00Z
-cdef int64_t MAX_CLF_MS = 253402300799999   # 9999-12-31T23:59:59.999Z
 
 
 # How the block loop (``render_row_fast``) writes a slot: the mode and escape method resolved

@@ -656,7 +656,7 @@ def _typed_column(name, values, typed):
     so ``parse`` then ``render`` gives back the same lines. Anything else is None: the
     values are kept as text, which the renderer writes as they are into a time slot.
     """
-    from .batch import Column
+    from .batch import Column, _pack_validity
 
     kind = typed.get(name)
     if kind is None:
@@ -677,8 +677,7 @@ def _typed_column(name, values, typed):
                               dtype="datetime64[ms]").view(np.int64)
             except ValueError:  # shaped like a time but not one (month 13): keep the text
                 return None
-        return Column("timestamp", np.where(valid, ms, 0),
-                      validity=None if valid.all() else np.packbits(valid, bitorder="little"))
+        return Column("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
     if kind == "time" and all(isinstance(v, str) and _ISO_TIME.match(v) for v in present):
         times = []
         for v in values:
