@@ -360,6 +360,35 @@ def test_on_error_skip_counts_only():
     assert batch.rejects == [] and batch.stats.rejected == 1
 
 
+
+@pytest.mark.parametrize("on_error", ["skip", "collect"])
+def test_a_rejected_record_leaves_nothing_in_the_row_it_was_tried_at(on_error):
+    # The kernel writes values and null bits at their row as it reads a record: a record
+    # rejected after a null must not leave that null (or its values) to the next record.
+    program = compiled("$context.requestId $context.status $context.routeKey")
+    lines, expected = [], {"requestId": [], "status": [], "routeKey": []}
+    for i in range(21):
+        # a null, then a status past int64: rejected after the null was read
+        lines.append(f"- 9{i:019d} -".encode())
+        if i % 3:
+            lines.append(f"r{i} {i} k{i}".encode())
+            for name, value in zip(expected, (f"r{i}", i, f"k{i}")):
+                expected[name].append(value)
+        else:
+            lines.append(b"- - -")
+            for name in expected:
+                expected[name].append(None)
+    batch = both(program, b"\n".join(lines) + b"\n", on_error=on_error)
+    assert batch.to_pydict() == expected
+    assert batch.stats.rejected == 21
+    for name, values in expected.items():
+        column = batch.column(name)
+        assert column.null_count == values.count(None)
+        assert column.to_pylist() == values
+        bits = np.unpackbits(column.validity, bitorder="little")
+        assert list(bits[: len(values)]) == [value is not None for value in values]
+        assert not bits[len(values):].any()  # bits past the last row are zero
+
 def test_inputs_bytes_bytearray_memoryview_str_mmap(tmp_path):
     import mmap
 

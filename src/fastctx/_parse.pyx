@@ -109,13 +109,10 @@ cdef struct ColC:
     int64_t *values      # int64 values, or n + 1 offsets for strings
     uint8_t *valid       # LSB-first bitmap
     uint8_t *data        # string bytes
-    int64_t data_len
+    int64_t data_len     # set when the run ends: values[rows] of a string column
     int64_t data_cap
-    int64_t nulls
-    # the record in progress
-    int64_t t_len
-    int64_t t_int
-    int32_t t_null
+    int64_t nulls        # set when the run ends
+    int32_t t_null       # the record in progress: its value is null
 
 
 cdef struct RejectC:
@@ -1439,16 +1436,28 @@ cdef inline int64_t record_end(const uint8_t *buf, int64_t size, int64_t pos, bi
 
 
 cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *canon) noexcept nogil:
-    """1 accepted (values staged in the columns), 0 rejected (st.fail), -1 a column needs room."""
+    """1 accepted (values written at row ``st.rows``), 0 rejected (st.fail), -1 a column needs
+    room.
+
+    Values go straight to their row: a string's bytes after the row's start offset
+    (``values[row]``, the end of the row before) and its end offset to ``values[row + 1]``, an
+    int to ``values[row]``, a null as a set bit in the validity buffer, which holds null bits
+    until the run ends (``null_bits_to_validity``). Accepting a record is then ``rows += 1``;
+    a rejected one leaves nothing but its null bits, which ``clear_row`` takes back. This
+    replaced staging every value and committing each column per record (CLF: 2,570 -> 2,414
+    instructions per line, callgrind).
+    """
     cdef const SlotC *slots = st.slots + mode * st.nslots
     cdef const SlotC *sp
     cdef ColC *col
     cdef int32_t s
-    cdef int64_t a, b, outlen, ival
+    cdef int64_t a, b, outlen, ival, start
+    cdef int64_t row = st.rows
     cdef int32_t isnull
     cdef uint8_t *out
     cdef bint ok
     cdef int64_t size
+    cdef uint8_t bit = <uint8_t>(1 << (row & 7))
     if not split(st, r, n, slots):
         return 0
     canon[0] = True
@@ -1461,57 +1470,59 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
             if sp.fast == FAST_STR and (sp.plain or st.clean[s]):
                 # a clean token or text: '-' is null, anything else is copied as it is
                 size = b - a
-                if col.data_len + size + 16 > col.data_cap:
+                start = col.values[row]
+                if start + size + 16 > col.data_cap:
                     st.need_col = sp.column
-                    st.need_bytes = col.data_len + size + 16
+                    st.need_bytes = start + size + 16
                     return -1
-                col.t_int = 0
-                if size == 1 and r[a] == 45:
-                    col.t_null = 1
-                    col.t_len = 0
-                elif size == 0:
-                    col.t_null = 1
-                    col.t_len = 0
-                    canon[0] = False
-                else:
+                if size > 1 or (size == 1 and r[a] != 45):
                     col.t_null = 0
-                    col.t_len = size
-                    fastctx_copy(col.data + col.data_len, r + a, size)
+                    fastctx_copy(col.data + start, r + a, size)
+                    col.values[row + 1] = start + size
+                else:
+                    if size == 0:
+                        canon[0] = False
+                    col.t_null = 1
+                    col.valid[row >> 3] |= bit
+                    col.values[row + 1] = start
                 continue
             if (sp.fast == FAST_INT or sp.fast == FAST_TIME) and (a == b or r[a] != 34):
                 # as decode_value reads a number or a time that is not a quoted CSV field,
                 # without its call and dispatch (CSV: two calls per line)
-                col.t_len = 0
-                col.t_int = 0
-                if b - a == 1 and r[a] == 45:
+                if b - a <= 1 and (a == b or r[a] == 45):
+                    if a == b:
+                        canon[0] = False
                     col.t_null = 1
-                    continue
-                if a == b:
-                    col.t_null = 1
-                    canon[0] = False
+                    col.valid[row >> 3] |= bit
+                    col.values[row] = 0
                     continue
                 if sp.fast == FAST_INT:
-                    if not parse_int(st, r, a, b, s, &col.t_int, &ok):
+                    if not parse_int(st, r, a, b, s, col.values + row, &ok):
                         return 0
-                elif not parse_time(st, r, a, b, s, &col.t_int, &ok):
+                elif not parse_time(st, r, a, b, s, col.values + row, &ok):
                     return 0
                 if not ok:
                     canon[0] = False
                 col.t_null = 0
                 continue
             if col.kind == KIND_STRING:
-                if col.data_len + (b - a) > col.data_cap:
+                start = col.values[row]
+                if start + (b - a) > col.data_cap:
                     st.need_col = sp.column
-                    st.need_bytes = col.data_len + (b - a)
+                    st.need_bytes = start + (b - a)
                     return -1
-                out = col.data + col.data_len
+                out = col.data + start
             else:
                 out = st.scratch
             if not decode_value(st, r, a, b, sp, s, out, &outlen, &ival, &isnull, canon):
                 return 0
-            col.t_len = outlen
-            col.t_int = ival
+            if col.kind == KIND_STRING:
+                col.values[row + 1] = col.values[row] + outlen
+            else:
+                col.values[row] = ival
             col.t_null = isnull
+            if isnull:
+                col.valid[row >> 3] |= bit
         else:
             if not decode_value(st, r, a, b, sp, s, st.scratch, &outlen, &ival, &isnull, canon):
                 return 0
@@ -1519,11 +1530,59 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                 return fail(st, E_DUP, s, a)
             if not isnull:
                 if col.kind == KIND_STRING:
-                    if outlen != col.t_len or memcmp(st.scratch, col.data + col.data_len, <size_t>outlen) != 0:
+                    start = col.values[row]
+                    if (outlen != col.values[row + 1] - start
+                            or memcmp(st.scratch, col.data + start, <size_t>outlen) != 0):
                         return fail(st, E_DUP, s, a)
-                elif ival != col.t_int:
+                elif ival != col.values[row]:
                     return fail(st, E_DUP, s, a)
     return 1
+
+
+cdef void clear_row(State *st) noexcept nogil:
+    """Take back the null bits a record that was not accepted wrote at row ``st.rows``."""
+    cdef int32_t c
+    cdef uint8_t keep = <uint8_t>~(1 << (st.rows & 7))
+    for c in range(st.ncols):
+        st.cols[c].valid[st.rows >> 3] &= keep
+
+
+cdef extern from *:
+    """
+    static CYTHON_INLINE int fastctx_popcount64(uint64_t w) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_popcountll(w);
+    #else
+        w = w - ((w >> 1) & 0x5555555555555555ULL);
+        w = (w & 0x3333333333333333ULL) + ((w >> 2) & 0x3333333333333333ULL);
+        w = (w + (w >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+        return (int)((w * 0x0101010101010101ULL) >> 56);
+    #endif
+    }
+    """
+    int fastctx_popcount64(uint64_t w) noexcept nogil
+
+
+cdef int64_t null_bits_to_validity(uint8_t *bits, int64_t rows) noexcept nogil:
+    """Turn the kernel's null bits for ``rows`` rows into an Arrow validity bitmap in place
+    (bits past the last row stay zero, as the join expects); returns the null count."""
+    cdef int64_t nbytes = (rows + 7) // 8, k, nulls = 0
+    cdef uint64_t w
+    k = 0
+    while k + 8 <= nbytes:
+        memcpy(&w, bits + k, 8)
+        nulls += fastctx_popcount64(w)
+        w = ~w
+        memcpy(bits + k, &w, 8)
+        k += 8
+    while k < nbytes:
+        nulls += fastctx_popcount64(bits[k])
+        bits[k] = <uint8_t>~bits[k]
+        k += 1
+    if rows & 7:
+        # the last byte's bits past the last row were 0 and are now 1: back to 0
+        bits[nbytes - 1] &= <uint8_t>((1 << (rows & 7)) - 1)
+    return nulls
 
 
 cdef int add_reject(State *st, int64_t start, int64_t length) noexcept nogil:
@@ -1561,14 +1620,12 @@ cdef int run(State *st) noexcept nogil:
     """Parse records from st.pos on; returns an ST_* status (resumable after a grow)."""
     cdef const uint8_t *buf = st.buf
     cdef int64_t size = st.size
-    cdef int64_t pos, end, n, k, bad, lines, row
-    cdef uint8_t bit
+    cdef int64_t pos, end, n, k, bad, lines
     cdef const uint8_t *r
-    cdef int32_t mode, c
+    cdef int32_t mode
     cdef int result
     cdef bint canon, have_fail
     cdef Fail first_fail
-    cdef ColC *col
     while st.pos < size:
         if st.rows >= st.row_cap:
             return ST_NEED_ROWS
@@ -1601,26 +1658,15 @@ cdef int run(State *st) noexcept nogil:
                     return ST_NOMEM
                 for mode in range(st.nmodes):
                     result = try_mode(st, r, n, mode, &canon)
-                    if result < 0:
-                        return ST_NEED_DATA  # this record is redone after the grow
                     if result == 1:
                         break
+                    clear_row(st)
+                    if result < 0:
+                        return ST_NEED_DATA  # this record is redone after the grow
                     if not have_fail:
                         first_fail = st.fail
                         have_fail = True
             if result == 1:
-                row = st.rows
-                bit = <uint8_t>(1 << (row & 7))
-                for c in range(st.ncols):
-                    col = st.cols + c
-                    if col.kind == KIND_STRING:
-                        col.data_len += col.t_len
-                        col.values[row + 1] = col.data_len
-                    else:
-                        col.values[row] = col.t_int
-                    # no branch on the null flag: it is rarely set, and unpredictably
-                    col.nulls += col.t_null
-                    col.valid[row >> 3] |= bit & <uint8_t>(col.t_null - 1)
                 st.rows += 1
                 st.accepted += 1
                 if mode > 0 or not canon:
@@ -2279,6 +2325,11 @@ cdef class Parser:
         chunk.values, chunk.datas, chunk.valids = values, datas, valids
         chunk.rows = st.rows
         chunk.stats = Stats(st.records, st.accepted, st.rejected, st.empty, st.normalized)
+        with nogil:
+            for c in range(st.ncols):
+                col = st.cols + c
+                col.nulls = null_bits_to_validity(col.valid, st.rows)
+                col.data_len = col.values[st.rows] if col.kind == KIND_STRING else 0
         chunk.data_len = [st.cols[c].data_len for c in range(st.ncols)]
         chunk.nulls = [st.cols[c].nulls for c in range(st.ncols)]
         chunk.used = False
