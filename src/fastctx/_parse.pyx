@@ -65,10 +65,13 @@ cdef enum:
     E_CSV = 13
 
 cdef enum:
-    FAST_NONE = 0
-    FAST_STR = 1  # token or text scanned up to a stop byte
-    FAST_INT = 2  # an int or epoch_ms, not in quotes
-    FAST_TIME = 3  # a CLF time, not in quotes
+    # how a slot's value is read: one code per slot, so one load picks the path
+    FAST_NONE = 0  # the first use of a variable, through decode_value
+    FAST_COPY = 1  # token or text scanned up to a stop byte, every byte decodes as itself
+    FAST_STR = 2   # token or text scanned up to a stop byte: a copy when the scan found it clean
+    FAST_INT = 3   # an int or epoch_ms, not in quotes
+    FAST_TIME = 4  # a CLF time, not in quotes
+    FAST_DUP = 5   # a later use of a variable: its value must repeat the first one's
 
 cdef enum:
     ASCII_AHEAD = 4096  # bytes checked for ASCII ahead of the record in progress
@@ -83,7 +86,6 @@ cdef enum:
 
 cdef struct SlotC:
     int32_t column
-    int32_t first
     int32_t vtype
     int32_t esc
     int32_t form
@@ -97,7 +99,11 @@ cdef struct SlotC:
     const uint8_t *comb      # bit 0: stop byte, bit 1: a byte decode must look at
     const uint8_t *bcomb     # bit 0: a byte the value never holds (back), bit 1: as in comb
     int32_t plain            # every byte decodes as itself: decoding is a copy
-    int32_t fast             # FAST_*: a shortcut through decoding for the common slots
+    const uint8_t *after     # the literal after the slot, and its length
+    int64_t after_len
+    const uint8_t *before    # the literal before the slot, and its length
+    int64_t before_len
+    int32_t fast             # FAST_*: how the value is read (the common slots skip decoding)
     const fastctx_vset *vfwd    # comb & 3 in vector form (forward scan)
     const fastctx_vset *vstop   # bcomb & 1 (backward scan)
     const fastctx_vset *vbdec   # bcomb & 2
@@ -1004,8 +1010,8 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
     # from the left, while each slot finds its own end
     while i < j and slots[i].forward:
         sp = slots + i
-        lit = pool + lo[i + 1]
-        llen = lo[i + 2] - lo[i + 1]
+        lit = sp.after
+        llen = sp.after_len
         end = scan_forward(st, r, front, back, sp, i)
         if end < 0:
             return False
@@ -1018,8 +1024,8 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
     # from the right, while each slot finds its own start
     while j > i and slots[j].backward:
         sp = slots + j
-        lit = pool + lo[j]
-        llen = lo[j + 1] - lo[j]
+        lit = sp.before
+        llen = sp.before_len
         start = scan_backward(st, r, front, back, sp, j)
         if start < 0:
             return False
@@ -1032,8 +1038,8 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
     # the middle: leftmost split, the last slot takes the rest
     while i < j:
         sp = slots + i
-        lit = pool + lo[i + 1]
-        llen = lo[i + 2] - lo[i + 1]
+        lit = sp.after
+        llen = sp.after_len
         if sp.forward:
             end = scan_forward(st, r, front, back, sp, i)
             if end < 0:
@@ -1453,7 +1459,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
     cdef int32_t s
     cdef int64_t a, b, outlen, ival, start
     cdef int64_t row = st.rows
-    cdef int32_t isnull
+    cdef int32_t isnull, fast
     cdef uint8_t *out
     cdef bint ok
     cdef int64_t size
@@ -1466,8 +1472,9 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
         col = st.cols + sp.column
         a = st.sa[s]
         b = st.sb[s]
-        if sp.first:
-            if sp.fast == FAST_STR and (sp.plain or st.clean[s]):
+        fast = sp.fast
+        if fast != FAST_DUP:
+            if fast == FAST_COPY or (fast == FAST_STR and st.clean[s]):
                 # a clean token or text: '-' is null, anything else is copied as it is
                 size = b - a
                 start = col.values[row]
@@ -1486,7 +1493,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                     col.valid[row >> 3] |= bit
                     col.values[row + 1] = start
                 continue
-            if (sp.fast == FAST_INT or sp.fast == FAST_TIME) and (a == b or r[a] != 34):
+            if (fast == FAST_INT or fast == FAST_TIME) and (a == b or r[a] != 34):
                 # as decode_value reads a number or a time that is not a quoted CSV field,
                 # without its call and dispatch (CSV: two calls per line)
                 if b - a <= 1 and (a == b or r[a] == 45):
@@ -1496,7 +1503,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                     col.valid[row >> 3] |= bit
                     col.values[row] = 0
                     continue
-                if sp.fast == FAST_INT:
+                if fast == FAST_INT:
                     if not parse_int(st, r, a, b, s, col.values + row, &ok):
                         return 0
                 elif not parse_time(st, r, a, b, s, col.values + row, &ok):
@@ -2198,7 +2205,6 @@ cdef class Parser:
         for m in range(nmodes):
             for s in range(nslots):
                 slot_ptr[m * nslots + s].column = ints[m, s, 0]
-                slot_ptr[m * nslots + s].first = ints[m, s, 1]
                 slot_ptr[m * nslots + s].vtype = ints[m, s, 2]
                 slot_ptr[m * nslots + s].esc = ints[m, s, 3]
                 slot_ptr[m * nslots + s].form = ints[m, s, 4]
@@ -2212,6 +2218,10 @@ cdef class Parser:
                 slot_ptr[m * nslots + s].comb = &comb[m, s, 0]
                 slot_ptr[m * nslots + s].bcomb = &bcomb[m, s, 0]
                 slot_ptr[m * nslots + s].plain = plain[m, s]
+                slot_ptr[m * nslots + s].before = &pool[lit_off[s]]
+                slot_ptr[m * nslots + s].before_len = lit_off[s + 1] - lit_off[s]
+                slot_ptr[m * nslots + s].after = &pool[lit_off[s + 1]]
+                slot_ptr[m * nslots + s].after_len = lit_off[s + 2] - lit_off[s + 1]
                 vk = (m * nslots + s) * 4 * VSET_SIZE
                 slot_ptr[m * nslots + s].vfwd = <const fastctx_vset *>&vsets[vk]
                 slot_ptr[m * nslots + s].vstop = <const fastctx_vset *>&vsets[vk + VSET_SIZE]
@@ -2231,6 +2241,10 @@ cdef class Parser:
                         slot_ptr[m * nslots + s].fast = FAST_INT
                 if ints[m, s, 4] != FORM_JSON_BARE and ints[m, s, 2] == VT_CLF_TIME:
                     slot_ptr[m * nslots + s].fast = FAST_TIME
+                if slot_ptr[m * nslots + s].fast == FAST_STR and slot_ptr[m * nslots + s].plain:
+                    slot_ptr[m * nslots + s].fast = FAST_COPY
+                if not ints[m, s, 1]:  # not the variable's first use
+                    slot_ptr[m * nslots + s].fast = FAST_DUP
 
         values, datas, valids = [], [], []
         for c in range(ncols):
