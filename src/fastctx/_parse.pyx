@@ -84,6 +84,17 @@ cdef enum:
 
 
 
+cdef struct ColC:
+    int32_t kind
+    int64_t *values      # int64 values, or n + 1 offsets for strings
+    uint8_t *valid       # LSB-first bitmap
+    uint8_t *data        # string bytes
+    int64_t data_len     # set when the run ends: values[rows] of a string column
+    int64_t data_cap
+    int64_t nulls        # set when the run ends
+    int32_t t_null       # the record in progress: its value is null
+
+
 cdef struct SlotC:
     int32_t column
     int32_t vtype
@@ -104,21 +115,11 @@ cdef struct SlotC:
     const uint8_t *before    # the literal before the slot, and its length
     int64_t before_len
     int32_t fast             # FAST_*: how the value is read (the common slots skip decoding)
+    ColC *col                # the column it fills (this call's)
     const fastctx_vset *vfwd    # comb & 3 in vector form (forward scan)
     const fastctx_vset *vstop   # bcomb & 1 (backward scan)
     const fastctx_vset *vbdec   # bcomb & 2
     const fastctx_vset *vdec    # dec != 0 (is a value clean?)
-
-
-cdef struct ColC:
-    int32_t kind
-    int64_t *values      # int64 values, or n + 1 offsets for strings
-    uint8_t *valid       # LSB-first bitmap
-    uint8_t *data        # string bytes
-    int64_t data_len     # set when the run ends: values[rows] of a string column
-    int64_t data_cap
-    int64_t nulls        # set when the run ends
-    int32_t t_null       # the record in progress: its value is null
 
 
 cdef struct RejectC:
@@ -1469,7 +1470,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
     canon[0] = True
     for s in range(st.nslots):
         sp = slots + s
-        col = st.cols + sp.column
+        col = sp.col
         a = st.sa[s]
         b = st.sb[s]
         fast = sp.fast
@@ -2205,6 +2206,7 @@ cdef class Parser:
         for m in range(nmodes):
             for s in range(nslots):
                 slot_ptr[m * nslots + s].column = ints[m, s, 0]
+                slot_ptr[m * nslots + s].col = (<ColC *>&cols_v[0]) + ints[m, s, 0]
                 slot_ptr[m * nslots + s].vtype = ints[m, s, 2]
                 slot_ptr[m * nslots + s].esc = ints[m, s, 3]
                 slot_ptr[m * nslots + s].form = ints[m, s, 4]
