@@ -2,7 +2,9 @@
 
 ``--ceiling`` first prints how far plain memory copies scale on the machine (into fresh and
 into reused memory): every render and parse writes its output to fresh memory, so on a
-machine where those copies scale poorly, so do they.
+machine where those copies scale poorly, so do they. A third line hashes a small buffer
+over and over (SHA-256, which releases the GIL): work with no memory traffic, the most the
+cores themselves allow.
 
 Prints, per WebSocket preset, the median lines/s on one thread and on all cores (or
 ``--threads``), and their ratio. Data is built once with ``fastctx.generate`` outside the
@@ -40,7 +42,11 @@ def median_times(one, many, repeat: int) -> tuple[float, float]:
 
 def memory_ceiling(threads: int, nbytes: int = 200_000_000, repeat: int = 5) -> None:
     """How far plain memory copies scale on this machine: a render or parse writes its whole
-    output to fresh memory (page faults and zeroing included), which bounds its speed-up."""
+    output to fresh memory (page faults and zeroing included), which bounds its speed-up.
+    Then, for comparison, work that touches no memory: SHA-256 of one 64 KiB buffer, again
+    and again (``nbytes / 4`` bytes hashed in all)."""
+    import hashlib
+
     import numpy as np
 
     src = np.ones(nbytes, dtype=np.uint8)
@@ -55,13 +61,23 @@ def memory_ceiling(threads: int, nbytes: int = 200_000_000, repeat: int = 5) -> 
     def into(pair):
         pair[1][:] = pair[0]
 
+    block = bytes(range(256)) * 256  # 64 KiB: stays in the core's cache
+    rounds = max(nbytes // 4 // len(block), threads)
+
+    def hash_rounds(count):
+        for _ in range(count):
+            hashlib.sha256(block).digest()
+
     with ThreadPoolExecutor(threads) as pool:
         for name, one, many in (
             ("copy into fresh memory", lambda: fresh(src), lambda: list(pool.map(fresh, [p[0] for p in parts]))),
             ("copy into reused memory", lambda: into((src, warm)), lambda: list(pool.map(into, parts))),
+            ("sha256 of a cached block", lambda: hash_rounds(rounds),
+             lambda: list(pool.map(hash_rounds, [rounds // threads] * threads))),
         ):
             a, b = median_times(one, many, repeat)
-            print(f"{name:<26}{nbytes / a / 1e9:>9.1f} GB/s{nbytes / b / 1e9:>9.1f} GB/s{a / b:>7.2f}x")
+            done = rounds * len(block) if name.startswith("sha256") else nbytes
+            print(f"{name:<26}{done / a / 1e9:>9.1f} GB/s{done / b / 1e9:>9.1f} GB/s{a / b:>7.2f}x")
 
 
 def main(argv=None) -> int:
@@ -71,7 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--shapes", default="clf,json,xml,csv")
     parser.add_argument("--ceiling", action="store_true",
-                        help="first print how far plain memory copies scale on this machine")
+                        help="first print how far plain memory copies (and work with no memory "
+                             "traffic) scale on this machine")
     parser.add_argument("--ceiling-mb", type=int, default=200, help="bytes copied for --ceiling (MB)")
     args = parser.parse_args(argv)
     print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "

@@ -152,5 +152,6 @@ def test_threads_script_prints_ratios_and_the_memory_ceiling():
                  "--ceiling", "--ceiling-mb", "2"])
     assert proc.returncode == 0, proc.stderr
     assert "copy into fresh memory" in proc.stdout and "copy into reused memory" in proc.stdout
+    assert re.search(r"^sha256 of a cached block\s+[\d.]+ GB/s\s+[\d.]+ GB/s\s+[\d.]+x$", proc.stdout, re.M)
     rows = re.findall(r"^(render|parse)\s+(clf|csv)\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$", proc.stdout, re.M)
     assert sorted(rows) == [("parse", "clf"), ("parse", "csv"), ("render", "clf"), ("render", "csv")]
