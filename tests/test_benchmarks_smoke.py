@@ -110,6 +110,29 @@ def test_a_peer_that_fails_is_a_row_with_its_error():
     assert result.seconds is None and "boom" in result.error
 
 
+def test_each_round_of_timed_calls_starts_one_place_later():
+    # the call right after the slowest peers of the round before falls on a different
+    # implementation each round, never always on the same one
+    workload = bench.Workload("csv", 20)
+    calls = []
+
+    def build(name):
+        def make():
+            def run():
+                calls.append(name)
+                return bench._render_csv_module(workload)()
+
+            return run
+
+        return make
+
+    entries = [bench._Entry(bench.Result("render", "csv", name, "python", 1, 20), build(name))
+               for name in "abc"]
+    bench._measure_entries("render", workload, entries, 4, False)
+    timed = calls[3:]  # after the untimed first call of each
+    assert timed == list("abc" "bca" "cab" "abc")
+
+
 def _run(args, **env):
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, **env), timeout=600)

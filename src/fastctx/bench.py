@@ -14,7 +14,8 @@ Fairness rules, stated in the table's footnotes:
 - peers get ``requestTime`` already formatted as CLF text and parse peers leave values as
   text, which only favours them; fastctx formats and parses times and integers itself;
 - every implementation is prepared and run once untimed, then all are timed round-robin
-  (call 1 of each, call 2 of each, ...), so a spell of load from elsewhere is shared;
+  (call 1 of each, call 2 of each, ...), so a spell of load from elsewhere is shared, and
+  each round starts one place later, so no implementation always follows the same one;
 - everything runs on one thread unless a row says otherwise: polars with
   ``POLARS_MAX_THREADS`` (it reads that once, at import: ``main`` sets it before importing
   polars, otherwise polars runs in a subprocess started with it), pyarrow with
@@ -773,7 +774,8 @@ FOOTNOTES = {
               "needing escaping), prepared outside the timed call; peers get requestTime as CLF text and "
               "parse peers leave every value as text, which favours them. Polars runs with POLARS_MAX_THREADS "
               "set before its import; pyarrow with set_cpu_count. One untimed warm-up call each, then "
-              "the timed calls round-robin over all implementations; GC off during timed calls; median.",
+              "the timed calls round-robin over all implementations, each round starting one place later; "
+              "GC off during timed calls; median.",
 }
 
 
@@ -1059,6 +1061,14 @@ def _measure_entries(operation: str, workload: Workload, entries: list, repeat: 
     On a machine shared with other work, load comes and goes over seconds; interleaving the
     calls spreads it over every implementation instead of penalising whichever ran during a
     busy spell, so the ratios in one table are measured under the same conditions.
+
+    Each round starts one entry later than the one before. In a fixed order the first entry
+    always runs right after the last ones, the slowest peers, which run for seconds and free
+    what they allocated: on a VM whose balloon hands freed memory back to the host, the
+    next call that allocates pays for memory the host must back again, and in a fixed order
+    that was always the same entry (fastctx's first one in every table). Rotating gives that
+    place to a different entry each round, so it weighs on one call of each, not on every
+    call of one.
     """
     for entry in entries:
         previous = _set_pyarrow_threads(entry.threads)
@@ -1067,8 +1077,9 @@ def _measure_entries(operation: str, workload: Workload, entries: list, repeat: 
         finally:
             _restore_pyarrow_threads(previous)
     live = [entry for entry in entries if entry.result.error is None]
-    for _ in range(max(1, repeat)):
-        for entry in live:
+    for round_ in range(max(1, repeat)):
+        start = round_ % len(live) if live else 0
+        for entry in live[start:] + live[:start]:
             if entry.result.error is not None:
                 continue
             previous = _set_pyarrow_threads(entry.threads)
