@@ -110,9 +110,9 @@ def test_a_peer_that_fails_is_a_row_with_its_error():
     assert result.seconds is None and "boom" in result.error
 
 
-def test_each_round_of_timed_calls_starts_one_place_later():
-    # the call right after the slowest peers of the round before falls on a different
-    # implementation each round, never always on the same one
+def test_each_round_of_timed_calls_runs_in_its_own_order():
+    # in a fixed order every call of an implementation follows the same one (say, a peer
+    # that frees gigabytes); shuffled rounds give each a mix of predecessors
     workload = bench.Workload("csv", 20)
     calls = []
 
@@ -126,11 +126,17 @@ def test_each_round_of_timed_calls_starts_one_place_later():
 
         return make
 
+    names = "abcdef"
     entries = [bench._Entry(bench.Result("render", "csv", name, "python", 1, 20), build(name))
-               for name in "abc"]
-    bench._measure_entries("render", workload, entries, 4, False)
-    timed = calls[3:]  # after the untimed first call of each
-    assert timed == list("abc" "bca" "cab" "abc")
+               for name in names]
+    bench._measure_entries("render", workload, entries, 5, False)
+    timed = calls[len(names):]  # after the untimed first call of each
+    rounds = [timed[k : k + len(names)] for k in range(0, len(timed), len(names))]
+    assert len(rounds) == 5 and all(sorted(r) == list(names) for r in rounds)
+    sequence = "".join(timed)
+    for name in names:
+        before = {sequence[k - 1] for k in range(1, len(sequence)) if sequence[k] == name}
+        assert len(before) > 1, (name, rounds)
 
 
 def _run(args, **env):

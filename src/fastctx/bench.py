@@ -15,7 +15,8 @@ Fairness rules, stated in the table's footnotes:
   text, which only favours them; fastctx formats and parses times and integers itself;
 - every implementation is prepared and run once untimed, then all are timed round-robin
   (call 1 of each, call 2 of each, ...), so a spell of load from elsewhere is shared, and
-  each round starts one place later, so no implementation always follows the same one;
+  each round in its own order (a seeded shuffle), so no implementation always follows the
+  same one;
 - everything runs on one thread unless a row says otherwise: polars with
   ``POLARS_MAX_THREADS`` (it reads that once, at import: ``main`` sets it before importing
   polars, otherwise polars runs in a subprocess started with it), pyarrow with
@@ -46,6 +47,7 @@ import io
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -774,7 +776,7 @@ FOOTNOTES = {
               "needing escaping), prepared outside the timed call; peers get requestTime as CLF text and "
               "parse peers leave every value as text, which favours them. Polars runs with POLARS_MAX_THREADS "
               "set before its import; pyarrow with set_cpu_count. One untimed warm-up call each, then "
-              "the timed calls round-robin over all implementations, each round starting one place later; "
+              "the timed calls round-robin over all implementations, each round in its own order; "
               "GC off during timed calls; median.",
 }
 
@@ -1062,13 +1064,13 @@ def _measure_entries(operation: str, workload: Workload, entries: list, repeat: 
     calls spreads it over every implementation instead of penalising whichever ran during a
     busy spell, so the ratios in one table are measured under the same conditions.
 
-    Each round starts one entry later than the one before. In a fixed order the first entry
-    always runs right after the last ones, the slowest peers, which run for seconds and free
-    what they allocated: on a VM whose balloon hands freed memory back to the host, the
-    next call that allocates pays for memory the host must back again, and in a fixed order
-    that was always the same entry (fastctx's first one in every table). Rotating gives that
-    place to a different entry each round, so it weighs on one call of each, not on every
-    call of one.
+    Each round runs in its own order, a shuffle seeded by the round's number (the same in
+    every run). In a fixed order, every call of an entry follows the same entry: here,
+    fastctx's first row of every table always followed the peers that run for seconds and
+    free what they allocated, and on a VM whose balloon hands freed memory back to the host,
+    the next call that allocates pays for memory the host must back again (CSV ``render()``
+    290 ms a call after them, 85-110 ms otherwise). Shuffled, such a place falls on
+    different entries in different rounds, and the median of each keeps the typical call.
     """
     for entry in entries:
         previous = _set_pyarrow_threads(entry.threads)
@@ -1078,8 +1080,9 @@ def _measure_entries(operation: str, workload: Workload, entries: list, repeat: 
             _restore_pyarrow_threads(previous)
     live = [entry for entry in entries if entry.result.error is None]
     for round_ in range(max(1, repeat)):
-        start = round_ % len(live) if live else 0
-        for entry in live[start:] + live[:start]:
+        order = list(live)
+        random.Random(round_).shuffle(order)
+        for entry in order:
             if entry.result.error is not None:
                 continue
             previous = _set_pyarrow_threads(entry.threads)
