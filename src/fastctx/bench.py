@@ -1069,7 +1069,7 @@ def _measure_entries(operation: str, workload: Workload, entries: list, repeat: 
     fastctx's first row of every table always followed the peers that run for seconds and
     free what they allocated, and on a VM whose balloon hands freed memory back to the host,
     the next call that allocates pays for memory the host must back again (CSV ``render()``
-    290 ms a call after them, 85-110 ms otherwise). Shuffled, that place falls on different
+    290 ms a call after them, 85-120 ms otherwise). Shuffled, that place falls on different
     entries in different rounds. It does not remove the cost: with such peers in every round,
     most calls that allocate their output come within seconds of those frees, and the
     fastctx-only table (``--peers none``) is the one without them.
