@@ -153,7 +153,6 @@ cdef enum ErrCode:
     ERR_NOMEM = 4
 
 
-
 # How the block loop (``render_row_fast``) writes a slot: the mode and escape method resolved
 # into one switch. The string kinds come last (``kind >= K_STR_INT``: a string column).
 cdef enum Kind:
