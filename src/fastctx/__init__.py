@@ -13,6 +13,7 @@ from .errors import (
     RenderWarning,
     UnknownVariableError,
 )
+from ._parse import memory_pool_limit, release_memory
 from .io import read, read_all
 from .presets import preset
 
@@ -35,9 +36,11 @@ __all__ = [
     "UnknownVariableError",
     "__version__",
     "compile",
+    "memory_pool_limit",
     "parse",
     "preset",
     "read",
     "read_all",
+    "release_memory",
     "render",
 ]

@@ -1757,17 +1757,115 @@ cdef extern from *:
 
 # A column buffer this large or larger gets its own mapping (where the platform has mremap).
 cdef Py_ssize_t MAP_MIN = 4 << 20
+CAN_MAP = bool(FASTCTX_CAN_MAP)
 cdef Py_ssize_t PAGE = 4096
+
+
+# -- the pool of mappings -------------------------------------------------------------------------
+# The mappings of dropped columns are kept, up to a limit, for the next parse: a page the
+# process already holds costs nothing to write again, while a fresh one costs a fault and, on a
+# VM, the host backing it (writing fresh memory ran at about 2 GB/s here, reused at 8-12). An
+# Arrow memory pool (jemalloc, mimalloc) keeps freed memory for the same reason. Only touched
+# under the GIL (``_Buffer`` is created, resized and dropped holding it).
+DEF POOL_SLOTS = 64
+cdef void *pool_ptr[POOL_SLOTS]
+cdef Py_ssize_t pool_cap[POOL_SLOTS]
+cdef int pool_count = 0
+cdef Py_ssize_t pool_bytes = 0
+cdef Py_ssize_t pool_limit = 512 << 20
+
+
+cdef void pool_remove(int k) noexcept:
+    global pool_count, pool_bytes
+    pool_bytes -= pool_cap[k]
+    pool_count -= 1
+    pool_ptr[k] = pool_ptr[pool_count]
+    pool_cap[k] = pool_cap[pool_count]
+
+
+cdef void pool_give(void *p, Py_ssize_t cap) noexcept:
+    """Keep a mapping for later, or unmap it (the oldest go first when the pool is full)."""
+    global pool_count, pool_bytes
+    if cap > pool_limit:
+        fastctx_unmap(p, <size_t>cap)
+        return
+    while pool_count > 0 and (pool_count == POOL_SLOTS or pool_bytes + cap > pool_limit):
+        fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
+        pool_remove(0)
+    pool_ptr[pool_count] = p
+    pool_cap[pool_count] = cap
+    pool_count += 1
+    pool_bytes += cap
+
+
+cdef int pool_take(Py_ssize_t cap, Py_ssize_t *got, bint fresh) noexcept:
+    """The pooled mapping that fits ``cap`` best, or -1. For a ``fresh`` buffer: the smallest
+    that holds it and is at most 4x larger, else the largest smaller one (grown by the
+    caller). For a growing one: the smallest that holds it (``array`` trims what is left)."""
+    cdef int k, best = -1, below = -1
+    for k in range(pool_count):
+        if pool_cap[k] >= cap:
+            if (not fresh or pool_cap[k] <= 4 * cap) and (best < 0 or pool_cap[k] < pool_cap[best]):
+                best = k
+        elif below < 0 or pool_cap[k] > pool_cap[below]:
+            below = k
+    if best < 0 and fresh:
+        best = below
+    if best >= 0:
+        got[0] = pool_cap[best]
+    return best
+
+
+def release_memory():
+    """Unmap the column memory fastctx keeps from dropped results for the next parse; the
+    number of bytes released."""
+    cdef Py_ssize_t released = pool_bytes
+    while pool_count > 0:
+        fastctx_unmap(pool_ptr[pool_count - 1], <size_t>pool_cap[pool_count - 1])
+        pool_remove(pool_count - 1)
+    return released
+
+
+def memory_pool_limit(limit=None):
+    """The most bytes of dropped column memory kept for reuse (default 512 MiB); with
+    ``limit``, set it (0 keeps none) and return the old value."""
+    global pool_limit
+    cdef Py_ssize_t old = pool_limit
+    if limit is not None:
+        if limit < 0:
+            raise ValueError(f"a memory pool limit is a number of bytes >= 0, not {limit!r}")
+        pool_limit = limit
+        while pool_count > 0 and pool_bytes > pool_limit:
+            fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
+            pool_remove(0)
+    return old
+
+
+def _pool_state():
+    """``(mappings, bytes)`` held by the pool (for tests)."""
+    return pool_count, pool_bytes
+
+
+def _map_min(size=None):
+    """The size from which a column buffer gets its own mapping; with ``size``, set it and
+    return the old one (tests lower it so that small parses go through the pool)."""
+    global MAP_MIN
+    cdef Py_ssize_t old = MAP_MIN
+    if size is not None:
+        MAP_MIN = max(PAGE, size)
+    return old
 
 
 cdef class _Buffer:
     """Output memory the kernel fills, handed to numpy at the end without a copy.
 
     Small buffers are ``realloc``'ed; large ones are anonymous mappings grown with
-    ``mremap`` (see ``fastctx_map``). New bytes are not written (numpy's ``resize``
+    ``mremap`` (see ``fastctx_map``), taken from the pool of dropped mappings where one fits
+    and given back to it when dropped. New bytes are not written (numpy's ``resize``
     zero-fills them, which made every page of the spare capacity resident: the parse peak
-    was 1.25x the output). Only validity bitmaps ask for zeroed growth. ``array`` shrinks the
-    block to its final size and returns a numpy view that keeps this object alive.
+    was 1.25x the output). Only validity bitmaps ask for zeroed growth. ``array`` shrinks a
+    block much larger than its final size and returns a numpy view that keeps this object
+    alive.
     """
 
     cdef char *ptr
@@ -1789,7 +1887,9 @@ cdef class _Buffer:
 
     cdef int resize(self, Py_ssize_t nbytes) except -1:
         cdef char *fresh
-        cdef Py_ssize_t cap, keep
+        cdef char *grown
+        cdef Py_ssize_t cap, keep, got = 0
+        cdef int k
         if self.frozen:
             raise RuntimeError("buffer already exported")
         if nbytes < 1:
@@ -1797,11 +1897,24 @@ cdef class _Buffer:
         if self.mapped or (FASTCTX_CAN_MAP and nbytes >= MAP_MIN):
             cap = (nbytes + PAGE - 1) // PAGE * PAGE
             if self.mapped:
-                if cap != self.cap:
-                    fresh = <char *>fastctx_remap(self.ptr, <size_t>self.cap, <size_t>cap)
-                    if fresh == NULL:
-                        raise MemoryError(f"cannot allocate {nbytes} bytes for a parsed column")
-                    self.ptr = fresh
+                if cap > self.cap:
+                    k = pool_take(cap, &got, False)
+                    if k >= 0:
+                        # a pooled mapping that holds the new size: copying into pages the
+                        # process holds is cheaper than faulting in new ones
+                        fresh = <char *>pool_ptr[k]
+                        pool_remove(k)
+                        memcpy(fresh, self.ptr, <size_t>self.nbytes)
+                        pool_give(self.ptr, self.cap)
+                        self.ptr = fresh
+                        self.cap = cap = got
+                    else:
+                        fresh = <char *>fastctx_remap(self.ptr, <size_t>self.cap, <size_t>cap)
+                        if fresh == NULL:
+                            raise MemoryError(f"cannot allocate {nbytes} bytes for a parsed column")
+                        self.ptr = fresh
+                else:
+                    cap = self.cap  # a pooled mapping keeps its size
                 # bytes of the old pages past the old size may hold data; new pages are zero
                 if self.zero and nbytes > self.nbytes:
                     keep = min(nbytes, self.cap)
@@ -1810,13 +1923,28 @@ cdef class _Buffer:
                 self.cap = cap
                 self.nbytes = nbytes
                 return 0
-            fresh = <char *>fastctx_map(<size_t>cap)
+            k = pool_take(cap, &got, True)
+            if k >= 0:
+                fresh = <char *>pool_ptr[k]
+                pool_remove(k)
+                if got < cap:
+                    grown = <char *>fastctx_remap(fresh, <size_t>got, <size_t>cap)
+                    if grown == NULL:
+                        fastctx_unmap(fresh, <size_t>got)
+                        raise MemoryError(f"cannot allocate {nbytes} bytes for a parsed column")
+                    fresh = grown
+                    got = cap
+                if self.zero:
+                    memset(fresh, 0, <size_t>min(nbytes, got))
+            else:
+                fresh = <char *>fastctx_map(<size_t>cap)
+                got = cap
             if fresh != NULL:
                 if self.ptr != NULL:
                     memcpy(fresh, self.ptr, <size_t>min(self.nbytes, nbytes))
                     free(self.ptr)
                 self.ptr = fresh
-                self.cap = cap
+                self.cap = got
                 self.mapped = True
                 self.nbytes = nbytes
                 return 0
@@ -1830,8 +1958,20 @@ cdef class _Buffer:
         return 0
 
     cdef object array(self, dtype, Py_ssize_t count):
+        cdef Py_ssize_t size, cap
+        cdef char *fresh
         itemsize = np.dtype(dtype).itemsize
-        self.resize(count * itemsize)
+        size = count * itemsize
+        self.resize(size)
+        if self.mapped:
+            # give back the spare capacity of a block much larger than its content (a pooled
+            # one, or after doubling): the result keeps no more than a quarter on top
+            cap = max(PAGE, (size + PAGE - 1) // PAGE * PAGE)
+            if self.cap > cap + cap // 4:
+                fresh = <char *>fastctx_remap(self.ptr, <size_t>self.cap, <size_t>cap)
+                if fresh != NULL:
+                    self.ptr = fresh
+                    self.cap = cap
         self.frozen = True
         return np.frombuffer(self, dtype=dtype, count=count)
 
@@ -1854,7 +1994,7 @@ cdef class _Buffer:
 
     def __dealloc__(self):
         if self.mapped:
-            fastctx_unmap(self.ptr, <size_t>self.cap)
+            pool_give(self.ptr, self.cap)
         else:
             free(self.ptr)
 
@@ -2189,9 +2329,13 @@ cdef class Parser:
         cdef SlotC *slot_ptr
 
         # Row capacity from the first record's length; grown geometrically if short.
-        first = view[: min(size, 1 << 16)].tobytes().find(b"\n")
-        per_line = (first + 1) if first >= 0 else max(size, 1)
-        row_cap = int(size // max(per_line, 1) * 1.1) + 16
+        # rows from the mean line length of the first 64 KiB (the first line alone gave half
+        # the rows of a 1M-line CLF chunk whose first line was long: the row buffers then
+        # grew, and moved from malloc to their own mappings, mid-parse)
+        head = view[: min(size, 1 << 16)].tobytes()
+        lines = head.count(b"\n")
+        per_line = len(head) / lines if lines else max(size, 1)
+        row_cap = int(size / max(per_line, 1) * 1.1) + 16
 
         slots = np.zeros(max(nmodes * nslots, 1) * sizeof(SlotC), dtype=np.uint8)
         spans = np.zeros(2 * max(nslots, 1), dtype=np.int64)

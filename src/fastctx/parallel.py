@@ -38,7 +38,7 @@ import mmap
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -141,6 +141,58 @@ def count_lines(array: np.ndarray, start: int, stop: int) -> int:
     return count_byte(array, _NEWLINE, start, stop)
 
 
+# -- worker threads ---------------------------------------------------------------------------
+# One pool for the process, kept between calls. A pool per call cost more than its start-up: a
+# thread that exits hands its malloc arena back to the system (glibc's MADV_DONTNEED on it), so
+# every threaded parse faulted its small column buffers in again.
+
+_pool = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's threads do not exist there."""
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+class _Calls:
+    """The work one call hands to the shared pool, as ``with ThreadPoolExecutor(n) as pool``
+    would: leaving the block waits for every piece (after cancelling those not started, if the
+    block raised), so no thread still writes to the call's buffers after it returns."""
+
+    def __init__(self, threads: int):
+        global _pool, _pool_size
+        with _pool_lock:
+            if _pool is None or _pool_size < threads:
+                if _pool is not None:
+                    _pool.shutdown(wait=False)  # its running work finishes; idle threads exit
+                _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastctx")
+                _pool_size = threads
+            self._executor = _pool
+        self._futures = []
+
+    def submit(self, fn, *args):
+        future = self._executor.submit(fn, *args)
+        self._futures.append(future)
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            for future in self._futures:
+                future.cancel()
+        wait(self._futures)
+        return False
+
+
 # -- parse ------------------------------------------------------------------------------------
 
 
@@ -169,7 +221,7 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
     if parts <= 1:
         return parser.parse(view, on_error, line_base, offset_base)
     quotes = needs_quote_tracking(program)
-    with ThreadPoolExecutor(max_workers=parts) as pool:
+    with _Calls(parts) as pool:
         cuts = split_lines(array, parts)
         if len(cuts) <= 2:
             return parser.parse(view, on_error, line_base, offset_base)
@@ -401,7 +453,7 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
     scratch = _Scratch(int(output.capacity / num_rows * widest * 1.25) + 4096)
     first = 0  # the first range not placed
     try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        with _Calls(threads) as pool:
             while True:
                 first = _render_round(renderer, columns, cuts, first, output, offsets, dropped,
                                       pool, threads, scratch)

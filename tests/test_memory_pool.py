@@ -1,0 +1,174 @@
+"""Column memory of dropped results is reused, and reused memory never leaks into a result;
+threaded calls share one set of worker threads."""
+
+import gc
+import os
+import sys
+import threading
+
+import pytest
+
+import fastctx
+from fastctx import _parse, generate, parallel
+
+from test_parallel import same_batch, small_chunks  # noqa: F401  (a fixture)
+
+
+@pytest.fixture
+def pooled(monkeypatch):
+    """Every column buffer of a test-sized parse gets its own mapping, so it goes through the
+    pool; the pool starts empty and is emptied again after the test."""
+    if not _parse.CAN_MAP:
+        pytest.skip("column buffers are mapped only where the platform has mremap")
+    old_min = _parse._map_min(4096)
+    old_limit = fastctx.memory_pool_limit(64 << 20)
+    fastctx.release_memory()
+    yield
+    fastctx.release_memory()
+    fastctx.memory_pool_limit(old_limit)
+    _parse._map_min(old_min)
+
+
+def _parse_and_drop(fmt, data, threads=1):
+    fmt.parse(data, "collect", threads=threads)
+    gc.collect()
+
+
+@pytest.mark.parametrize("name", ["clf", "csv", "json", "xml"])
+def test_reused_memory_gives_the_same_result(pooled, name):
+    fmt = fastctx.compile(fastctx.preset("websocket", name))
+    # Different inputs in turn: each parse takes mappings that held another result's bytes,
+    # with nulls in other rows (a stale null bit or offset would show).
+    inputs = [generate.lines(fmt, rows, seed=seed, missing=missing)
+              for rows, seed, missing in [(50000, 1, 0.3), (40000, 2, 0.0), (60000, 3, 0.5)]]
+    fresh = []
+    fastctx.memory_pool_limit(0)
+    for data in inputs:
+        fresh.append(fmt.parse(data, "collect", threads=1).to_pydict())
+    fastctx.memory_pool_limit(64 << 20)
+    for _ in range(2):
+        for data, expected in zip(inputs, fresh):
+            batch = fmt.parse(data, "collect", threads=1)
+            assert batch.to_pydict() == expected
+            del batch
+            gc.collect()
+            assert _parse._pool_state()[0] > 0  # the dropped result's mappings were kept
+
+
+def test_threaded_parse_on_reused_memory(pooled, small_chunks):  # noqa: F811
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 3000, seed=4, missing=0.2)
+    fastctx.memory_pool_limit(0)
+    one = fmt.parse(data, "collect", threads=1)
+    fastctx.memory_pool_limit(64 << 20)
+    for _ in range(3):
+        same_batch(fmt.parse(data, "collect", threads=3), one)
+        gc.collect()
+
+
+def test_pool_keeps_at_most_its_limit(pooled):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 5000, seed=5)
+    _parse_and_drop(fmt, data)
+    count, size = _parse._pool_state()
+    assert count > 0 and size > 0
+    assert fastctx.memory_pool_limit(size // 2) == 64 << 20  # returns the old limit
+    assert _parse._pool_state()[1] <= size // 2  # the oldest went first
+    _parse_and_drop(fmt, data)
+    assert _parse._pool_state()[1] <= size // 2
+
+
+def test_limit_zero_keeps_nothing_and_release_returns_bytes(pooled):
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    data = generate.lines(fmt, 5000, seed=6)
+    _parse_and_drop(fmt, data)
+    held = _parse._pool_state()[1]
+    assert held > 0
+    assert fastctx.release_memory() == held
+    assert _parse._pool_state() == (0, 0)
+    fastctx.memory_pool_limit(0)
+    _parse_and_drop(fmt, data)
+    assert _parse._pool_state() == (0, 0)
+
+
+def test_a_live_result_keeps_its_memory(pooled):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 3000, seed=7)
+    kept = fmt.parse(data)
+    expected = kept.to_pydict()
+    for seed in range(3):  # other parses may not take the live result's mappings
+        _parse_and_drop(fmt, generate.lines(fmt, 3000, seed=100 + seed))
+    assert kept.to_pydict() == expected
+
+
+def test_pool_limit_must_not_be_negative():
+    with pytest.raises(ValueError, match="memory pool limit"):
+        fastctx.memory_pool_limit(-1)
+
+
+# -- worker threads -----------------------------------------------------------------------
+
+
+def _workers():
+    return {t for t in threading.enumerate() if t.name.startswith("fastctx")}
+
+
+def test_threaded_calls_share_their_workers(small_chunks):  # noqa: F811
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    data = generate.lines(fmt, 500, seed=8)
+    batch = fmt.parse(data, threads=2)
+    fmt.render(batch, threads=2)
+    before = _workers()
+    assert before
+    for _ in range(3):
+        fmt.parse(data, threads=2)
+        fmt.render(batch, threads=2)
+    assert _workers() == before  # no thread started or ended per call
+
+
+def test_leaving_a_call_waits_for_its_work():
+    done = []
+    started = threading.Event()
+
+    def slow():
+        started.set()
+        threading.Event().wait(0.2)
+        done.append(True)
+
+    with pytest.raises(RuntimeError):
+        with parallel._Calls(1) as calls:
+            calls.submit(slow)
+            started.wait()
+            raise RuntimeError("the call fails while a thread still works for it")
+    assert done == [True]  # the block did not end before the running piece did
+
+
+def test_leaving_a_failed_call_cancels_what_has_not_started():
+    gate = threading.Event()
+    ran = []
+    with pytest.raises(RuntimeError):
+        with parallel._Calls(1) as calls:
+            first = calls.submit(gate.wait)
+            later = [calls.submit(ran.append, k) for k in range(50)]
+            gate.set()
+            raise RuntimeError("fail")
+    assert first.done()
+    assert all(f.done() for f in later)
+    assert len(ran) + sum(f.cancelled() for f in later) == 50
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin",
+                    reason="fork, where it is safe to use with threads")
+def test_a_forked_child_gets_its_own_workers(small_chunks):  # noqa: F811
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 500, seed=10)
+    expected = fmt.parse(data, threads=2).to_pydict()  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: its pool would have no threads if it were the parent's
+        ok = False
+        try:
+            ok = fmt.parse(data, threads=2).to_pydict() == expected
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
