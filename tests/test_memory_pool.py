@@ -172,3 +172,27 @@ def test_a_forked_child_gets_its_own_workers(small_chunks):  # noqa: F811
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+# -- first sizes ----------------------------------------------------------------------------
+
+
+def test_sizes_learned_from_the_last_parse_never_change_a_result():
+    """A Parser starts its string buffers at the bytes per row its last parse found: input
+    with much longer, then much shorter values than before still parses exactly."""
+    template = "$context.requestId $context.routeKey $context.status"
+    fmt = fastctx.compile(template)
+    short = b"".join(b"r%d a %d\n" % (i, 200 + i % 7) for i in range(5000))
+    long = b"".join(b"r%d %s %d\n" % (i, b"k" * (50 + i % 300), 200) for i in range(5000))
+    for data in (short, long, short, long):
+        expected = fastctx.compile(template).parse(data).to_pydict()  # a new Parser: no sizes
+        assert fmt.parse(data).to_pydict() == expected
+
+
+def test_a_chunk_sized_for_more_input_parses_the_same():
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    data = generate.lines(fmt, 2000, seed=11)
+    parser = _parse.Parser(fmt.program)
+    expected = parser.parse(data, "collect").to_pydict()
+    chunk = parser.parse_chunk(data, "collect", 1, 0, 50 * len(data))
+    assert parser.join([chunk]).to_pydict() == expected

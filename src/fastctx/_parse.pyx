@@ -1767,8 +1767,9 @@ cdef Py_ssize_t PAGE = 4096
 # VM, the host backing it (writing fresh memory ran at about 2 GB/s here, reused at 8-12). An
 # Arrow memory pool (jemalloc, mimalloc) keeps freed memory for the same reason. Only touched
 # under the GIL (``_Buffer`` is created, resized and dropped holding it).
-DEF POOL_SLOTS = 64
-cdef void *pool_ptr[POOL_SLOTS]
+cdef enum:
+    POOL_SLOTS = 64
+cdef void *pool_ptr[POOL_SLOTS]   # oldest first
 cdef Py_ssize_t pool_cap[POOL_SLOTS]
 cdef int pool_count = 0
 cdef Py_ssize_t pool_bytes = 0
@@ -1779,8 +1780,8 @@ cdef void pool_remove(int k) noexcept:
     global pool_count, pool_bytes
     pool_bytes -= pool_cap[k]
     pool_count -= 1
-    pool_ptr[k] = pool_ptr[pool_count]
-    pool_cap[k] = pool_cap[pool_count]
+    memmove(&pool_ptr[k], &pool_ptr[k + 1], <size_t>(pool_count - k) * sizeof(void *))
+    memmove(&pool_cap[k], &pool_cap[k + 1], <size_t>(pool_count - k) * sizeof(Py_ssize_t))
 
 
 cdef void pool_give(void *p, Py_ssize_t cap) noexcept:
@@ -2194,11 +2195,13 @@ cdef class Parser:
     cdef object _bcomb
     cdef object _plain
     cdef object _vsets
+    cdef object _bytes_per_row   # per string column, as the last parse found (None at first)
 
     def __init__(self, program):
         from .program import ESCAPE_TABLES
 
         self.plan = make_plan(program)
+        self._bytes_per_row = None
         arrays = as_arrays(self.plan)
         self._ints = arrays["ints"]
         self._tables = arrays["tables"]
@@ -2293,11 +2296,13 @@ cdef class Parser:
         first.rows = total_rows
         return self._batch(first)
 
-    def parse_chunk(self, data, on_error="raise", line_base=1, offset_base=0):
+    def parse_chunk(self, data, on_error="raise", line_base=1, offset_base=0, reserve=0):
         """``parse`` up to, not including, building the Batch: the result goes to ``join``.
 
         Raises ``ParseError`` as ``parse`` does. The chunk's ``rejects`` (a list of
-        ``Reject``) and ``stats`` may be adjusted before the join.
+        ``Reject``) and ``stats`` may be adjusted before the join. ``reserve``: size the
+        output for this many input bytes if more than ``data`` (the first chunk of a join,
+        which then grows no buffer).
         """
         if on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(_ON_ERROR)}, got {on_error!r}")
@@ -2335,7 +2340,9 @@ cdef class Parser:
         head = view[: min(size, 1 << 16)].tobytes()
         lines = head.count(b"\n")
         per_line = len(head) / lines if lines else max(size, 1)
-        row_cap = int(size / max(per_line, 1) * 1.1) + 16
+        expect = max(size, reserve)
+        row_cap = int(expect / max(per_line, 1) * 1.1) + 16
+        per_row = self._bytes_per_row
 
         slots = np.zeros(max(nmodes * nslots, 1) * sizeof(SlotC), dtype=np.uint8)
         spans = np.zeros(2 * max(nslots, 1), dtype=np.int64)
@@ -2398,7 +2405,9 @@ cdef class Parser:
             if kind == KIND_STRING:
                 values.append(_Buffer((row_cap + 1) * 8))
                 (<int64_t *>(<_Buffer>values[c]).ptr)[0] = 0  # the first offset
-                datas.append(_Buffer(min(size, row_cap * 16) + 64))
+                # a string column never holds more bytes than the input; without the last
+                # parse's bytes per row, start at 16 and double
+                datas.append(_Buffer(min(expect, int(row_cap * (per_row[c] * 1.05 if per_row else 16))) + 64))
             else:
                 values.append(_Buffer(row_cap * 8))
                 datas.append(None)
@@ -2487,6 +2496,8 @@ cdef class Parser:
         # a string column's bytes end where its last offset points
         chunk.data_len = [st.cols[c].values[st.rows] if st.cols[c].kind == KIND_STRING else 0
                           for c in range(st.ncols)]
+        if st.rows >= 1024:  # the next parse's first guess: its buffers then rarely grow
+            self._bytes_per_row = [n / st.rows for n in chunk.data_len]
         chunk.nulls = [null_bits_to_validity(st.cols[c].valid, st.rows) for c in range(st.ncols)]
         chunk.used = False
         chunk.tail_open = st.tail_open

@@ -230,8 +230,10 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
         def work(index):
             # Line numbers of later chunks are fixed up below, once the records before them
             # are counted; byte offsets are known now.
+            # the first chunk's buffers are sized for the whole input: the join appends the
+            # others to them without growing them
             return parser.parse_chunk(pieces[index], on_error, line_base if index == 0 else 1,
-                                      offset_base + cuts[index])
+                                      offset_base + cuts[index], size if index == 0 else 0)
 
         futures = [pool.submit(work, index) for index in range(len(pieces))]
         results, first_error = [], None
