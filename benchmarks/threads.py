@@ -7,7 +7,8 @@ over and over (SHA-256, which releases the GIL): work with no memory traffic, th
 cores themselves allow.
 
 Prints, per WebSocket preset, the median lines/s on one thread and on all cores (or
-``--threads``), and their ratio. Data is built once with ``fastctx.generate`` outside the
+``--threads``), and their ratio: ``render`` (a new ``bytes``), ``into`` (``render_into`` a
+reused buffer) and ``parse``. Data is built once with ``fastctx.generate`` outside the
 timed calls; each figure is the median of ``repeat`` calls with the garbage collector off.
 """
 
@@ -101,7 +102,9 @@ def main(argv=None) -> int:
         fmt = fastctx.compile(fastctx.preset("websocket", shape))
         batch = generate.events(fmt, args.rows, seed=1)
         data = fmt.render(batch, threads=1)
+        buffer = bytearray(len(data) + (1 << 20))  # touched once, reused by every call
         for operation, call in (("render", lambda t: fmt.render(batch, threads=t)),
+                                ("into", lambda t: fmt.render_into(batch, buffer, threads=t)),
                                 ("parse", lambda t: fmt.parse(data, threads=t))):
             call(args.threads)  # warm up: thread pool, first-touch of memory
             one, many = median_times(lambda: call(1), lambda: call(args.threads), args.repeat)

@@ -177,6 +177,58 @@ def test_render_threads_equal_one_thread(small_chunks, api, name, escape):
         assert fmt.render(batch, threads=threads) == one
 
 
+@pytest.mark.parametrize("name", ["clf", "json", "xml", "csv"])
+def test_render_into_threads_equal_one_thread(small_chunks, name):
+    fmt = fastctx.compile(fastctx.preset("websocket", name))
+    batch = generate.events(fmt, 500, seed=3, escaped=0.3)
+    one = fmt.render(batch, threads=1)
+    for threads in (2, 3, 8):
+        for start in (0, 37):
+            expected = fmt._renderer.render_into(fmt._bind(batch)[1], start, 500, bytearray(len(one)))
+            buffer = bytearray(len(one) + 5)
+            assert fmt.render_into(batch, buffer, start=start, threads=threads) == expected[0]
+            assert bytes(buffer[: expected[0]]) == one[len(one) - expected[0]:]
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.01, 0.3, 0.5, 0.99])
+def test_render_into_a_short_buffer_stops_where_one_thread_does(small_chunks, fraction):
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    batch = generate.events(fmt, 400, seed=4)
+    size = int(len(fmt.render(batch, threads=1)) * fraction)
+    errors = []
+    for threads in (1, 2, 5):
+        buffer = bytearray(size)
+        with pytest.raises(fastctx.BufferTooSmallError) as caught:
+            fmt.render_into(batch, buffer, threads=threads)
+        errors.append((caught.value.rows, caught.value.nbytes, bytes(buffer[: caught.value.nbytes])))
+    assert errors[1] == errors[0] and errors[2] == errors[0]
+    assert errors[0][0] < 400
+
+
+def test_render_into_error_names_first_bad_row(small_chunks):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    status = [str(i) for i in range(300)]
+    status[250] = "abc"
+    data = {"requestId": ["r"] * 300, "status": status}
+    with pytest.raises(fastctx.RenderError) as one:
+        fmt.render_into(data, bytearray(1 << 16), threads=1)
+    with pytest.raises(fastctx.RenderError) as many:
+        fmt.render_into(data, bytearray(1 << 16), threads=4)
+    assert many.value.row == one.value.row == 250
+    # a buffer full before the bad row: the rows that fit, as with one thread, no error
+    for threads in (1, 4):
+        with pytest.raises(fastctx.BufferTooSmallError) as caught:
+            fmt.render_into(data, bytearray(600), threads=threads)
+        assert caught.value.rows < 250
+
+
+def test_render_into_needs_a_writable_buffer(small_chunks):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    batch = generate.events(fmt, 300, seed=5)
+    with pytest.raises(TypeError, match="writable"):
+        fmt.render_into(batch, bytes(1 << 20), threads=2)
+
+
 def test_render_bound_holds_for_worst_case_values(small_chunks):
     # every byte of these values takes its longest escape in some shape
     nasty = ["\x01\"<&'\\\n" * 5, "\u00e9\ufffe\x7f]", "", None, "-"]

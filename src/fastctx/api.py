@@ -138,16 +138,20 @@ class Format:
         self._warn_dropped(dropped)
         return out
 
-    def render_into(self, batch, out, start: int = 0) -> int:
+    def render_into(self, batch, out, start: int = 0, threads=None) -> int:
         """Render rows from ``start`` into the writable buffer ``out``; returns bytes written.
 
         Raises ``BufferTooSmallError`` (with ``.rows`` and ``.nbytes`` of the whole records
-        that fit and were written) when the buffer cannot hold every row.
+        that fit and were written) when the buffer cannot hold every row. ``threads``: how
+        many threads render row ranges in parallel (default: all cores); the bytes written
+        are the same.
         """
+        from . import parallel
         from .errors import BufferTooSmallError
 
         batch, columns = self._bind(batch)
-        nbytes, rows, dropped = self._renderer.render_into(columns, start, batch.num_rows, out)
+        nbytes, rows, dropped = parallel.render_into(self._renderer, columns, start, batch.num_rows,
+                                                     out, threads)
         self._warn_dropped(dropped)
         if start + rows < batch.num_rows:
             raise BufferTooSmallError(rows, nbytes, memoryview(out).nbytes)

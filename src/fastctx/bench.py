@@ -803,7 +803,7 @@ def fastctx_cases(operation: str, workload: Workload, threads: int = 1, extended
 
     Render: ``render`` in ``auto`` and ``none`` modes and ``render_into`` a reused buffer;
     ``extended`` adds ``render_to`` (chunked writes to ``os.devnull``). Parse: ``parse`` in
-    ``auto`` mode. With ``threads`` above 1, only the first case.
+    ``auto`` mode. With ``threads`` above 1, ``render`` and ``render_into`` in ``auto`` mode.
     """
     w = workload
     if operation == "render":
@@ -818,7 +818,8 @@ def fastctx_cases(operation: str, workload: Workload, threads: int = 1, extended
             batch = w.batch
             size = len(w.fmt.render(batch, **_threads_kw(w.fmt.render, threads)))
             buffer = bytearray(size + (1 << 20))  # allocated and touched once, reused by every call
-            return lambda: memoryview(buffer)[: w.fmt.render_into(batch, buffer)]
+            kw = _threads_kw(w.fmt.render_into, threads)
+            return lambda: memoryview(buffer)[: w.fmt.render_into(batch, buffer, **kw)]
 
         def render_to():
             batch = w.batch
@@ -831,7 +832,7 @@ def fastctx_cases(operation: str, workload: Workload, threads: int = 1, extended
             cases.append(("fastctx render_to (auto)", render_to))
         if threads == 1:
             return cases
-        return cases[:1]
+        return [cases[0], cases[2]]  # render and render_into
     if operation == "parse":
         def parse():
             data = w.data

@@ -46,7 +46,7 @@ from .batch import Batch
 from .errors import ParseError
 from .program import Esc, Program, VType
 
-__all__ = ["default_threads", "resolve_threads", "parse", "render", "split_lines",
+__all__ = ["default_threads", "resolve_threads", "parse", "render", "render_into", "split_lines",
            "needs_quote_tracking", "count_lines",
            "render_bound", "render_cuts"]
 
@@ -475,6 +475,50 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
         return output.finish(offsets[nranges]), sum(dropped)
     finally:
         output.discard()
+
+
+class _Fixed:
+    """A caller's writable buffer as the output of ``_render_round``: it never grows."""
+
+    def __init__(self, view: memoryview):
+        self.view = view
+        self.array = np.frombuffer(view, dtype=np.uint8)
+        self.capacity = view.nbytes
+
+
+def render_into(renderer, columns, start: int, num_rows: int, out, threads=None) -> tuple[int, int, int]:
+    """Render rows ``[start, num_rows)`` into the writable buffer ``out`` on ``threads``
+    threads: ``(bytes written, rows written, dropped)``, as ``renderer.render_into``.
+
+    The same bytes, rows and errors as one thread: the ranges go out in order as in
+    ``render``; when one does not fit, the rows of it that fit are written by one thread, so
+    the output ends at the same record.
+    """
+    threads = resolve_threads(threads)
+    count = num_rows - start
+    if threads == 1 or count < 2 * MIN_RENDER_ROWS:
+        return renderer.render_into(columns, start, num_rows, out)
+    view = memoryview(out)
+    if view.readonly:
+        raise TypeError("render_into needs a writable buffer (bytearray, numpy array, mmap...)")
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    output = _Fixed(view)
+    cuts = [start + cut for cut in render_cuts(count, threads)]
+    nranges = len(cuts) - 1
+    offsets = [0] + [None] * nranges
+    dropped = [0] * nranges
+    widest = max(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:]))
+    estimate = max(int(renderer.estimate(columns, start, num_rows)), 1)
+    scratch = _Scratch(int(estimate / count * widest * 1.25) + 4096)
+    with _Calls(threads) as pool:
+        first = _render_round(renderer, columns, cuts, 0, output, offsets, dropped, pool,
+                              threads, scratch)
+    nbytes, lost = offsets[first], sum(dropped[:first])
+    if first == nranges:
+        return nbytes, count, lost
+    more, rows, more_lost = renderer.render_into(columns, cuts[first], num_rows, view[nbytes:])
+    return nbytes + more, cuts[first] - start + rows, lost + more_lost
 
 
 class _Scratch:
