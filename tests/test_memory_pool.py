@@ -196,3 +196,30 @@ def test_a_chunk_sized_for_more_input_parses_the_same():
     expected = parser.parse(data, "collect").to_pydict()
     chunk = parser.parse_chunk(data, "collect", 1, 0, 50 * len(data))
     assert parser.join([chunk]).to_pydict() == expected
+
+
+def test_calls_with_more_threads_do_not_break_calls_in_flight():
+    """A call asking for more threads replaces the shared pool while another call, on another
+    thread, still submits to the old one."""
+    obtained, release = threading.Event(), threading.Event()
+    errors = []
+
+    def first_call():
+        try:
+            with parallel._Calls(1) as calls:
+                obtained.set()
+                release.wait()
+                calls.submit(lambda: None).result()  # submitted after the pool was replaced
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    caller = threading.Thread(target=first_call)
+    caller.start()
+    obtained.wait()
+    old = parallel._pool
+    with parallel._Calls(parallel._pool_size + 3) as calls:
+        calls.submit(lambda: None).result()
+    assert parallel._pool is not old
+    release.set()
+    caller.join()
+    assert errors == []

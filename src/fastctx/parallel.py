@@ -170,8 +170,8 @@ class _Calls:
         global _pool, _pool_size
         with _pool_lock:
             if _pool is None or _pool_size < threads:
-                if _pool is not None:
-                    _pool.shutdown(wait=False)  # its running work finishes; idle threads exit
+                # A larger pool replaces it. The old one is not shut down: a call on another
+                # thread may still submit to it; its threads exit once nothing refers to it.
                 _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastctx")
                 _pool_size = threads
             self._executor = _pool
@@ -229,9 +229,8 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
 
         def work(index):
             # Line numbers of later chunks are fixed up below, once the records before them
-            # are counted; byte offsets are known now.
-            # the first chunk's buffers are sized for the whole input: the join appends the
-            # others to them without growing them
+            # are counted; byte offsets are known now. The first chunk's buffers are sized for
+            # the whole input: the join appends the others without growing them.
             return parser.parse_chunk(pieces[index], on_error, line_base if index == 0 else 1,
                                       offset_base + cuts[index], size if index == 0 else 0)
 
