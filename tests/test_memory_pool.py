@@ -223,3 +223,21 @@ def test_calls_with_more_threads_do_not_break_calls_in_flight():
     release.set()
     caller.join()
     assert errors == []
+
+
+def test_a_call_keeps_no_finished_work():
+    """A reader submits a piece per batch for a whole file: a finished piece's result must not
+    stay alive until the call ends (it held every batch of the file)."""
+    import weakref
+
+    class Result:
+        pass
+
+    with parallel._Calls(1) as calls:
+        refs = []
+        for _ in range(5):
+            future = calls.submit(Result)
+            refs.append(weakref.ref(future.result()))
+            del future
+        gc.collect()
+        assert all(ref() is None for ref in refs)

@@ -47,14 +47,13 @@ import re
 import stat
 import sys
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import _inflate
 from .batch import Batch, Column
 from .errors import InputError, ParseError
-from .parallel import count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
+from .parallel import _Calls, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
 
 __all__ = ["read", "read_all", "KINDS", "ENVELOPE_COLUMNS"]
 
@@ -537,7 +536,7 @@ class _Reader:
         # Unlike splitting every batch, this needs no join of the per-thread columns.
         pending = deque()
         offset = self.offset
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        with _Calls(threads) as pool:  # the process's worker threads, kept between reads
             try:
                 for chunk in itertools.chain([first, second], chunks):
                     # line numbers are fixed up in _finish, once the lines before are counted

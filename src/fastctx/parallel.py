@@ -175,21 +175,25 @@ class _Calls:
                 _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastctx")
                 _pool_size = threads
             self._executor = _pool
-        self._futures = []
+        # Only the pieces not done yet: a reader submits one per batch for a whole file, and a
+        # done future holds its result (the batch) until it is dropped.
+        self._pending = set()
 
     def submit(self, fn, *args):
         future = self._executor.submit(fn, *args)
-        self._futures.append(future)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
         return future
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, value, traceback):
+        pending = list(self._pending)
         if kind is not None:
-            for future in self._futures:
+            for future in pending:
                 future.cancel()
-        wait(self._futures)
+        wait(pending)
         return False
 
 
