@@ -29,6 +29,12 @@ Render
     thread's reused scratch buffer and copied in when its offset is known. When the estimate
     falls short and a range does not fit, no further range is handed out; once the pool is
     idle the output grows in place and the ranges resume from the first one not placed.
+    ``render_into`` runs the same rounds into the caller's buffer, which never grows: the
+    range that does not fit is finished by one thread, as far as it fits.
+
+Threads
+    Every call runs on one pool of worker threads for the process (``_Calls``), kept between
+    calls and replaced by a larger one when a call asks for more threads.
 """
 
 from __future__ import annotations
@@ -50,8 +56,8 @@ __all__ = ["default_threads", "resolve_threads", "parse", "render", "render_into
            "needs_quote_tracking", "count_lines",
            "render_bound", "render_cuts"]
 
-#: Below this many input bytes per thread a parse runs on one thread (pool start-up and the
-#: join cost more than they save).
+#: Below this many input bytes per thread a parse runs on one thread (handing out the chunks
+#: and the join cost more than they save).
 MIN_PARSE_CHUNK = 1 << 20
 #: The most threads a call takes (a thread pool larger than this is a mistake, not a plan).
 MAX_THREADS = 4096
