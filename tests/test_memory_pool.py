@@ -241,3 +241,26 @@ def test_a_call_keeps_no_finished_work():
             del future
         gc.collect()
         assert all(ref() is None for ref in refs)
+
+
+@pytest.mark.parametrize("value,expected", [("0", 0), ("64M", 64 << 20), ("2g", 2 << 30),
+                                            ("1048576", 1 << 20), ("12 MiB", 12 << 20)])
+def test_pool_limit_from_the_environment(value, expected):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-W", "error", "-c",
+                          "import fastctx; print(fastctx.memory_pool_limit())"],
+                         env={**os.environ, "FASTCTX_MEMORY_POOL": value},
+                         capture_output=True, text=True, check=True)
+    assert int(out.stdout) == expected
+
+
+def test_a_bad_pool_limit_in_the_environment_warns_and_keeps_the_default():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-W", "always", "-c",
+                          "import fastctx; print(fastctx.memory_pool_limit())"],
+                         env={**os.environ, "FASTCTX_MEMORY_POOL": "lots"},
+                         capture_output=True, text=True, check=True)
+    assert int(out.stdout) == 512 << 20
+    assert "FASTCTX_MEMORY_POOL='lots' is not a size" in out.stderr

@@ -1828,8 +1828,9 @@ def release_memory():
 
 
 def memory_pool_limit(limit=None):
-    """The most bytes of dropped column memory kept for reuse (default 512 MiB); with
-    ``limit``, set it (0 keeps none) and return the old value."""
+    """The most bytes of dropped column memory kept for reuse (default 512 MiB, or
+    ``FASTCTX_MEMORY_POOL`` at import); with ``limit``, set it (0 keeps none) and return the
+    old value."""
     global pool_limit
     cdef Py_ssize_t old = pool_limit
     if limit is not None:
@@ -1840,6 +1841,30 @@ def memory_pool_limit(limit=None):
             fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
             pool_remove(0)
     return old
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _limit_from_env():
+    """``FASTCTX_MEMORY_POOL`` (bytes, or with a K, M or G suffix: ``0``, ``64M``, ``2G``), read
+    once at import; a value that is not one is reported and the default kept."""
+    import os
+    import re
+    import warnings
+
+    text = os.environ.get("FASTCTX_MEMORY_POOL")
+    if text is None:
+        return
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)i?B?\s*", text, re.IGNORECASE)
+    if match is None:
+        warnings.warn(f"FASTCTX_MEMORY_POOL={text!r} is not a size (bytes, or e.g. 64M, 2G); "
+                      f"keeping {pool_limit >> 20} MiB", RuntimeWarning, stacklevel=2)
+        return
+    memory_pool_limit(int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+
+
+_limit_from_env()
 
 
 def _pool_state():
