@@ -2358,10 +2358,9 @@ cdef class Parser:
         cdef int status, m, s, c
         cdef SlotC *slot_ptr
 
-        # Row capacity from the first record's length; grown geometrically if short.
-        # rows from the mean line length of the first 64 KiB (the first line alone gave half
-        # the rows of a 1M-line CLF chunk whose first line was long: the row buffers then
-        # grew, and moved from malloc to their own mappings, mid-parse)
+        # Row capacity from the mean line length of the first 64 KiB, +10%; grown geometrically
+        # if short. (The first line alone gave half the rows of a 1M-line CLF chunk whose first
+        # line was long: its row buffers grew, and moved from malloc to mappings, mid-parse.)
         head = view[: min(size, 1 << 16)].tobytes()
         lines = head.count(b"\n")
         per_line = len(head) / lines if lines else max(size, 1)
@@ -2432,7 +2431,8 @@ cdef class Parser:
                 (<int64_t *>(<_Buffer>values[c]).ptr)[0] = 0  # the first offset
                 # a string column never holds more bytes than the input; without the last
                 # parse's bytes per row, start at 16 and double
-                datas.append(_Buffer(min(expect, int(row_cap * (per_row[c] * 1.05 if per_row else 16))) + 64))
+                guess = int(row_cap * (per_row[c] * 1.05 if per_row else 16))
+                datas.append(_Buffer(min(expect, guess) + 64))
             else:
                 values.append(_Buffer(row_cap * 8))
                 datas.append(None)
