@@ -15,7 +15,7 @@ from test_parallel import same_batch, small_chunks  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
-def pooled(monkeypatch):
+def pooled():
     """Every column buffer of a test-sized parse gets its own mapping, so it goes through the
     pool; the pool starts empty and is emptied again after the test."""
     if not _parse.CAN_MAP:
