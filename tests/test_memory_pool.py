@@ -264,3 +264,24 @@ def test_a_bad_pool_limit_in_the_environment_warns_and_keeps_the_default():
                          capture_output=True, text=True, check=True)
     assert int(out.stdout) == 512 << 20
     assert "FASTCTX_MEMORY_POOL='lots' is not a size" in out.stderr
+
+
+def test_held_bytes_count_what_a_parse_sized_its_buffers_to():
+    """The benchmark's memory column takes these: a parse's column buffers are counted while
+    they live, including memory malloc may have handed back from an earlier parse."""
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    data = generate.lines(fmt, 20000, seed=12)
+    fmt.parse(data, threads=1)  # the Parser learns its sizes
+    gc.collect()
+    base = _parse._held_bytes()
+    _parse._held_peak(reset=True)
+    batch = fmt.parse(data, threads=1)  # (a threaded parse also holds the chunks it joins)
+    output = sum(col.values.nbytes + (col.data.nbytes if col.data is not None else 0)
+                 + (col.validity.nbytes if col.validity is not None else 0)
+                 for col in (batch.column(name) for name in batch.column_names))
+    assert _parse._held_bytes() - base == output  # the result holds exactly its columns
+    peak = _parse._held_peak() - base
+    assert output <= peak <= 1.1 * output  # sized from the last parse: little to spare
+    del batch
+    gc.collect()
+    assert _parse._held_bytes() == base

@@ -62,6 +62,7 @@ from xml.sax.saxutils import escape as _xml_escape
 import numpy as np
 
 from . import __version__, release_memory
+from ._parse import _held_bytes, _held_peak
 from .generate import clf_time_column, events
 from .parallel import MAX_THREADS
 from .presets import preset
@@ -740,8 +741,9 @@ FOOTNOTES = {
                       "bytes.",
     "fastctx-parse": "fastctx: `Format.parse(data, threads=1)` into typed columns (int64, timestamp[ms] from the "
                      "CLF time, strings with every escape undone, '-' as null); memory = peak allocation "
-                     "during parse() (tracemalloc, or resident-set growth where larger) / output column bytes "
-                     "(the input was already in memory).",
+                     "during a parse() that finds no pooled memory (the largest of tracemalloc, the bytes its "
+                     "column buffers were sized to, and resident-set growth) / output column bytes (the input "
+                     "was already in memory).",
     "fstring": "f-string + str.translate: one f-string per row over Python tuples, text fields escaped as "
                "fastctx's auto mode does (byte-identical output).",
     "orjson": "orjson.dumps per row: one dict per event keyed like the preset, OPT_APPEND_NEWLINE; "
@@ -972,18 +974,22 @@ def _reset_rss_peak() -> bool:
 
 
 def _peak_memory(fn) -> tuple[int, object]:
-    """Peak bytes allocated while ``fn`` runs: the larger of what tracemalloc traces (Python's
-    allocators, ``bytes`` objects, numpy arrays) and the growth of the resident-set
-    high-water mark, which also sees a kernel's raw ``malloc``/``realloc`` buffers (Linux)."""
+    """Peak bytes allocated while ``fn`` runs: the largest of what tracemalloc traces (Python's
+    allocators, ``bytes`` objects, numpy arrays), the most bytes the parse kernel's column
+    buffers were sized to at once (its ``malloc``/``mmap`` memory, which a small parse may take
+    from memory malloc kept, unseen by the resident set), and the growth of the resident-set
+    high-water mark (Linux)."""
     gc.collect()
     rss = _proc_status_kb("VmRSS") if _reset_rss_peak() else None
+    base = _held_bytes()
+    _held_peak(reset=True)
     tracemalloc.start()
     try:
         result = fn()
         traced = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    peak = traced
+    peak = max(traced, _held_peak() - base)
     if rss is not None:
         high = _proc_status_kb("VmHWM")
         if high is not None:
