@@ -1784,15 +1784,28 @@ cdef void pool_remove(int k) noexcept:
     memmove(&pool_cap[k], &pool_cap[k + 1], <size_t>(pool_count - k) * sizeof(Py_ssize_t))
 
 
+cdef void *pool_pop(int k) noexcept:
+    """Take mapping ``k`` out of the pool."""
+    cdef void *p = pool_ptr[k]
+    pool_remove(k)
+    return p
+
+
+cdef void pool_trim(Py_ssize_t keep, int slots) noexcept:
+    """Unmap the oldest mappings until the pool holds at most ``keep`` bytes in at most
+    ``slots`` mappings."""
+    while pool_count > 0 and (pool_bytes > keep or pool_count > slots):
+        fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
+        pool_remove(0)
+
+
 cdef void pool_give(void *p, Py_ssize_t cap) noexcept:
     """Keep a mapping for later, or unmap it (the oldest go first when the pool is full)."""
     global pool_count, pool_bytes
     if cap > pool_limit:
         fastctx_unmap(p, <size_t>cap)
         return
-    while pool_count > 0 and (pool_count == POOL_SLOTS or pool_bytes + cap > pool_limit):
-        fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
-        pool_remove(0)
+    pool_trim(pool_limit - cap, POOL_SLOTS - 1)
     pool_ptr[pool_count] = p
     pool_cap[pool_count] = cap
     pool_count += 1
@@ -1821,9 +1834,7 @@ def release_memory():
     """Unmap the column memory fastctx keeps from dropped results for the next parse; the
     number of bytes released."""
     cdef Py_ssize_t released = pool_bytes
-    while pool_count > 0:
-        fastctx_unmap(pool_ptr[pool_count - 1], <size_t>pool_cap[pool_count - 1])
-        pool_remove(pool_count - 1)
+    pool_trim(0, 0)
     return released
 
 
@@ -1837,9 +1848,7 @@ def memory_pool_limit(limit=None):
         if limit < 0:
             raise ValueError(f"a memory pool limit is a number of bytes >= 0, not {limit!r}")
         pool_limit = limit
-        while pool_count > 0 and pool_bytes > pool_limit:
-            fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
-            pool_remove(0)
+        pool_trim(pool_limit, POOL_SLOTS)
     return old
 
 
@@ -1957,8 +1966,7 @@ cdef class _Buffer:
                     if k >= 0:
                         # a pooled mapping that holds the new size: copying into pages the
                         # process holds is cheaper than faulting in new ones
-                        fresh = <char *>pool_ptr[k]
-                        pool_remove(k)
+                        fresh = <char *>pool_pop(k)
                         memcpy(fresh, self.ptr, <size_t>self.nbytes)
                         pool_give(self.ptr, self.cap)
                         self.ptr = fresh
@@ -1981,8 +1989,7 @@ cdef class _Buffer:
                 return 0
             k = pool_take(cap, &got, True)
             if k >= 0:
-                fresh = <char *>pool_ptr[k]
-                pool_remove(k)
+                fresh = <char *>pool_pop(k)
                 if got < cap:
                     grown = <char *>fastctx_remap(fresh, <size_t>got, <size_t>cap)
                     if grown == NULL:
@@ -2394,21 +2401,21 @@ cdef class Parser:
         cdef int status, m, s, c
         cdef SlotC *slot_ptr
 
-        # Row capacity from the last parse's input bytes per row, else from the mean line
-        # length of the first 64 KiB, +10%; grown geometrically if short. (The first line alone gave half the rows of a 1M-line CLF chunk whose first
-        # line was long: its row buffers grew, and moved from malloc to mappings, mid-parse.)
-        head = view[: min(size, 1 << 16)].tobytes()
-        lines = head.count(b"\n")
-        per_line = len(head) / lines if lines else max(size, 1)
+        # Row capacity from the last parse's rates, with 5% more rows and 3% more string
+        # bytes: the buffers then rarely grow (with 3% more rows, a 2-thread parse of 1M CLF
+        # lines grew them and took ~10,000 page faults per call), and a parse reserves about
+        # 1.07x its output, not 1.15x. A first parse takes the mean line length of the first
+        # 64 KiB, +10% (the first line alone gave half the rows of a 1M-line CLF chunk whose
+        # first line was long: its row buffers grew, and moved to mappings, mid-parse), and
+        # its buffers grow geometrically if short.
         expect = max(size, reserve)
         per_row = self._bytes_per_row
         if per_row:
-            # the last parse's rates, with 5% more rows and 3% more string bytes: the buffers
-            # then rarely grow (with 3% more rows, a 2-thread parse of 1M CLF lines grew them
-            # and took ~10,000 page faults per call), and a parse reserves about 1.07x its
-            # output, not 1.15x
             row_cap = int(expect / max(self._input_per_row, 1.0) * 1.05) + 16
         else:
+            head = view[: min(size, 1 << 16)].tobytes()
+            lines = head.count(b"\n")
+            per_line = len(head) / lines if lines else max(size, 1)
             row_cap = int(expect / max(per_line, 1) * 1.1) + 16
 
         slots = np.zeros(max(nmodes * nslots, 1) * sizeof(SlotC), dtype=np.uint8)

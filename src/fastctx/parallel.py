@@ -457,11 +457,7 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
         output = _Output(max(int(renderer.estimate(columns, 0, num_rows)), 1))
     except MemoryError:  # no address space for the output (a small 32-bit or commit-limited host)
         return renderer.render(columns, 0, num_rows)
-    offsets = [0] + [None] * nranges  # offsets[i] known once ranges < i are placed
-    dropped = [0] * nranges
-    # A range's scratch from the estimate's average record (+25%); a heavier range doubles it.
-    widest = max(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:]))
-    scratch = _Scratch(int(output.capacity / num_rows * widest * 1.25) + 4096)
+    offsets, dropped, scratch = _placement(cuts, output.capacity)
     first = 0  # the first range not placed
     try:
         with _Calls(threads) as pool:
@@ -484,6 +480,17 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
         return output.finish(offsets[nranges]), sum(dropped)
     finally:
         output.discard()
+
+
+def _placement(cuts, estimate) -> tuple[list, list, "_Scratch"]:
+    """What ``_render_round`` tracks for the ranges between ``cuts``: their output offsets
+    (``offsets[i]`` known once the ranges before ``i`` are placed), their dropped-character
+    counts, and the threads' scratch, sized for the widest range at the ``estimate``'s average
+    record (+25%; a heavier range doubles it)."""
+    nranges = len(cuts) - 1
+    widest = max(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:]))
+    per_row = max(int(estimate), 1) / (cuts[-1] - cuts[0])
+    return [0] + [None] * nranges, [0] * nranges, _Scratch(int(per_row * widest * 1.25) + 4096)
 
 
 class _Fixed:
@@ -515,11 +522,7 @@ def render_into(renderer, columns, start: int, num_rows: int, out, threads=None)
     output = _Fixed(view)
     cuts = [start + cut for cut in render_cuts(count, threads)]
     nranges = len(cuts) - 1
-    offsets = [0] + [None] * nranges
-    dropped = [0] * nranges
-    widest = max(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:]))
-    estimate = max(int(renderer.estimate(columns, start, num_rows)), 1)
-    scratch = _Scratch(int(estimate / count * widest * 1.25) + 4096)
+    offsets, dropped, scratch = _placement(cuts, renderer.estimate(columns, start, num_rows))
     with _Calls(threads) as pool:
         first = _render_round(renderer, columns, cuts, 0, output, offsets, dropped, pool,
                               threads, scratch)
