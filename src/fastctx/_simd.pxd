@@ -15,11 +15,16 @@ cdef extern from *:
     #  include <intrin.h>
     static __inline int fastctx_ctz(unsigned x) { unsigned long k; _BitScanForward(&k, x); return (int)k; }
     static __inline int fastctx_msb(unsigned x) { unsigned long k; _BitScanReverse(&k, x); return (int)k; }
+    static __inline int fastctx_ctz64(unsigned long long x) {
+        return (unsigned)x ? fastctx_ctz((unsigned)x) : 32 + fastctx_ctz((unsigned)(x >> 32));
+    }
     #else
     #  define fastctx_ctz(x) __builtin_ctz(x)
     #  define fastctx_msb(x) (31 - __builtin_clz(x))
+    #  define fastctx_ctz64(x) __builtin_ctzll(x)
     #endif
     """
     int FASTCTX_HAVE_SSE2
     int fastctx_ctz(unsigned x) noexcept nogil
     int fastctx_msb(unsigned x) noexcept nogil
+    int fastctx_ctz64(unsigned long long x) noexcept nogil
