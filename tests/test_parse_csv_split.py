@@ -88,6 +88,20 @@ TRICKY = [
     b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12  +0000,MESSAGE,sendmessage,abc=,200,req-1",
     b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12+0000,MESSAGE,sendmessage,abc=,200,req-1",
     b"1.2.3.4,AIDAX,AIDAY,,MESSAGE,sendmessage,abc=,,req-1",  # empty time and status
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"\"\"\",abc=,200,req-1",  # one quote
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"a\"\"b\",abc=,200,req-1",
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"a\nb\",abc=,200,req-1",  # a newline
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"a\r\nb\",abc=,200,req-1",
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"\",abc=,200,req-1",  # quoted empty
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"-\",abc=,200,req-1",  # quoted dash
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,sendmessage,abc=,200,\"req,1\"",  # last
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,sendmessage,abc=,200,\"req,1\"\r",
+    b"1.2.3.4,AIDAX,AIDAY,\"01/Jan/2024:00:01:12 +0000\",MESSAGE,sendmessage,abc=,200,req-1",
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,a\"b,abc=,200,req-1",  # mid-field
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"ab\"c,abc=,200,req-1",  # after close
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"ab\"c\",abc=,200,req-1",
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"a b\",\"x,y\",200,req-1",
+    b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"" + b"q," * 600 + b"\",abc=,200,req-1",
     "1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,sénd→message,abc=,200,req-1".encode(),
     b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,send\xffmessage,abc=,200,req-1",  # not UTF-8
     b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,send\x00message,abc=,200,req-1",  # NUL
@@ -109,6 +123,21 @@ def test_fields_and_the_newline_at_every_position_of_a_word(shift):
     line = PLAIN.replace(b"req-1", b"req-" + b"x" * shift).rstrip(b"\n")
     result = parse_among_plain(program, [line, line.replace(b"AIDAX", b"-")])
     assert result.column("requestId").to_pylist()[8] == "req-" + "x" * shift
+
+
+def test_the_path_reads_quoted_fields():
+    program = compiled(CSV_PRESET)
+    quoted = [
+        b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"send,message\",abc=,200,req-1",
+        b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"say \"\"hi\"\"\",abc=,200,req-1",
+        b"1.2.3.4,AIDAX,AIDAY,01/Jan/2024:00:01:12 +0000,MESSAGE,\"two\nlines\",abc=,200,\"r,1\"",
+    ]
+    data = FILLER + b"\n".join(quoted) + b"\n" + FILLER
+    batch = both(program, data)
+    assert batch.column("routeKey").to_pylist()[8:11] == ["send,message", 'say "hi"', "two\nlines"]
+    assert batch.column("requestId").to_pylist()[10] == "r,1"
+    assert batch.stats.normalized == 0
+    assert path_rows(program, data) == 8 + 3 + 8 - 1  # the last record is within 128 bytes of the end
 
 
 def test_input_ends_within_a_word_of_the_last_record():
