@@ -11,6 +11,11 @@ redone), out of memory, or done. Rejected records are kept in a small C array of
 (line, record start, length, error code, slot/literal index, byte) that the wrapper turns
 into ``Reject`` / ``ParseError``. It mirrors ``_reference_parse`` step for step; the tests
 require both to agree.
+
+A format of comma-separated fields (the CSV presets) first tries each record on a shorter
+path, ``try_csv``: one vector pass finds the record's end, its commas (outside quotes) and the
+bytes its fields may not hold, and the fields are stored as the commas delimit them. It only
+accepts records that the general path reads the same way, and hands the rest to it.
 """
 
 cimport cython
@@ -1679,7 +1684,6 @@ cdef int csv_quoted(State *st, const uint8_t *r, int64_t front, int64_t end, con
         col.values[row + 1] = col.values[row] + outlen
     else:
         col.values[row] = ival
-    col.t_null = isnull
     if isnull:
         col.valid[row >> 3] |= <uint8_t>(1 << (row & 7))
     return 1
@@ -1705,29 +1709,34 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
     cdef const SlotC *slots = st.slots
     cdef const SlotC *sp
     cdef ColC *col
-    cdef int32_t s, fast, nslots = st.nslots, last = st.nslots - 1
-    cdef int64_t front = 0, end, size, start, w = 0
+    cdef int32_t s, fast, nslots = st.nslots
+    cdef int64_t front = 0, end = 0, size, start, w = 0
     cdef int64_t row = st.rows
     cdef uint8_t bit = <uint8_t>(1 << (row & 7))
-    cdef uint64_t commas = cw[0]  # the commas of word w not yet taken
+    cdef uint64_t commas
     cdef uint64_t left = 0
     cdef bint ok
     cdef int result
+    # a comma at n ends the last field: every field ends at the next comma (the words hold
+    # one more than the record needs, zero)
+    if (n >> 6) >= nw:
+        cw[nw] = 0
+        sw[nw] = 0
+        nw += 1
+    cw[n >> 6] |= <uint64_t>1 << (n & 63)
+    commas = cw[0]  # the commas of word w not yet taken
     canon[0] = True
     for s in range(nslots):
         sp = slots + s
         col = sp.col
         fast = sp.fast
-        if s < last:
-            while commas == 0:
-                w += 1
-                if w >= nw:
-                    return CSV_GENERAL  # too few fields
-                commas = cw[w]
-            end = (w << 6) + fastctx_ctz64(commas)
-            commas &= commas - 1
-        else:
-            end = n
+        while commas == 0:
+            w += 1
+            if w >= nw:
+                return CSV_GENERAL  # too few fields
+            commas = cw[w]
+        end = (w << 6) + fastctx_ctz64(commas)
+        commas &= commas - 1
         if quoted and front < end and r[front] == 34:
             result = csv_quoted(st, r, front, end, sp, s, sw, canon)
             if result != 1:
@@ -1739,14 +1748,13 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
                 st.need_col = sp.column
                 st.need_bytes = start + size + 16
                 return -1
+            # (col.t_null is not kept: no slot repeats a variable here)
             if size > 1 or (size == 1 and r[front] != 45):
-                col.t_null = 0
                 fastctx_copy(col.data + start, r + front, size)
                 col.values[row + 1] = start + size
             else:
                 if size == 0:
                     canon[0] = False
-                col.t_null = 1
                 col.valid[row >> 3] |= bit
                 col.values[row + 1] = start
         else:
@@ -1755,7 +1763,6 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
             if end - front <= 1 and (end == front or r[front] == 45):
                 if end == front:
                     canon[0] = False
-                col.t_null = 1
                 col.valid[row >> 3] |= bit
                 col.values[row] = 0
             else:
@@ -1766,12 +1773,10 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
                     return CSV_GENERAL
                 if not ok:
                     canon[0] = False
-                col.t_null = 0
         front = end + 1
-    # a comma left is a field too many; a byte of the set left is in a string field
-    left = commas
-    for w in range(w + 1, nw):
-        left |= cw[w]
+    if end != n:
+        return CSV_GENERAL  # a field too many
+    # a byte of the set left is in a string field
     for w in range(nw):
         left |= sw[w]
     return CSV_GENERAL if left else 1
@@ -1864,8 +1869,8 @@ cdef int run(State *st) noexcept nogil:
     cdef int result
     cdef bint canon, have_fail
     cdef Fail first_fail
-    cdef uint64_t cw[CSV_WORDS]
-    cdef uint64_t sw[CSV_WORDS]
+    cdef uint64_t cw[CSV_WORDS + 1]
+    cdef uint64_t sw[CSV_WORDS + 1]
     cdef int64_t nw = 0
     cdef int quoted = 0
     while st.pos < size:
