@@ -1548,6 +1548,38 @@ cdef inline int64_t record_end(const uint8_t *buf, int64_t size, int64_t pos, bi
     return size if hit == NULL else <const uint8_t *>hit - buf
 
 
+cdef inline int decode_into(State *st, const uint8_t *r, int64_t a, int64_t b, const SlotC *sp,
+                            int32_t s, int64_t row, bint *canon) noexcept nogil:
+    """The value ``r[a:b]`` of slot ``s`` through ``decode_value`` into its column at ``row``
+    (string bytes straight into the column; a number through the scratch buffer): 1 stored,
+    0 rejected (st.fail), -1 the column needs room."""
+    cdef ColC *col = sp.col
+    cdef int64_t start, outlen, ival
+    cdef int32_t isnull
+    cdef uint8_t *out
+    if col.kind == KIND_STRING:
+        start = col.values[row]
+        if start + (b - a) > col.data_cap:
+            st.need_col = sp.column
+            st.need_bytes = start + (b - a)
+            return -1
+        out = col.data + start
+    else:
+        out = st.scratch
+    if not decode_value(st, r, a, b, sp, s, out, &outlen, &ival, &isnull, canon):
+        return 0
+    if col.kind == KIND_STRING:
+        # values[row] loaded again, not `start` kept across the call: keeping it live cost 43
+        # instructions per CLF line in try_mode's loop (callgrind)
+        col.values[row + 1] = col.values[row] + outlen
+    else:
+        col.values[row] = ival
+    col.t_null = isnull
+    if isnull:
+        col.valid[row >> 3] |= <uint8_t>(1 << (row & 7))
+    return 1
+
+
 cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *canon) noexcept nogil:
     """1 accepted (values written at row ``st.rows``), 0 rejected (st.fail), -1 a column needs
     room.
@@ -1567,8 +1599,8 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
     cdef int64_t a, b, outlen, ival, start
     cdef int64_t row = st.rows
     cdef int32_t isnull, fast
-    cdef uint8_t *out
     cdef bint ok
+    cdef int result
     cdef int64_t size
     cdef uint8_t bit = <uint8_t>(1 << (row & 7))
     if not split(st, r, n, slots):
@@ -1619,26 +1651,9 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
                     canon[0] = False
                 col.t_null = 0
                 continue
-            if col.kind == KIND_STRING:
-                start = col.values[row]
-                if start + (b - a) > col.data_cap:
-                    st.need_col = sp.column
-                    st.need_bytes = start + (b - a)
-                    return -1
-                out = col.data + start
-            else:
-                out = st.scratch
-            if not decode_value(st, r, a, b, sp, s, out, &outlen, &ival, &isnull, canon):
-                return 0
-            if col.kind == KIND_STRING:
-                # values[row] loaded again, not `start` kept across the call: keeping it live
-                # cost 43 instructions per CLF line in the whole loop (callgrind)
-                col.values[row + 1] = col.values[row] + outlen
-            else:
-                col.values[row] = ival
-            col.t_null = isnull
-            if isnull:
-                col.valid[row >> 3] |= bit
+            result = decode_into(st, r, a, b, sp, s, row, canon)
+            if result != 1:
+                return result
         else:
             if not decode_value(st, r, a, b, sp, s, st.scratch, &outlen, &ival, &isnull, canon):
                 return 0
@@ -1664,29 +1679,10 @@ cdef int csv_quoted(State *st, const uint8_t *r, int64_t front, int64_t end, con
     closing quote (fastctx_csv_record sent a quote after it to the general path). Out of
     line: inlined in the field loop, the call cost 100 instructions per line on records
     with no quoted field (callgrind)."""
-    cdef ColC *col = sp.col
-    cdef int64_t row = st.rows, start, outlen, ival
-    cdef int32_t isnull
-    cdef uint8_t *out
+    cdef int result
     fastctx_clear_bits(sw, front, end)
-    if col.kind == KIND_STRING:
-        start = col.values[row]
-        if start + (end - front) > col.data_cap:
-            st.need_col = sp.column
-            st.need_bytes = start + (end - front)
-            return -1
-        out = col.data + start
-    else:
-        out = st.scratch
-    if not decode_value(st, r, front, end, sp, s, out, &outlen, &ival, &isnull, canon):
-        return CSV_GENERAL
-    if col.kind == KIND_STRING:
-        col.values[row + 1] = col.values[row] + outlen
-    else:
-        col.values[row] = ival
-    if isnull:
-        col.valid[row >> 3] |= <uint8_t>(1 << (row & 7))
-    return 1
+    result = decode_into(st, r, front, end, sp, s, st.rows, canon)
+    return CSV_GENERAL if result == 0 else result
 
 
 cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t *sw,
