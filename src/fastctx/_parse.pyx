@@ -170,7 +170,7 @@ cdef struct State:
     const uint8_t *time_seen   # a CLF time whose shape a scan has checked: not checked again
     int32_t csv_fast           # mode 0 is comma-separated fields: try_csv first
     int64_t csv_rows           # records try_csv accepted (for the tests)
-    const fastctx_vset *csv_set  # the bytes a string field of mode 0 never holds clean, but ','
+    const fastctx_vset *csv_set  # the bytes (besides commas) no clean string field of mode 0 holds
     int32_t keep_rejects       # on_error="collect"
     int32_t need_col
     int64_t need_bytes
@@ -1699,8 +1699,8 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
     decoder, and their bits of ``sw`` (the blank in a time) are cleared; any bit left at the
     end sends the record to the general path. So every record this accepts, the general
     path accepts with the same values and the same ``canon``. Instructions per line of the
-    CSV preset (callgrind, 100,000 lines of which 14% hold a quoted field): 2,265 -> 1,650;
-    1,465 over the records without one.
+    CSV preset (callgrind, 100,000 lines of which 14% hold a quoted field): 2,265 -> 1,634;
+    1,454 over the records without one.
     """
     cdef const SlotC *slots = st.slots
     cdef const SlotC *sp
