@@ -8,6 +8,7 @@ from .program import Program
 
 ENUMS: dict[str, dict[str, int]]
 VSET_SIZE: int
+CSV_PATH: bool
 
 def vector_set(members: Iterable[int]) -> bytes: ...
 def _use_simd(enabled: bool) -> bool: ...

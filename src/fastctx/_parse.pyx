@@ -2012,6 +2012,9 @@ cdef extern from *:
 # A column buffer this large or larger gets its own mapping (where the platform has mremap).
 cdef Py_ssize_t MAP_MIN = 4 << 20
 CAN_MAP = bool(FASTCTX_CAN_MAP)
+#: The comma-split path (``try_csv``) is built where SSE2 is (every x86-64 CPU); elsewhere
+#: the general path reads every record.
+CSV_PATH = bool(FASTCTX_HAVE_SSE2)
 cdef Py_ssize_t PAGE = 4096
 
 
