@@ -1548,6 +1548,56 @@ cdef inline int64_t record_end(const uint8_t *buf, int64_t size, int64_t pos, bi
     return size if hit == NULL else <const uint8_t *>hit - buf
 
 
+cdef inline int put_clean_text(State *st, const SlotC *sp, const uint8_t *r, int64_t a, int64_t b,
+                               int64_t row, uint8_t bit, bint *canon) noexcept nogil:
+    """A clean token or text ``r[a:b]`` into its column at ``row``: '-' is null, anything
+    else is copied as it is. 1, or -1 when the column needs room."""
+    cdef ColC *col = sp.col
+    cdef int64_t size = b - a
+    cdef int64_t start = col.values[row]
+    if start + size + 16 > col.data_cap:
+        st.need_col = sp.column
+        st.need_bytes = start + size + 16
+        return -1
+    if size > 1 or (size == 1 and r[a] != 45):
+        col.t_null = 0
+        fastctx_copy(col.data + start, r + a, size)
+        col.values[row + 1] = start + size
+    else:
+        if size == 0:
+            canon[0] = False
+        col.t_null = 1
+        col.valid[row >> 3] |= bit
+        col.values[row + 1] = start
+    return 1
+
+
+cdef inline bint put_number(State *st, const SlotC *sp, int32_t s, int32_t fast, const uint8_t *r,
+                            int64_t a, int64_t b, int64_t row, uint8_t bit,
+                            bint *canon) noexcept nogil:
+    """An integer (``fast`` is ``FAST_INT``) or a CLF time (``FAST_TIME``) ``r[a:b]``, not a quoted CSV
+    field, into its column at ``row``: '-' (or nothing) is null. False when it does not parse
+    (``st.fail`` set)."""
+    cdef ColC *col = sp.col
+    cdef bint ok
+    if b - a <= 1 and (a == b or r[a] == 45):
+        if a == b:
+            canon[0] = False
+        col.t_null = 1
+        col.valid[row >> 3] |= bit
+        col.values[row] = 0
+        return True
+    if fast == FAST_INT:
+        if not parse_int(st, r, a, b, s, col.values + row, &ok):
+            return False
+    elif not parse_time(st, r, a, b, s, col.values + row, &ok):
+        return False
+    if not ok:
+        canon[0] = False
+    col.t_null = 0
+    return True
+
+
 cdef inline int decode_into(State *st, const uint8_t *r, int64_t a, int64_t b, const SlotC *sp,
                             int32_t s, int64_t row, bint *canon) noexcept nogil:
     """The value ``r[a:b]`` of slot ``s`` through ``decode_value`` into its column at ``row``
@@ -1599,9 +1649,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
     cdef int64_t a, b, outlen, ival, start
     cdef int64_t row = st.rows
     cdef int32_t isnull, fast
-    cdef bint ok
     cdef int result
-    cdef int64_t size
     cdef uint8_t bit = <uint8_t>(1 << (row & 7))
     if not split(st, r, n, slots):
         return 0
@@ -1614,42 +1662,14 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *ca
         fast = sp.fast
         if fast != FAST_DUP:
             if fast == FAST_COPY or (fast == FAST_STR and st.clean[s]):
-                # a clean token or text: '-' is null, anything else is copied as it is
-                size = b - a
-                start = col.values[row]
-                if start + size + 16 > col.data_cap:
-                    st.need_col = sp.column
-                    st.need_bytes = start + size + 16
+                if put_clean_text(st, sp, r, a, b, row, bit, canon) < 0:
                     return -1
-                if size > 1 or (size == 1 and r[a] != 45):
-                    col.t_null = 0
-                    fastctx_copy(col.data + start, r + a, size)
-                    col.values[row + 1] = start + size
-                else:
-                    if size == 0:
-                        canon[0] = False
-                    col.t_null = 1
-                    col.valid[row >> 3] |= bit
-                    col.values[row + 1] = start
                 continue
             if (fast == FAST_INT or fast == FAST_TIME) and (a == b or r[a] != 34):
                 # as decode_value reads a number or a time that is not a quoted CSV field,
                 # without its call and dispatch (CSV: two calls per line)
-                if b - a <= 1 and (a == b or r[a] == 45):
-                    if a == b:
-                        canon[0] = False
-                    col.t_null = 1
-                    col.valid[row >> 3] |= bit
-                    col.values[row] = 0
-                    continue
-                if fast == FAST_INT:
-                    if not parse_int(st, r, a, b, s, col.values + row, &ok):
-                        return 0
-                elif not parse_time(st, r, a, b, s, col.values + row, &ok):
+                if not put_number(st, sp, s, fast, r, a, b, row, bit, canon):
                     return 0
-                if not ok:
-                    canon[0] = False
-                col.t_null = 0
                 continue
             result = decode_into(st, r, a, b, sp, s, row, canon)
             if result != 1:
@@ -1699,32 +1719,25 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
     decoder, and their bits of ``sw`` (the blank in a time) are cleared; any bit left at the
     end sends the record to the general path. So every record this accepts, the general
     path accepts with the same values and the same ``canon``. Instructions per line of the
-    CSV preset (callgrind, 100,000 lines of which 14% hold a quoted field): 2,265 -> 1,634;
-    1,454 over the records without one.
+    CSV preset (callgrind, 100,000 lines of which 14% hold a quoted field): 2,265 -> 1,660;
+    1,479 over the records without one.
     """
     cdef const SlotC *slots = st.slots
     cdef const SlotC *sp
-    cdef ColC *col
     cdef int32_t s, fast, nslots = st.nslots
-    cdef int64_t front = 0, end = 0, size, start, w = 0
+    cdef int64_t front = 0, end = 0, w = 0
     cdef int64_t row = st.rows
     cdef uint8_t bit = <uint8_t>(1 << (row & 7))
     cdef uint64_t commas
     cdef uint64_t left = 0
-    cdef bint ok
     cdef int result
-    # a comma at n ends the last field: every field ends at the next comma (the words hold
-    # one more than the record needs, zero)
-    if (n >> 6) >= nw:
-        cw[nw] = 0
-        sw[nw] = 0
-        nw += 1
+    # a comma at n ends the last field: every field ends at the next comma (n is before the
+    # record's newline, which is in the last word)
     cw[n >> 6] |= <uint64_t>1 << (n & 63)
     commas = cw[0]  # the commas of word w not yet taken
     canon[0] = True
     for s in range(nslots):
         sp = slots + s
-        col = sp.col
         fast = sp.fast
         while commas == 0:
             w += 1
@@ -1738,37 +1751,13 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
             if result != 1:
                 return result
         elif fast == FAST_COPY or fast == FAST_STR:
-            size = end - front
-            start = col.values[row]
-            if start + size + 16 > col.data_cap:
-                st.need_col = sp.column
-                st.need_bytes = start + size + 16
+            if put_clean_text(st, sp, r, front, end, row, bit, canon) < 0:
                 return -1
-            # (col.t_null is not kept: no slot repeats a variable here)
-            if size > 1 or (size == 1 and r[front] != 45):
-                fastctx_copy(col.data + start, r + front, size)
-                col.values[row + 1] = start + size
-            else:
-                if size == 0:
-                    canon[0] = False
-                col.valid[row >> 3] |= bit
-                col.values[row + 1] = start
         else:
             if end > front:
                 fastctx_clear_bits(sw, front, end)
-            if end - front <= 1 and (end == front or r[front] == 45):
-                if end == front:
-                    canon[0] = False
-                col.valid[row >> 3] |= bit
-                col.values[row] = 0
-            else:
-                if fast == FAST_INT:
-                    if not parse_int(st, r, front, end, s, col.values + row, &ok):
-                        return CSV_GENERAL
-                elif not parse_time(st, r, front, end, s, col.values + row, &ok):
-                    return CSV_GENERAL
-                if not ok:
-                    canon[0] = False
+            if not put_number(st, sp, s, fast, r, front, end, row, bit, canon):
+                return CSV_GENERAL
         front = end + 1
     if end != n:
         return CSV_GENERAL  # a field too many
@@ -1865,8 +1854,8 @@ cdef int run(State *st) noexcept nogil:
     cdef int result
     cdef bint canon, have_fail
     cdef Fail first_fail
-    cdef uint64_t cw[CSV_WORDS + 1]
-    cdef uint64_t sw[CSV_WORDS + 1]
+    cdef uint64_t cw[CSV_WORDS]
+    cdef uint64_t sw[CSV_WORDS]
     cdef int64_t nw = 0
     cdef int quoted = 0
     while st.pos < size:
