@@ -69,6 +69,12 @@ _DEFAULT_ENVELOPE = {"export": ("ingestionTime",), "subscription": ("eventTimest
                      "firehose": ("eventTimestamp",), "lines": ()}
 
 DEFAULT_BATCH_SIZE = 32 << 20
+#: Bytes a stream is read in, and the largest piece the inflater returns (the reader gathers
+#: pieces into batches). Small, so that what is held besides the batches stays small.
+READ_BLOCK = 4 << 20
+#: Compressed bytes handed to the inflater at a time: with a bounded output per call it keeps
+#: the rest of its input as a copy (``unconsumed_tail``), so the input it is given stays short.
+_INFLATE_STEP = 256 << 10
 #: A record longer than this (no newline for this many bytes) is an error, not a memory blow-up.
 MAX_RECORD = 256 << 20
 
@@ -237,13 +243,24 @@ def _read_blocks(stream, size):
         yield block
 
 
+def _steps(blocks, size):
+    """The blocks cut into pieces of at most ``size`` bytes (views, not copies)."""
+    for block in blocks:
+        if len(block) <= size:
+            yield block
+            continue
+        view = memoryview(block)
+        for start in range(0, len(view), size):
+            yield view[start : start + size]
+
+
 def _gunzip(blocks, limit):
     """Decompress a (multi-member) gzip stream given as blocks; output pieces of at most ``limit``."""
     inflater = _inflate.decompressobj()
     consumed = 0
     started = False
     held = b""  # the start of a next member cut by a block boundary
-    for block in blocks:
+    for block in _steps(blocks, _INFLATE_STEP):
         data = held + bytes(block) if held else block
         held = b""
         while data:
@@ -283,7 +300,7 @@ def _gunzip(blocks, limit):
 
 def _peek(blocks, want=4096):
     """``(head, blocks')``: the first ``want`` bytes and an iterator that still yields everything."""
-    held, size = [], 0
+    held, size = deque(), 0
     for block in blocks:
         held.append(block)
         size += len(block)
@@ -292,7 +309,8 @@ def _peek(blocks, want=4096):
     head = b"".join(bytes(b[:want]) for b in held)[:want]
 
     def again():
-        yield from held
+        while held:  # let go of each peeked block once it is handed on
+            yield held.popleft()
         yield from blocks
 
     return head, again()
@@ -302,12 +320,13 @@ def _decoded(stream, mapped, batch_size):
     """``(blocks, head)``: the decompressed content (gzip may be nested, as in Firehose)."""
     if mapped is not None:
         return _MappedBlocks(mapped), bytes(mapped[:4096])
-    blocks = iter(_read_blocks(stream, batch_size))
+    piece = min(batch_size, READ_BLOCK)
+    blocks = iter(_read_blocks(stream, piece))
     head, blocks = _peek(blocks)
     for _ in range(4):  # a Firehose object gzipped as a whole holds gzip members in turn
         if head[:2] != _GZIP_MAGIC:
             break
-        head, blocks = _peek(iter(_gunzip(blocks, batch_size)))
+        head, blocks = _peek(iter(_gunzip(blocks, piece)))
     return blocks, head
 
 
@@ -522,15 +541,27 @@ class _Reader:
     def lines(self, blocks):
         threads = resolve_threads(self.threads)
         chunks = iter(self.records(blocks, lag=threads))
-        first = next(chunks, None)
-        second = next(chunks, None) if first is not None else None
-        if second is None or threads == 1:
+        head = deque()
+        for chunk in itertools.islice(chunks, 2):
+            head.append(chunk)
+        several = len(head) == 2
+        chunk = None
+
+        def ahead():
+            # Every chunk and batch is let go of as soon as it is handed on: one held for the
+            # whole read kept its 32 MB (and a batch its columns, which the next parse reuses).
+            while head:
+                yield head.popleft()
+            yield from chunks
+
+        if not several or threads == 1:
             # One batch in all (split across the threads), or one thread.
-            head = [chunk for chunk in (first, second) if chunk is not None]
-            for chunk in itertools.chain(head, chunks):
+            for chunk in ahead():
                 batch = self._parse(chunk)
+                chunk = None
                 if batch.stats.records:
                     yield batch
+                batch = None
             return
         # Several batches: each on its own thread, `threads` in flight, yielded in order.
         # Unlike splitting every batch, this needs no join of the per-thread columns.
@@ -538,19 +569,22 @@ class _Reader:
         offset = self.offset
         with _Calls(threads) as pool:  # the process's worker threads, kept between reads
             try:
-                for chunk in itertools.chain([first, second], chunks):
+                for chunk in ahead():
                     # line numbers are fixed up in _finish, once the lines before are counted
                     future = pool.submit(self.parser.parse, chunk, self.on_error, 1, offset)
                     pending.append((future, chunk))
                     offset += len(chunk)
+                    chunk = None
                     if len(pending) > threads:
                         batch = self._finish(*pending.popleft())
                         if batch.stats.records:
                             yield batch
+                        batch = None
                 while pending:
                     batch = self._finish(*pending.popleft())
                     if batch.stats.records:
                         yield batch
+                    batch = None
             finally:
                 for future, _ in pending:
                     future.cancel()
