@@ -889,8 +889,8 @@ def _add_parse_options(parser) -> None:
                        help="write every rejected record verbatim, after a header line "
                             "'#fastctx-reject source=... line=N offset=N bytes=N reason=...' "
                             "(implies --on-error collect)")
-    group.add_argument("--batch-size", type=_positive, default=32, metavar="MB",
-                       help="input megabytes per batch; bounds memory (default 32)")
+    group.add_argument("--batch-size", type=_positive, default=16, metavar="MB",
+                       help="input megabytes per batch; bounds memory (default 16)")
     group.add_argument("--stats", action="store_true", help="print the record counts on stderr")
 
 
