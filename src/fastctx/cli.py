@@ -195,16 +195,11 @@ def _table_format(args, path) -> str:
 
 def _iso_times(column) -> list:
     """A timestamp column as ISO 8601 UTC text to the millisecond (``2024-01-01T12:41:04.000Z``),
-    None where null.
+    None where null."""
+    from .csvtext import iso_text
 
-    numpy formats every int64 millisecond value, also years before 1000 (zero-padded) and
-    after 9999 that an epoch-ms variable may hold, where ``datetime`` fails or pads nothing.
-    """
-    import numpy as np
-
-    text = np.datetime_as_string(column.values.astype("datetime64[ms]"), unit="ms", timezone="UTC")
     valid = column.valid_mask()
-    return [t if ok else None for t, ok in zip(text.tolist(), valid.tolist())]
+    return [t if ok else None for t, ok in zip(iso_text(column).tolist(), valid.tolist())]
 
 
 class _RowsWriter:
@@ -233,19 +228,21 @@ class _RowsWriter:
 
     def write(self, batch) -> None:
         if self.kind == "csv":
+            from .csvtext import csv_header, csv_rows
+
             _same_columns(self, batch)
-        names, columns = self._columns(batch)
-        if self.kind == "jsonl":
+            # bytes straight to the file: whole columns at a time (see csvtext)
+            if self.writer is None:
+                self.writer = self.text.buffer
+                self.writer.write(csv_header(batch.column_names))
+            self.writer.write(csv_rows(batch, self.epoch_ms))
+        else:
+            names, columns = self._columns(batch)
             dumps = json.dumps
             out = self.text
             for row in zip(*columns):
                 out.write(dumps(dict(zip(names, row)), ensure_ascii=False))
                 out.write("\n")
-        else:
-            if self.writer is None:
-                self.writer = csv.writer(self.text, lineterminator="\n")
-                self.writer.writerow(names)
-            self.writer.writerows(("" if v is None else v for v in row) for row in zip(*columns))
         self.rows += batch.num_rows
 
     def close(self) -> None:
