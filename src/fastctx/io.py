@@ -709,44 +709,9 @@ class _Reader:
 
 def _strip_export(data: bytes):
     """Remove the export timestamp prefixes: ``(records, prefixed, epoch_ms)``, per line."""
-    array = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(array == 0x0A)
-    starts = np.concatenate(([0], ends + 1))
-    if len(starts) and starts[-1] >= len(array):
-        starts = starts[:-1]
-    lengths = np.diff(np.concatenate((starts, [len(array)])))
-    prefixed = np.zeros(len(starts), dtype=bool)
-    candidates = np.flatnonzero(lengths >= _EXPORT_WIDTH)
-    if len(candidates):
-        cols = starts[candidates][:, None] + np.arange(_EXPORT_WIDTH)
-        heads = array[cols]
-        digit = (heads >= 0x30) & (heads <= 0x39)
-        shape_ok = (
-            digit[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22]].all(axis=1)
-            & (heads[:, 4] == 0x2D) & (heads[:, 7] == 0x2D) & (heads[:, 10] == 0x54)
-            & (heads[:, 13] == 0x3A) & (heads[:, 16] == 0x3A) & (heads[:, 19] == 0x2E)
-            & (heads[:, 23] == 0x5A) & (heads[:, 24] == 0x20)
-        )
-        prefixed[candidates[shape_ok]] = True
-    times = np.zeros(len(starts), dtype=np.int64)
-    if prefixed.any():
-        rows = starts[prefixed][:, None] + np.arange(23)
-        text = np.ascontiguousarray(array[rows]).view("S23").ravel()
-        try:
-            times[prefixed] = text.astype("datetime64[ms]").astype(np.int64)
-        except ValueError:  # shaped like a date but not one (month 13): parse one by one
-            for index in np.flatnonzero(prefixed):
-                head = data[starts[index] : starts[index] + 23]
-                try:
-                    times[index] = np.datetime64(head.decode(), "ms").astype(np.int64)
-                except ValueError:
-                    prefixed[index] = False
-    keep = np.ones(len(array), dtype=bool)
-    if prefixed.any():
-        drop = starts[prefixed][:, None] + np.arange(_EXPORT_WIDTH)
-        keep[drop.ravel()] = False
-    records = array[keep].tobytes()
-    return records, prefixed, times
+    from ._export import strip_export
+
+    return strip_export(data)
 
 
 def _shift_error(exc, line_base, prefixed):
