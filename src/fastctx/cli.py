@@ -193,61 +193,32 @@ def _table_format(args, path) -> str:
 # -- table writers (parse output, generate events) ----------------------------------------------
 
 
-def _iso_times(column) -> list:
-    """A timestamp column as ISO 8601 UTC text to the millisecond (``2024-01-01T12:41:04.000Z``),
-    None where null."""
-    from .csvtext import iso_text
-
-    valid = column.valid_mask()
-    return [t if ok else None for t, ok in zip(iso_text(column).tolist(), valid.tolist())]
-
-
 class _RowsWriter:
-    """JSON Lines or CSV, one batch at a time (timestamps as ISO 8601 UTC, nulls as null / empty)."""
+    """JSON Lines or CSV, one batch at a time (see ``tabletext``: timestamps as ISO 8601 UTC,
+    nulls as null / empty), as bytes straight to the file, whole columns at a time."""
 
     def __init__(self, handle, kind: str, epoch_ms: bool = False):
-        self.text = _io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=False)
+        self.handle = handle
         self.kind = kind
         self.epoch_ms = epoch_ms
-        self.writer = None
+        self.header = False
         self.rows = 0
 
-    def _columns(self, batch):
-        names = batch.column_names
-        columns = []
-        for name in names:
-            column = batch.column(name)
-            if self.epoch_ms and column.kind == "timestamp":
-                valid = column.valid_mask()
-                columns.append([int(v) if ok else None for v, ok in zip(column.values.tolist(), valid)])
-            elif column.kind == "timestamp":
-                columns.append(_iso_times(column))
-            else:
-                columns.append(column.to_pylist())
-        return names, columns
-
     def write(self, batch) -> None:
-        if self.kind == "csv":
-            from .csvtext import csv_header, csv_rows
+        from .tabletext import csv_header, csv_rows, json_rows
 
+        if self.kind == "csv":
             _same_columns(self, batch)
-            # bytes straight to the file: whole columns at a time (see csvtext)
-            if self.writer is None:
-                self.writer = self.text.buffer
-                self.writer.write(csv_header(batch.column_names))
-            self.writer.write(csv_rows(batch, self.epoch_ms))
+            if not self.header:
+                self.handle.write(csv_header(batch.column_names))
+                self.header = True
+            self.handle.write(csv_rows(batch, self.epoch_ms))
         else:
-            names, columns = self._columns(batch)
-            dumps = json.dumps
-            out = self.text
-            for row in zip(*columns):
-                out.write(dumps(dict(zip(names, row)), ensure_ascii=False))
-                out.write("\n")
+            self.handle.write(json_rows(batch, self.epoch_ms))
         self.rows += batch.num_rows
 
     def close(self) -> None:
-        self.text.flush()
-        self.text.detach()
+        self.handle.flush()
 
 
 class _ParquetWriter:
@@ -258,7 +229,7 @@ class _ParquetWriter:
         self.writer = None
         self.frames = []
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow
             import pyarrow.parquet  # noqa: F401
 
             self.engine = "pyarrow"
@@ -544,7 +515,6 @@ def _read_events(path, kind: str, typed=None, chunk_rows: int = _GENERATE_ROWS_P
     value is one (epoch milliseconds for a time), and a time column of ISO 8601 times as
     timestamps (see ``_typed_column``).
     """
-    from .batch import Batch, Column
 
     if kind == "parquet":
         if path == "-":  # Parquet keeps its footer at the end: a pipe has to be read whole
@@ -685,7 +655,7 @@ def _typed_column(name, values, typed):
                 moment = _dt.datetime.fromisoformat(v)
             except ValueError:  # shaped like a time but not one (month 13): keep the text
                 return None
-            times.append(moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc))
+            times.append(moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC))
         return Column.from_datetimes(times, name)
     return None
 
