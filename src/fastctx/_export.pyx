@@ -15,6 +15,8 @@ threads, peak resident 202 MB instead of 280 MB).
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memchr, memcpy
 
+from fastctx._calendar cimport days_from_civil, days_in_month
+
 import numpy as np
 
 cdef enum:
@@ -33,22 +35,10 @@ cdef inline int64_t num(const uint8_t *p, int n) noexcept nogil:
     return v
 
 
-cdef inline int64_t civil_days(int64_t y, int64_t m, int64_t d) noexcept nogil:
-    # days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm, written
-    # for C's truncating division)
-    cdef int64_t era, yoe, doy, doe
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
 cdef bint prefix_time(const uint8_t *p, int64_t *out) noexcept nogil:
     """Epoch milliseconds of the 25-byte prefix at ``p``; False when it is not one."""
     cdef int k
-    cdef int64_t year, month, day, last
+    cdef int64_t year, month, day, hour, minute, second
     for k in range(23):
         # digits everywhere but the separators at 4, 7, 10, 13, 16 and 19
         if k != 4 and k != 7 and k != 10 and k != 13 and k != 16 and k != 19 and not is_digit(p[k]):
@@ -59,18 +49,15 @@ cdef bint prefix_time(const uint8_t *p, int64_t *out) noexcept nogil:
     year = num(p, 4)
     month = num(p + 5, 2)
     day = num(p + 8, 2)
-    if month < 1 or month > 12 or day < 1:
+    if month < 1 or month > 12 or day < 1 or day > days_in_month(year, month):
         return False
-    if month == 2:
-        last = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
-    elif month == 4 or month == 6 or month == 9 or month == 11:
-        last = 30
-    else:
-        last = 31
-    if day > last or num(p + 11, 2) > 23 or num(p + 14, 2) > 59 or num(p + 17, 2) > 59:
+    hour = num(p + 11, 2)
+    minute = num(p + 14, 2)
+    second = num(p + 17, 2)
+    if hour > 23 or minute > 59 or second > 59:
         return False
-    out[0] = ((civil_days(year, month, day) * 24 + num(p + 11, 2)) * 60 + num(p + 14, 2)) * 60000 \
-        + num(p + 17, 2) * 1000 + num(p + 20, 3)
+    out[0] = (((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second) * 1000 \
+        + num(p + 20, 3)
     return True
 
 

@@ -23,6 +23,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
+from fastctx._calendar cimport days_from_civil, days_in_month
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_ctz64
 from fastctx._opcodes cimport (
     ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
@@ -768,17 +769,6 @@ cdef inline bint time_shape(const uint8_t *v) noexcept nogil:
             and is_digit(v[24]) and is_digit(v[25]))
 
 
-cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
-    # Howard Hinnant's algorithm, written for C's truncating division.
-    cdef int64_t era, yoe, doy, doe
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
 cdef inline int month_of(const uint8_t *v) noexcept nogil:
     cdef uint32_t key = (<uint32_t>v[0] << 16) | (<uint32_t>v[1] << 8) | v[2]
     if key == 0x4A616E: return 1   # Jan
@@ -803,7 +793,7 @@ cdef inline int64_t two(const uint8_t *v) noexcept nogil:
 cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
                      int64_t *out, bint *canon) noexcept nogil:
     cdef const uint8_t *v = r + a
-    cdef int64_t day, month, year, hour, minute, second, oh, om, dim, offset, days
+    cdef int64_t day, month, year, hour, minute, second, oh, om, offset, days
     if b - a != 26 or (v != st.time_seen and not time_shape(v)):
         return fail(st, E_TIME, slot, a)
     # Logs are written in time order, so the date part (dd/MMM/yyyy) nearly always repeats
@@ -818,13 +808,7 @@ cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t 
         year = two(v + 7) * 100 + two(v + 9)
         if month == 0:
             return fail(st, E_TIME, slot, a)
-        if month == 2:
-            dim = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
-        elif month == 4 or month == 6 or month == 9 or month == 11:
-            dim = 30
-        else:
-            dim = 31
-        if day < 1 or day > dim:
+        if day < 1 or day > days_in_month(year, month):
             return fail(st, E_TIME, slot, a)
         days = days_from_civil(year, month, day)
         memcpy(st.date_text, v, 11)
