@@ -56,11 +56,18 @@ def csv_header(names) -> bytes:
 
 def csv_rows(batch, epoch_ms: bool = False) -> bytes:
     """Every row of ``batch`` as CSV (no header), UTF-8."""
+    return _rows(batch, epoch_ms, _rows_arrow, _rows_csv_module)
+
+
+def json_rows(batch, epoch_ms: bool = False) -> bytes:
+    """Every row of ``batch`` as JSON Lines, UTF-8."""
+    return _rows(batch, epoch_ms, _json_arrow, _json_python)
+
+
+def _rows(batch, epoch_ms: bool, columnar, row_by_row) -> bytes:
     if batch.num_rows == 0:
         return b""
-    if not _have_pyarrow():
-        return _rows_csv_module(batch, epoch_ms)
-    return _rows_arrow(batch, epoch_ms)
+    return (columnar if _have_pyarrow() else row_by_row)(batch, epoch_ms)
 
 
 class _RowEnds:
@@ -86,45 +93,50 @@ def _rows_csv_module(batch, epoch_ms: bool) -> bytes:
     return sink.text().encode("utf-8")
 
 
-def _rows_arrow(batch, epoch_ms: bool) -> bytes:
+def _arrow_fields(batch, epoch_ms: bool):
+    """``(kind, text)`` per column for the pyarrow writers: the values as large_string (64-bit
+    offsets, so a batch of any size), nulls kept; ``kind`` is ``"string"``, ``"time"`` (ISO
+    text) or ``"number"``."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    text_type = pa.large_string()  # 64-bit offsets: a batch of any size
-    quote, empty = pa.scalar('"', text_type), pa.scalar("", text_type)
+    text_type = pa.large_string()
     table = pa.table(batch)  # the Batch's own buffers, not copied
     fields = []
     for name in batch.column_names:
         column = batch.column(name)
         missing = ~column.valid_mask()
         if column.kind == "string":
-            text = table.column(name).combine_chunks().cast(text_type)
+            fields.append(("string", table.column(name).combine_chunks().cast(text_type)))
+        elif column.kind == "timestamp" and not epoch_ms:
+            fields.append(("time", pa.array(iso_text(column), mask=missing, type=text_type)))
+        else:
+            numbers = pa.array(np.asarray(column.values, dtype=np.int64), mask=missing)
+            fields.append(("number", numbers.cast(text_type)))
+    return fields
+
+
+def _rows_arrow(batch, epoch_ms: bool) -> bytes:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text_type = pa.large_string()
+    quote, empty = pa.scalar('"', text_type), pa.scalar("", text_type)
+    fields = []
+    for kind, text in _arrow_fields(batch, epoch_ms):
+        if kind == "string":
             special = pc.match_substring_regex(text, '[,"\r\n]')
             if pc.any(special).as_py():  # most columns hold no value to quote
                 quoted = pc.binary_join_element_wise(
                     quote, pc.replace_substring(text, '"', '""'), quote, empty)
                 text = pc.if_else(special, quoted, text)
-        elif column.kind == "timestamp" and not epoch_ms:
-            text = pa.array(iso_text(column), mask=missing, type=text_type)
-        else:
-            text = pa.array(np.asarray(column.values, dtype=np.int64), mask=missing).cast(text_type)
         fields.append(pc.fill_null(text, empty))
     if len(fields) == 1:
         lines = pc.if_else(pc.equal(fields[0], empty), pa.scalar('""', text_type), fields[0])
     else:
         lines = pc.binary_join_element_wise(*fields, pa.scalar(",", text_type))
     lines = pc.binary_join_element_wise(lines, empty, pa.scalar("\n", text_type))  # row + newline
-    return _buffer_bytes(lines)
-
-
-def json_rows(batch, epoch_ms: bool = False) -> bytes:
-    """Every row of ``batch`` as JSON Lines, UTF-8."""
-    if batch.num_rows == 0:
-        return b""
-    if not _have_pyarrow():
-        return _json_python(batch, epoch_ms)
-    return _json_arrow(batch, epoch_ms)
+    return _value_bytes(lines).tobytes()
 
 
 def _python_columns(batch, epoch_ms: bool) -> list:
@@ -153,49 +165,31 @@ def _json_arrow(batch, epoch_ms: bool) -> bytes:
     import pyarrow.compute as pc
 
     text_type = pa.large_string()
-    quote, null = pa.scalar('"', text_type), pa.scalar("null", text_type)
-    table = pa.table(batch)
+    quote, null, empty = (pa.scalar(t, text_type) for t in ('"', "null", ""))
     parts = []
-    for index, name in enumerate(batch.column_names):
-        column = batch.column(name)
-        missing = ~column.valid_mask()
-        if column.kind == "string" or (column.kind == "timestamp" and not epoch_ms):
-            if column.kind == "string":
-                text = table.column(name).combine_chunks().cast(text_type)
-            else:
-                text = pa.array(iso_text(column), mask=missing, type=text_type)
+    for index, (name, (kind, text)) in enumerate(zip(batch.column_names, _arrow_fields(batch, epoch_ms))):
+        if kind != "number":
             # json.dumps's escapes, for the bytes the column holds (one numpy pass finds them):
             # the backslash first, then the quote and the control characters
-            present = _special_bytes(text)
-            for code in sorted(present, key=lambda c: c != 0x5C):
+            values = _value_bytes(text)
+            present = np.unique(values[(values < 0x20) | (values == 0x22) | (values == 0x5C)])
+            for code in sorted(present.tolist(), key=lambda c: c != 0x5C):
                 text = pc.replace_substring(text, chr(code), _JSON_ESCAPES[chr(code)])
-            text = pc.binary_join_element_wise(quote, text, quote, pa.scalar("", text_type))
-        else:
-            text = pa.array(np.asarray(column.values, dtype=np.int64), mask=missing).cast(text_type)
+            text = pc.binary_join_element_wise(quote, text, quote, empty)
         key = ("{" if index == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
         parts += [pa.scalar(key, text_type), pc.fill_null(text, null)]
     parts += [pa.scalar("}\n", text_type)]
-    lines = pc.binary_join_element_wise(*parts, pa.scalar("", text_type))
-    return _buffer_bytes(lines)
+    return _value_bytes(pc.binary_join_element_wise(*parts, empty)).tobytes()
 
 
-def _special_bytes(text) -> list:
-    """The bytes below 0x20, ``"`` and ``\\`` that a large_string array's values hold."""
+def _value_bytes(text):
+    """The bytes of a large_string array's values, back to back in its data buffer (a numpy
+    view)."""
     import numpy as np
 
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
     data = text.buffers()[2]
-    if data is None:
-        return []
     first, last = int(offsets[text.offset]), int(offsets[text.offset + len(text)])
-    values = np.frombuffer(data, dtype=np.uint8)[first:last]
-    return np.unique(values[(values < 0x20) | (values == 0x22) | (values == 0x5C)]).tolist()
-
-
-def _buffer_bytes(lines) -> bytes:
-    """The rows of a large_string array, which lie back to back in its data buffer."""
-    import numpy as np
-
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    first, last = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-    return memoryview(lines.buffers()[2])[first:last].tobytes()
+    if data is None or first == last:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)[first:last]
