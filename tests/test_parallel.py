@@ -342,6 +342,68 @@ def test_render_overflow_of_a_range_rendered_into_scratch(small_chunks):
     assert wrapper.estimates >= 2  # ... yet the output grew: the scratch range did not fit
 
 
+class CountingScratch(parallel._Scratch):
+    """Scratch that records the most buffers out at once and the buffers ever allocated."""
+
+    most = 0
+
+    def __init__(self, size):
+        super().__init__(size)
+        self.out = self.made = 0
+
+    def get(self, bigger=False):
+        with self.lock:
+            self.out += 1
+            CountingScratch.most = max(CountingScratch.most, self.out)
+            reused = len(self.free)
+        buffer = super().get(bigger)
+        with self.lock:
+            self.made += reused == len(self.free)  # nothing was taken from the free list
+        return buffer
+
+    def give(self, buffer):
+        if buffer is not None:
+            with self.lock:
+                self.out -= 1
+        super().give(buffer)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_render_parks_ranges_behind_a_slow_one(small_chunks, monkeypatch, threads):
+    # Range 0 is slow: the other threads render the ranges after it into scratch and park
+    # them instead of waiting, up to one parked range a thread; placing range 0 places the
+    # parked chain after it, copied in order.
+    monkeypatch.setattr(parallel, "_Scratch", CountingScratch)
+    CountingScratch.most = 0
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    batch, columns = fmt._bind(generate.events(fmt, 400, seed=8, escaped=0.3))
+    expected = fmt._renderer.render(columns, 0, batch.num_rows)
+    wrapper = ShortEstimate(fmt._renderer, 10 * len(expected[0]), slow_range_start=0)
+    assert parallel.render(wrapper, fmt.program, columns, batch.num_rows, threads) == expected
+    assert 2 <= CountingScratch.most <= 2 * threads
+    CountingScratch.most = 0
+    out = bytearray(len(expected[0]))
+    wrapper = ShortEstimate(fmt._renderer, len(expected[0]), slow_range_start=0)
+    assert parallel.render_into(wrapper, columns, 0, batch.num_rows, out, threads)[:2] == (
+        len(expected[0]), batch.num_rows)
+    assert bytes(out) == expected[0]
+    assert 2 <= CountingScratch.most <= 2 * threads
+
+
+def test_render_parked_ranges_past_a_full_output_are_rendered_again(small_chunks, monkeypatch):
+    # The output holds range 0 only: the ranges parked behind it do not fit when placed, and
+    # the next round renders them after the output grows; the scratch is given back.
+    monkeypatch.setattr(parallel, "_Scratch", CountingScratch)
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    batch, columns = fmt._bind(generate.events(fmt, 400, seed=8))
+    cuts = parallel.render_cuts(batch.num_rows, 3)
+    first = len(fmt._renderer.render(columns, cuts[0], cuts[1])[0])
+    wrapper = ShortEstimate(fmt._renderer, first, slow_range_start=0)
+    assert parallel.render(wrapper, fmt.program, columns, batch.num_rows, 3) == (
+        fmt._renderer.render(columns, 0, batch.num_rows))
+    assert wrapper.estimates >= 2
+
+
 @pytest.mark.parametrize("size", [1, 300])
 @pytest.mark.parametrize("bad", [[5], [250, 290], [40, 41, 299]])
 def test_render_overflow_still_raises_first_bad_row(small_chunks, size, bad):

@@ -25,8 +25,12 @@ Render
     output is one ``bytes`` object allocated uninitialised at the renderer's estimate of the
     output size and shrunk to size in place through the C API, so there is neither a second
     full copy nor an upper-bound reservation. A range whose start offset is already known
-    (all ranges before it are placed) is rendered straight into the output; otherwise into the
-    thread's reused scratch buffer and copied in when its offset is known. When the estimate
+    (all ranges before it are placed) is rendered straight into the output; otherwise into a
+    reused scratch buffer, and copied in by whichever thread places the range before it: the
+    thread that rendered it goes on to the next range instead of waiting. Measured, 1M rows,
+    2 threads, both ways in one process, speed-up over one thread, waiting -> parking:
+    ``render`` CLF 1.55 -> 1.68x, JSON 1.61 -> 1.75x, CSV 1.53 -> 1.57x, XML 1.48 -> 1.54x;
+    ``render_into`` 1.53 -> 1.55x, 1.44 -> 1.48x, 1.39 -> 1.41x, 1.31 -> 1.31x. When the estimate
     falls short and a range does not fit, no further range is handed out; once the pool is
     idle the output grows in place and the ranges resume from the first one not placed.
     ``render_into`` runs the same rounds into the caller's buffer, which never grows: the
@@ -428,8 +432,10 @@ def render_cuts(num_rows: int, threads: int) -> list[int]:
     """Row cut points ``[0, ..., num_rows]`` of the ranges a threaded render hands out.
 
     Ranges hold ``RENDER_RANGE_ROWS`` rows, fewer in a small render so that there are about
-    ``32 * threads`` of them: a thread whose range cannot be placed yet renders it into its
-    own scratch buffer of one range, so the scratch stays near ``1/32`` of the output.
+    ``32 * threads`` of them: a range that cannot be placed yet is rendered into a scratch
+    buffer of one range, at most two a thread, so the scratch stays near ``1/16`` of the
+    output (``64 * threads`` ranges would halve it; 200,000 CLF rows then rendered 11%
+    slower).
     """
     floor = min(RENDER_RANGE_ROWS, MIN_RANGE_ROWS)
     rows = max(floor, min(RENDER_RANGE_ROWS, num_rows // (32 * threads)))
@@ -534,26 +540,41 @@ def render_into(renderer, columns, start: int, num_rows: int, out, threads=None)
 
 
 class _Scratch:
-    """One reusable buffer per thread for a range whose output offset is not known yet."""
+    """Reusable buffers for ranges whose output offset is not known yet, shared by the threads
+    of a render: a thread takes one per such range and gives it back once the range is copied
+    into the output (a range waiting for its offset keeps its buffer meanwhile)."""
 
     def __init__(self, size: int):
         self.size = size
-        self.local = threading.local()
+        self.free = []
+        self.lock = threading.Lock()
 
     def get(self, bigger: bool = False) -> np.ndarray:
-        buffer = getattr(self.local, "buffer", None)
-        if bigger:
-            self.local.buffer = buffer = None  # freed before the bigger one is taken
-            self.size *= 2
-        if buffer is None or len(buffer) < self.size:
-            self.local.buffer = buffer = np.empty(self.size, dtype=np.uint8)
-        return buffer
+        with self.lock:
+            if bigger:
+                self.size *= 2
+            while self.free:
+                buffer = self.free.pop()
+                if len(buffer) >= self.size:
+                    return buffer
+            size = self.size
+        return np.empty(size, dtype=np.uint8)
+
+    def give(self, buffer) -> None:
+        if buffer is not None:
+            with self.lock:
+                self.free.append(buffer)
 
 
 def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool, threads,
                   scratch) -> int:
     """Render and place ranges from ``first`` on, in order, until all are placed or one does
     not fit in ``output``; returns the first range not placed.
+
+    A range rendered into scratch before its offset is known does not hold its thread: it is
+    parked, and the thread that places the range before it places it too and copies it in.
+    At most ``threads`` ranges are parked or being copied by another thread, so at most two
+    scratch buffers a thread are out; a thread that would park more waits instead.
 
     Raises the first failing range's error once every range before it is known to render
     cleanly (a range cut short by a full output was not checked to its end: the next round
@@ -562,9 +583,12 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     nranges = len(cuts) - 1
     capacity, array, view = output.capacity, output.array, output.view
     ready = threading.Condition()
-    state = {"next": first, "placed": first, "full": False}
+    # held: ranges parked, or taken from the parked ones and not yet copied
+    state = {"next": first, "placed": first, "full": False, "held": 0}
     failed = []  # (index, exception)
     clean = [False] * nranges  # every row of the range rendered without error
+    parked = {}  # index -> (scratch buffer, bytes, dropped characters): rendered, not placed
+    most_parked = threads
 
     def take():
         with ready:
@@ -574,17 +598,32 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
             state["next"] = index + 1
             return index
 
-    def full():
-        with ready:
-            state["full"] = True
-            ready.notify_all()
-
-    def place(index, nbytes, lost):
-        with ready:
+    def place_chain(index, nbytes, lost, buffer) -> list:
+        """With ``ready`` held: place range ``index`` (its offset is known) and every parked
+        range after it; the copies still to make, as (buffer, bytes, offset, was parked)."""
+        copies, was_parked = [], False
+        while True:
+            start = offsets[index]
+            if start + nbytes > capacity:
+                state["full"] = True
+                scratch.give(buffer)
+                state["held"] -= was_parked + len(parked)
+                for held, _, _ in parked.values():
+                    scratch.give(held)
+                parked.clear()
+                break
             dropped[index] = lost
-            offsets[index + 1] = offsets[index] + nbytes
+            offsets[index + 1] = start + nbytes
             state["placed"] = index + 1
-            ready.notify_all()
+            if buffer is not None:
+                copies.append((buffer, nbytes, start, was_parked))
+            index += 1
+            if index not in parked:
+                break
+            buffer, nbytes, lost = parked.pop(index)
+            was_parked = True
+        ready.notify_all()
+        return copies
 
     def one(index):
         lo, hi = cuts[index], cuts[index + 1]
@@ -593,31 +632,43 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
         if start is not None:
             nbytes, rows, lost = renderer.render_into(columns, lo, hi, view[start:])
             if rows < hi - lo:
-                full()
-            else:
-                clean[index] = True
-                place(index, nbytes, lost)
-            return
-        buffer = scratch.get()
-        nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
-        while rows < hi - lo:  # heavier than the estimate's average record
-            buffer = scratch.get(bigger=True)
+                with ready:
+                    state["full"] = True
+                    ready.notify_all()
+                return
+            clean[index] = True
+            with ready:
+                copies = place_chain(index, nbytes, lost, None)
+        else:
+            buffer = scratch.get()
             nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
-        clean[index] = True
-        with ready:
-            while offsets[index] is None and not state["full"] and not failed:
-                ready.wait()
-            start = offsets[index]
-        if start is None:
-            return  # the round stopped before this range's turn; the next one renders it
-        if start + nbytes > capacity:
-            full()
-            return
-        # Placed before the copy: the next range's offset is known now, so its thread can
-        # copy (or render in place) alongside this copy instead of after it. The round ends
-        # only when every worker has returned, so every copy is done by then.
-        place(index, nbytes, lost)
-        array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
+            while rows < hi - lo:  # heavier than the estimate's average record
+                scratch.give(buffer)
+                buffer = scratch.get(bigger=True)
+                nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
+            clean[index] = True
+            with ready:
+                while (offsets[index] is None and state["held"] >= most_parked
+                       and not state["full"] and not failed):
+                    ready.wait()
+                if offsets[index] is None:
+                    if state["full"] or failed:
+                        scratch.give(buffer)  # the next round renders it, if any
+                    else:
+                        parked[index] = (buffer, nbytes, lost)
+                        state["held"] += 1
+                    return
+                copies = place_chain(index, nbytes, lost, buffer)
+        # Placed before the copies: the next range's offset is known, so its thread can
+        # render in place (or copy) alongside. The round ends only when every worker has
+        # returned, so every copy is done by then.
+        for buffer, nbytes, start, was_parked in copies:
+            array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
+            scratch.give(buffer)
+            if was_parked:
+                with ready:
+                    state["held"] -= 1
+                    ready.notify_all()
 
     def worker():
         while (index := take()) is not None:
@@ -630,6 +681,8 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
 
     for future in [pool.submit(worker) for _ in range(threads)]:
         future.result()
+    for buffer, _, _ in parked.values():  # the round stopped before their turn
+        scratch.give(buffer)
     if failed:
         index, exc = min(failed, key=lambda item: item[0])
         # Without a full output every range before the failing one was rendered to its end.
