@@ -1,5 +1,6 @@
-"""The command line's CSV writer: pyarrow's column kernels and the csv module give the same
-bytes, and every field reads back through real CSV readers."""
+"""The command line's CSV and JSON Lines writers: the kernel gives the same bytes as the
+row-by-row reference (the csv module, json.dumps), and every field reads back through real
+readers."""
 
 import csv
 import io
@@ -14,14 +15,12 @@ import fastctx
 from fastctx import tabletext
 from fastctx.batch import Batch
 
-pytest.importorskip("pyarrow")
-
 TRICKY = ["plain", "a,b", 'say "hi"', "cr\ronly", "lf\nonly", "crlf\r\n", "", None, " pad ", "tab\t",
           "ünï©ødé", "-", "'", '"', ",", "\r", "\n", "x" * 3000]
 
 
 def both(batch, epoch_ms=False):
-    fast = tabletext._rows_arrow(batch, epoch_ms)
+    fast = tabletext.csv_rows(batch, epoch_ms)
     slow = tabletext._rows_csv_module(batch, epoch_ms)
     assert fast == slow
     return fast
@@ -90,7 +89,7 @@ def test_any_text_reads_back(values, one_column):
 
 
 def json_both(batch, epoch_ms=False):
-    fast = tabletext._json_arrow(batch, epoch_ms)
+    fast = tabletext.json_rows(batch, epoch_ms)
     slow = tabletext._json_python(batch, epoch_ms)
     assert fast == slow
     return fast
@@ -122,9 +121,57 @@ def test_json_any_text(values):
     assert [r["s"] for r in rows] == values
 
 
-def test_the_escape_table_is_json_dumps():
-    for char, escape in tabletext._JSON_ESCAPES.items():
-        assert json.dumps(char, ensure_ascii=False) == f'"{escape}"'
-    assert all(json.dumps(chr(c), ensure_ascii=False) == f'"{chr(c)}"'
-               for c in range(32, 0x3000) if chr(c) not in tabletext._JSON_ESCAPES
-               and not 0xD800 <= c <= 0xDFFF)
+def test_every_character_is_escaped_as_json_dumps_does():
+    chars = [chr(c) for c in range(0x3000) if not 0xD800 <= c <= 0xDFFF]
+    # alone, and inside values long enough for the sixteen-byte steps
+    values = chars + ["x" * 20 + c + "y" * (k % 19) for k, c in enumerate(chars[:300])]
+    batch = Batch.from_pydict({"s": values})
+    assert tabletext.json_rows(batch).decode("utf-8").split("\n")[:-1] == [
+        json.dumps({"s": v}, ensure_ascii=False) for v in values]
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_values_near_the_end_of_the_column_bytes(json_lines):
+    # the scans read sixteen bytes at a time only where the column's bytes go on that far
+    for n in range(0, 40):
+        for tail in ["", ",", '"', "\n", "\x01"]:
+            batch = Batch.from_pydict({"s": ["a" * 3, "b" * n + tail]})
+            write, reference = ((tabletext.json_rows, tabletext._json_python) if json_lines
+                                else (tabletext.csv_rows, tabletext._rows_csv_module))
+            assert write(batch) == reference(batch, False)
+
+
+def test_iso_times_as_numpy_writes_them():
+    rng = np.random.default_rng(5)
+    edges = [tabletext._textout.ISO_MIN_MS, tabletext._textout.ISO_MAX_MS, 0, -1, 1,
+             -86_400_000, 951_782_400_000, 4_107_542_400_000]  # 2000-02-29, 2100-02-28
+    values = np.concatenate([rng.integers(tabletext._textout.ISO_MIN_MS,
+                                          tabletext._textout.ISO_MAX_MS, 20_000), edges])
+    batch = Batch.from_pydict({"t": values.astype("datetime64[ms]")})
+    assert tabletext._iso_in_kernel(batch.column("t"))
+    expected = np.datetime_as_string(values.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+    assert tabletext.csv_rows(batch).decode().split("\n")[:-1] == expected.tolist()
+
+
+def test_years_outside_0_to_9999_are_numpy_text():
+    for outside in (tabletext._textout.ISO_MIN_MS - 1, tabletext._textout.ISO_MAX_MS + 1):
+        times = np.array([0, outside], dtype="datetime64[ms]")
+        batch = Batch.from_pydict({"t": times, "n": [1, None]})
+        assert not tabletext._iso_in_kernel(batch.column("t"))
+        both(batch)
+        json_both(batch)
+    # a null's value is not looked at
+    from fastctx.batch import Column
+
+    column = Column("timestamp", np.array([0, 2**62]), validity=np.array([1], dtype=np.uint8))
+    assert tabletext._iso_in_kernel(column)
+    batch = Batch({"t": column}, 2)
+    assert tabletext.csv_rows(batch) == b'1970-01-01T00:00:00.000Z\n""\n'
+
+
+def test_output_grows_past_its_first_reservation():
+    # reserved at the size of rows without escapes: six bytes a control character here
+    values = ["\x01" * 100_000, 'q"' * 50_000, "plain"]
+    batch = Batch.from_pydict({"s": values})
+    assert len(json_both(batch)) > 6 * 100_000
+    assert len(both(batch)) > 150_000

@@ -1,6 +1,7 @@
 # cython: language_level=3
-"""Proleptic Gregorian dates for the kernels that read times (the CLF time in ``_parse``,
-CloudWatch export prefixes in ``_export``): inline, without the GIL."""
+"""Proleptic Gregorian dates for the kernels that read and write times (the CLF time in
+``_parse``, CloudWatch export prefixes in ``_export``, ISO text in ``_textout``): inline,
+without the GIL."""
 
 from libc.stdint cimport int64_t
 
@@ -24,3 +25,17 @@ cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept no
     doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146097 + doe - 719468
+
+
+cdef inline void civil_from_days(int64_t z, int64_t *year, int64_t *month, int64_t *day) noexcept nogil:
+    """The date of ``z`` days since 1970-01-01 (the inverse of ``days_from_civil``)."""
+    cdef int64_t era, doe, yoe, doy, mp
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day[0] = doy - (153 * mp + 2) // 5 + 1
+    month[0] = mp + 3 if mp < 10 else mp - 9
+    year[0] = yoe + era * 400 + (month[0] <= 2)
