@@ -175,3 +175,17 @@ def test_output_grows_past_its_first_reservation():
     batch = Batch.from_pydict({"s": values})
     assert len(json_both(batch)) > 6 * 100_000
     assert len(both(batch)) > 150_000
+
+
+@pytest.mark.parametrize("offsets", [[0, 5, 3], [0, 2, 99], [-1, 0, 2]])
+def test_offsets_outside_the_bytes_are_an_error_not_a_read(offsets):
+    from fastctx import _textout
+
+    key = b'{"s": '
+    data = np.frombuffer(b"abcdef", dtype=np.uint8)
+    for json_lines in (False, True):
+        with pytest.raises(ValueError, match="offsets"):
+            _textout.write_rows([(0, np.array(offsets, dtype=np.int64), data, None, key)], 2,
+                                json_lines)
+    with pytest.raises(ValueError, match="shorter"):
+        _textout.write_rows([(1, np.arange(2, dtype=np.int64), None, None, key)], 3, False)

@@ -280,6 +280,15 @@ cdef Py_ssize_t write_all(Col *cols, int ncols, Py_ssize_t start, Py_ssize_t row
     return rows
 
 
+cdef bint _offsets_ok(const int64_t *v, Py_ssize_t rows, Py_ssize_t size) noexcept nogil:
+    """Every value of rows ``[0, rows)`` lies inside the column's ``size`` bytes."""
+    cdef Py_ssize_t r
+    cdef bint ok = v[0] >= 0 and v[rows] <= size
+    for r in range(rows):
+        ok &= v[r] <= v[r + 1]
+    return ok
+
+
 cdef const uint8_t *_u8(object array):
     cdef const uint8_t[::1] view
     if array is None or len(array) == 0:
@@ -321,6 +330,9 @@ def write_rows(list columns, Py_ssize_t rows, bint json):
                 raise ValueError(f"column {k}'s validity is shorter than {rows} rows")
             cols[k].kind = kind
             cols[k].values = _i64(values)
+            if kind == K_STRING and not _offsets_ok(cols[k].values, rows, len(data)):
+                raise ValueError(f"column {k}'s offsets are not non-decreasing within its "
+                                 f"{len(data)} bytes")
             cols[k].data = _u8(data)
             cols[k].data_end = cols[k].data + (len(data) if data is not None else 0)
             cols[k].valid = _u8(validity)
