@@ -178,7 +178,7 @@ def test_output_grows_past_its_first_reservation():
 
 
 @pytest.mark.parametrize("offsets", [[0, 5, 3], [0, 2, 99], [-1, 0, 2]])
-def test_offsets_outside_the_bytes_are_an_error_not_a_read(offsets):
+def test_malformed_columns_are_errors_not_reads(offsets):
     from fastctx import _textout
 
     key = b'{"s": '
@@ -189,3 +189,5 @@ def test_offsets_outside_the_bytes_are_an_error_not_a_read(offsets):
                                 json_lines)
     with pytest.raises(ValueError, match="shorter"):
         _textout.write_rows([(1, np.arange(2, dtype=np.int64), None, None, key)], 3, False)
+    with pytest.raises(TypeError, match="bytes"):
+        _textout.write_rows([(1, np.arange(2, dtype=np.int64), None, None, "s")], 2, True)

@@ -336,6 +336,8 @@ def write_rows(list columns, Py_ssize_t rows, bint json):
             cols[k].data = _u8(data)
             cols[k].data_end = cols[k].data + (len(data) if data is not None else 0)
             cols[k].valid = _u8(validity)
+            if not isinstance(key, bytes):
+                raise TypeError(f"column {k}'s key must be bytes, not {type(key).__name__}")
             cols[k].key = <const uint8_t *>(<bytes>key)
             cols[k].key_len = len(key)
             cap += rows * (len(key) + 26) + (values[rows] - values[0] if kind == K_STRING else 0)
