@@ -133,7 +133,7 @@ def test_every_character_is_escaped_as_json_dumps_does():
 @pytest.mark.parametrize("json_lines", [False, True])
 def test_values_near_the_end_of_the_column_bytes(json_lines):
     # the scans read sixteen bytes at a time only where the column's bytes go on that far
-    for n in range(0, 40):
+    for n in range(40):
         for tail in ["", ",", '"', "\n", "\x01"]:
             batch = Batch.from_pydict({"s": ["a" * 3, "b" * n + tail]})
             write, reference = ((tabletext.json_rows, tabletext._json_python) if json_lines

@@ -48,24 +48,24 @@ def csv_header(names) -> bytes:
 
 def csv_rows(batch, epoch_ms: bool = False) -> bytes:
     """Every row of ``batch`` as CSV (no header), UTF-8."""
-    return _kernel_rows(batch, epoch_ms, json=False)
+    return _kernel_rows(batch, epoch_ms, json_lines=False)
 
 
 def json_rows(batch, epoch_ms: bool = False) -> bytes:
     """Every row of ``batch`` as JSON Lines, UTF-8."""
-    return _kernel_rows(batch, epoch_ms, json=True)
+    return _kernel_rows(batch, epoch_ms, json_lines=True)
 
 
-def _kernel_rows(batch, epoch_ms: bool, json: bool) -> bytes:
+def _kernel_rows(batch, epoch_ms: bool, json_lines: bool) -> bytes:
     if batch.num_rows == 0:
         return b""
     names = batch.column_names
     if not names:
-        return (b"{}\n" if json else b"\n") * batch.num_rows
+        return (b"{}\n" if json_lines else b"\n") * batch.num_rows
     columns = []
     for index, name in enumerate(names):
         column = batch.column(name)
-        key = (("{" if index == 0 else ", ") + _dumps(name) + ": ").encode("utf-8")
+        key = (("{" if index == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": ").encode()
         if column.kind == "string":
             columns.append((0, column.values, column.data, column.validity, key))
         elif column.kind == "timestamp" and not epoch_ms:
@@ -79,11 +79,7 @@ def _kernel_rows(batch, epoch_ms: bool, json: bool) -> bytes:
                 columns.append((0, offsets, data, column.validity, key))
         else:
             columns.append((1, column.values, None, column.validity, key))
-    return _textout.write_rows(columns, batch.num_rows, json)
-
-
-def _dumps(name: str) -> str:
-    return json.dumps(name, ensure_ascii=False)
+    return _textout.write_rows(columns, batch.num_rows, json_lines)
 
 
 def _iso_in_kernel(column) -> bool:
