@@ -404,6 +404,39 @@ def test_render_parked_ranges_past_a_full_output_are_rendered_again(small_chunks
     assert wrapper.estimates >= 2
 
 
+class RandomDelays(ShortEstimate):
+    """Ranges that take random extra time, so that parking, chains and waits interleave in
+    many orders."""
+
+    def __init__(self, renderer, size, rng):
+        super().__init__(renderer, size)
+        self.rng = rng
+
+    def render_into(self, columns, start, stop, out):
+        if self.rng.random() < 0.3:
+            __import__("time").sleep(self.rng.random() * 0.002)
+        return super().render_into(columns, start, stop, out)
+
+
+def test_render_under_random_timing_equals_one_thread(small_chunks):
+    import random
+
+    rng = random.Random(11)
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    batch, columns = fmt._bind(generate.events(fmt, 600, seed=8, escaped=0.3))
+    expected = fmt._renderer.render(columns, 0, batch.num_rows)
+    size = len(expected[0])
+    for _ in range(60):
+        threads = rng.randint(2, 8)
+        estimate = rng.choice([1, 100, size // 3, size, 10 * size])
+        wrapper = RandomDelays(fmt._renderer, estimate, rng)
+        assert parallel.render(wrapper, fmt.program, columns, batch.num_rows, threads) == expected
+        out = bytearray(rng.choice([size, size // 2]))
+        one = fmt._renderer.render_into(columns, 0, batch.num_rows, bytearray(len(out)))
+        wrapper = RandomDelays(fmt._renderer, estimate, rng)
+        assert parallel.render_into(wrapper, columns, 0, batch.num_rows, out, threads) == one
+
+
 @pytest.mark.parametrize("size", [1, 300])
 @pytest.mark.parametrize("bad", [[5], [250, 290], [40, 41, 299]])
 def test_render_overflow_still_raises_first_bad_row(small_chunks, size, bad):
