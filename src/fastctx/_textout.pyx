@@ -16,6 +16,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from fastctx._calendar cimport civil_from_days
+from fastctx._escape cimport csv_double
 # SSE2 (emmintrin.h) where the target has it, and fastctx_ctz, for the C below
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_ctz
 
@@ -170,20 +171,11 @@ cdef inline uint8_t *write_iso(uint8_t *o, int64_t ms) noexcept nogil:
 
 cdef inline uint8_t *csv_field(uint8_t *o, const uint8_t *p, Py_ssize_t n,
                                const uint8_t *end) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef uint8_t c
     if not fastctx_csv_special(p, n, end):
         memcpy(o, p, <size_t>n)
         return o + n
     o[0] = b'"'
-    o += 1
-    for i in range(n):
-        c = p[i]
-        o[0] = c
-        o += 1
-        if c == 34:
-            o[0] = c
-            o += 1
+    o = csv_double(p, p + n, o + 1)
     o[0] = b'"'
     return o + 1
 
