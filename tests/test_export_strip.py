@@ -11,7 +11,7 @@ WIDTH = 25
 
 
 def reference(data: bytes):
-    records, prefixed, times = [], [], []
+    records, prefixed, times, empty = [], [], [], []
     lines = [part + b"\n" for part in data.split(b"\n")]
     lines[-1] = lines[-1][:-1]  # after the last newline: the unterminated last line, or nothing
     for line in [line for line in lines if line]:
@@ -28,15 +28,18 @@ def reference(data: bytes):
         records.append(line[WIDTH:] if ok else line)
         prefixed.append(ok)
         times.append(value if ok else 0)
-    return b"".join(records), prefixed, times
+        empty.append(records[-1].rstrip(b"\n") in (b"", b"\r"))
+    return b"".join(records), prefixed, times, empty
 
 
 def check(data: bytes):
-    records, prefixed, times = strip_export(data)
+    records, prefixed, times, empty = strip_export(data)
     want = reference(data)
     assert records == want[0]
     assert prefixed.tolist() == want[1]
     assert times.tolist() == want[2]
+    assert empty.tolist() == want[3]
+    assert type(records) is bytes
 
 
 @pytest.mark.parametrize("line", [
@@ -72,8 +75,10 @@ def test_lines(line, ending):
 
 
 def test_empty_and_newlines_only():
-    for data in (b"", b"\n", b"\n\n\n", b"\n2024-07-10T18:15:21.799Z x\n\n"):
-        check(data)
+    prefix = b"2024-07-10T18:15:21.799Z "
+    for data in (b"", b"\n", b"\n\n\n", b"\n2024-07-10T18:15:21.799Z x\n\n", b"\r\n\r", b"\r",
+                 prefix + b"\n" + prefix + b"\r\n" + prefix + b"\r\r\n" + prefix + b"\r", prefix):
+        check(data)  # empty records: nothing or a lone CR left before the newline
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,15 +9,26 @@ milliseconds and copies the rest of the line on, without the GIL. A line without
 prefix is kept whole (the parser then decides on it). Against the numpy version it
 replaced (a byte mask, gathers and ``datetime64`` parsing per batch): 21 instead of 79 ms
 per 16 MB batch, and reading 2.5M exported CLF lines took 2.1 s instead of 4.1 s (two
-threads, peak resident 202 MB instead of 280 MB).
+threads, peak resident 202 MB instead of 280 MB). It also marks the lines that are empty
+records (the reader drops their rows' envelope values) and writes the records straight
+into the bytes object it returns: against finding the empty lines with numpy and copying
+the records once more, the same read took 1.59 s instead of 1.97 s (median of 5, both ways
+interleaved in one process).
 """
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memchr, memcpy
 
 from fastctx._calendar cimport days_from_civil, days_in_month
 
 import numpy as np
+
+
+cdef extern from "Python.h":
+    int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
 
 cdef enum:
     WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
@@ -62,16 +73,17 @@ cdef bint prefix_time(const uint8_t *p, int64_t *out) noexcept nogil:
 
 
 def strip_export(data):
-    """``(records, prefixed, times)`` of export lines: the lines without their prefixes
-    (bytes), and per line whether it had one (bool) and its epoch milliseconds (int64, 0
-    where none). Lines end with ``\\n``; the last may lack it."""
+    """``(records, prefixed, times, empty)`` of export lines: the lines without their
+    prefixes (bytes), and per line whether it had one (bool), its epoch milliseconds (int64,
+    0 where none) and whether what is left of it is an empty record (bool: nothing, or a
+    lone CR, before its newline). Lines end with ``\\n``; the last may lack it."""
     view = memoryview(data).cast("B")
     cdef Py_ssize_t size = view.nbytes
     if size == 0:
-        return b"", np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.int64)
+        return b"", np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
     cdef const uint8_t[::1] src_view = view
     cdef const uint8_t *src = &src_view[0]
-    cdef Py_ssize_t lines = 0, pos = 0, end, line = 0, filled = 0
+    cdef Py_ssize_t lines = 0, pos = 0, end, line = 0, filled = 0, rest
     cdef const void *hit
     with nogil:
         while pos < size:
@@ -80,13 +92,19 @@ def strip_export(data):
             lines += 1
     prefixed_arr = np.zeros(lines, dtype=np.bool_)
     times_arr = np.zeros(lines, dtype=np.int64)
-    out_arr = np.empty(size, dtype=np.uint8)
+    empty_arr = np.zeros(lines, dtype=np.bool_)
+    # the records go straight into the bytes object returned, shrunk to size at the end
+    result = PyBytes_FromStringAndSize(NULL, size)
+    cdef PyObject *records = <PyObject *>result
+    Py_INCREF(result)
+    del result
     cdef uint8_t[::1] prefixed_view = prefixed_arr.view(np.uint8)
     cdef int64_t[::1] times_view = times_arr
-    cdef uint8_t[::1] out_view = out_arr
+    cdef uint8_t[::1] empty_view = empty_arr.view(np.uint8)
     cdef uint8_t *prefixed = &prefixed_view[0]
     cdef int64_t *times = &times_view[0]
-    cdef uint8_t *out = &out_view[0]
+    cdef uint8_t *empty = &empty_view[0]
+    cdef uint8_t *out = <uint8_t *>PyBytes_AS_STRING(<object>records)
     pos = 0
     with nogil:
         while pos < size:
@@ -95,8 +113,13 @@ def strip_export(data):
             if end - pos >= WIDTH and prefix_time(src + pos, times + line):
                 prefixed[line] = 1
                 pos += WIDTH
+            rest = end - pos - (hit != NULL)  # the record's bytes, its newline not counted
+            empty[line] = rest == 0 or (rest == 1 and src[pos] == 13)
             memcpy(out + filled, src + pos, <size_t>(end - pos))
             filled += end - pos
             pos = end
             line += 1
-    return out_arr[:filled].tobytes(), prefixed_arr, times_arr
+    _PyBytes_Resize(&records, filled)  # on failure: MemoryError, records freed and NULL
+    result = <object>records
+    Py_DECREF(result)
+    return result, prefixed_arr, times_arr, empty_arr

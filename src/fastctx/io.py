@@ -612,12 +612,12 @@ class _Reader:
     def export(self, blocks, envelope):
         for chunk in self.records(blocks):
             data = bytes(chunk)
-            records, prefixed, times = _strip_export(data)
+            records, prefixed, times, empty = _strip_export(data)
             line = self.line
             batch = self._parse_aligned(records, prefixed)
             self.offset += len(data)
             extra = {"ingestionTime": (times, prefixed)} if "ingestionTime" in envelope else {}
-            batch = self._attach(batch, records, line, extra, prefixed)
+            batch = self._attach(batch, records, line, extra, prefixed, empty)
             if batch.stats.records:
                 yield batch
 
@@ -630,13 +630,13 @@ class _Reader:
         except ParseError as exc:
             raise _shift_error(exc, self.line, prefixed) from None
 
-    def _attach(self, batch, records, line_base, extra, prefixed=None):
-        """Add per-line envelope columns to the accepted rows; restore the caller's on_error."""
+    def _attach(self, batch, records, line_base, extra, prefixed=None, empty=None):
+        """Add per-line envelope columns to the accepted rows; restore the caller's on_error.
+        ``empty``: per line, whether it is an empty record (found here when not given)."""
         nlines = batch.stats.records
         self.line = line_base + nlines
         keep = np.ones(nlines, dtype=bool)
-        empty = _empty_lines(records, nlines)
-        keep[empty] = False
+        keep[_empty_lines(records, nlines) if empty is None else np.flatnonzero(empty[:nlines])] = False
         for reject in batch.rejects:
             keep[reject.line - line_base] = False
         if prefixed is not None:
@@ -709,7 +709,8 @@ class _Reader:
 
 
 def _strip_export(data: bytes):
-    """Remove the export timestamp prefixes: ``(records, prefixed, epoch_ms)``, per line."""
+    """Remove the export timestamp prefixes: ``(records, prefixed, epoch_ms, empty)``, per
+    line (see ``_export.strip_export``)."""
     from ._export import strip_export
 
     return strip_export(data)
