@@ -80,7 +80,8 @@ def strip_export(data):
     view = memoryview(data).cast("B")
     cdef Py_ssize_t size = view.nbytes
     if size == 0:
-        return b"", np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
+        flags = np.zeros(0, dtype=np.bool_)
+        return b"", flags, np.zeros(0, dtype=np.int64), flags.copy()
     cdef const uint8_t[::1] src_view = view
     cdef const uint8_t *src = &src_view[0]
     cdef Py_ssize_t lines = 0, pos = 0, end, line = 0, filled = 0, rest

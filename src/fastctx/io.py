@@ -636,7 +636,11 @@ class _Reader:
         nlines = batch.stats.records
         self.line = line_base + nlines
         keep = np.ones(nlines, dtype=bool)
-        keep[_empty_lines(records, nlines) if empty is None else np.flatnonzero(empty[:nlines])] = False
+        if empty is None:
+            keep[_empty_lines(records, nlines)] = False
+        else:
+            lines = min(nlines, len(empty))
+            keep[:lines] &= ~empty[:lines]
         for reject in batch.rejects:
             keep[reject.line - line_base] = False
         if prefixed is not None:
