@@ -343,23 +343,19 @@ def test_render_overflow_of_a_range_rendered_into_scratch(small_chunks):
 
 
 class CountingScratch(parallel._Scratch):
-    """Scratch that records the most buffers out at once and the buffers ever allocated."""
+    """Scratch that records the most buffers out at once."""
 
     most = 0
 
     def __init__(self, size):
         super().__init__(size)
-        self.out = self.made = 0
+        self.out = 0
 
     def get(self, bigger=False):
         with self.lock:
             self.out += 1
             CountingScratch.most = max(CountingScratch.most, self.out)
-            reused = len(self.free)
-        buffer = super().get(bigger)
-        with self.lock:
-            self.made += reused == len(self.free)  # nothing was taken from the free list
-        return buffer
+        return super().get(bigger)
 
     def give(self, buffer):
         if buffer is not None:
