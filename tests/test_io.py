@@ -4,7 +4,6 @@ import base64
 import gzip
 import io
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -88,6 +88,7 @@ cdef enum:
 
 cdef enum:
     DAY_MS = 86400000
+    ROW_BLOCK = 256  # rows a room check covers
 #: The epoch milliseconds of 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z.
 ISO_MIN_MS = -62167219200000
 ISO_MAX_MS = 253402300799999
@@ -210,64 +211,69 @@ cdef inline uint8_t *json_string(uint8_t *o, const uint8_t *p, Py_ssize_t n,
 
 cdef Py_ssize_t write_all(Col *cols, int ncols, Py_ssize_t start, Py_ssize_t rows, bint json,
                           uint8_t *out, Py_ssize_t *length, Py_ssize_t cap) noexcept nogil:
-    """Rows from ``start`` on at ``out + length[0]`` while each row's worst case fits in
-    ``cap``; returns the first row not written."""
-    cdef Py_ssize_t r, n, bound
+    """Rows from ``start`` on at ``out + length[0]``, a block of rows at a time while the
+    block's worst case fits in ``cap``; returns the first row not written."""
+    cdef Py_ssize_t r, n, bound, fixed = 4, block, stop
     cdef int k
     cdef Col *c
     cdef bint valid
     cdef uint8_t *o = out + length[0]
     cdef uint8_t *row_start
-    for r in range(start, rows):
-        # the row's worst case: per field its key or comma, six bytes a byte (\u00XX) or 26
-        # for a number or time with quotes, null; the row's end
-        bound = 4
+    # a row's worst case: per field its key or comma and 26 bytes for a number or a time
+    # with quotes, or null; six bytes a string byte (\u00XX); the row's end
+    for k in range(ncols):
+        fixed += cols[k].key_len + 26
+    block = start
+    while block < rows:
+        stop = min(block + ROW_BLOCK, rows)
+        bound = fixed * (stop - block)
         for k in range(ncols):
             c = cols + k
-            bound += c.key_len + 26
-            if c.kind == K_STRING:
-                bound += 6 * (c.values[r + 1] - c.values[r])
+            if c.kind == K_STRING:  # the block's string bytes, from two offsets
+                bound += 6 * (c.values[stop] - c.values[block])
         if (o - out) + bound > cap:
             length[0] = o - out
-            return r
-        row_start = o
-        for k in range(ncols):
-            c = cols + k
-            valid = c.valid == NULL or (c.valid[r >> 3] >> (r & 7)) & 1
-            if json:
-                memcpy(o, c.key, <size_t>c.key_len)
-                o += c.key_len
-            elif k:
-                o[0] = b','
-                o += 1
-            if not valid:
+            return block
+        for r in range(block, stop):
+            row_start = o
+            for k in range(ncols):
+                c = cols + k
+                valid = c.valid == NULL or (c.valid[r >> 3] >> (r & 7)) & 1
                 if json:
-                    memcpy(o, b"null", 4)
-                    o += 4
-            elif c.kind == K_STRING:
-                n = c.values[r + 1] - c.values[r]
-                if json:
-                    o = json_string(o, c.data + c.values[r], n, c.data_end)
+                    memcpy(o, c.key, <size_t>c.key_len)
+                    o += c.key_len
+                elif k:
+                    o[0] = b','
+                    o += 1
+                if not valid:
+                    if json:
+                        memcpy(o, b"null", 4)
+                        o += 4
+                elif c.kind == K_STRING:
+                    n = c.values[r + 1] - c.values[r]
+                    if json:
+                        o = json_string(o, c.data + c.values[r], n, c.data_end)
+                    else:
+                        o = csv_field(o, c.data + c.values[r], n, c.data_end)
+                elif c.kind == K_NUMBER:
+                    o = write_i64(o, c.values[r])
+                elif json:
+                    o[0] = b'"'
+                    o = write_iso(o + 1, c.values[r])
+                    o[0] = b'"'
+                    o += 1
                 else:
-                    o = csv_field(o, c.data + c.values[r], n, c.data_end)
-            elif c.kind == K_NUMBER:
-                o = write_i64(o, c.values[r])
-            elif json:
-                o[0] = b'"'
-                o = write_iso(o + 1, c.values[r])
-                o[0] = b'"'
-                o += 1
-            else:
-                o = write_iso(o, c.values[r])
-        if json:
-            memcpy(o, b"}\n", 2)
-            o += 2
-        else:
-            if ncols == 1 and o == row_start:  # not a blank line, which readers skip
-                memcpy(o, b'""', 2)
+                    o = write_iso(o, c.values[r])
+            if json:
+                memcpy(o, b"}\n", 2)
                 o += 2
-            o[0] = b'\n'
-            o += 1
+            else:
+                if ncols == 1 and o == row_start:  # not a blank line, which readers skip
+                    memcpy(o, b'""', 2)
+                    o += 2
+                o[0] = b'\n'
+                o += 1
+        block = stop
     length[0] = o - out
     return rows
 

@@ -195,7 +195,7 @@ def _table_format(args, path) -> str:
 
 class _RowsWriter:
     """JSON Lines or CSV, one batch at a time (see ``tabletext``: timestamps as ISO 8601 UTC,
-    nulls as null / empty), as bytes straight to the file, whole columns at a time."""
+    nulls as null / empty), written by the text kernel as bytes straight to the file."""
 
     def __init__(self, handle, kind: str, epoch_ms: bool = False):
         self.handle = handle

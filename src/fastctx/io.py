@@ -51,6 +51,7 @@ from collections import deque
 import numpy as np
 
 from . import _inflate
+from ._export import strip_export
 from .batch import Batch, Column
 from .errors import InputError, ParseError
 from .parallel import _Calls, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
@@ -546,11 +547,8 @@ class _Reader:
     def lines(self, blocks):
         threads = resolve_threads(self.threads)
         chunks = iter(self.records(blocks, lag=threads))
-        head = deque()
-        for chunk in itertools.islice(chunks, 2):
-            head.append(chunk)
+        head = deque(itertools.islice(chunks, 2))
         several = len(head) == 2
-        chunk = None
 
         def ahead():
             # Every chunk and batch is let go of as soon as it is handed on: one held for the
@@ -611,11 +609,11 @@ class _Reader:
 
     def export(self, blocks, envelope):
         for chunk in self.records(blocks):
-            data = bytes(chunk)
-            records, prefixed, times, empty = _strip_export(data)
+            # the kernel copies the records out of the chunk: no copy of the chunk first
+            records, prefixed, times, empty = strip_export(chunk)
             line = self.line
             batch = self._parse_aligned(records, prefixed)
-            self.offset += len(data)
+            self.offset += memoryview(chunk).nbytes
             extra = {"ingestionTime": (times, prefixed)} if "ingestionTime" in envelope else {}
             batch = self._attach(batch, records, line, extra, prefixed, empty)
             if batch.stats.records:
@@ -710,14 +708,6 @@ class _Reader:
             values = [event[position] for event in events]
             extra[name] = (values, None)
         return self._attach(batch, data, line, extra)
-
-
-def _strip_export(data: bytes):
-    """Remove the export timestamp prefixes: ``(records, prefixed, epoch_ms, empty)``, per
-    line (see ``_export.strip_export``)."""
-    from ._export import strip_export
-
-    return strip_export(data)
 
 
 def _shift_error(exc, line_base, prefixed):

@@ -54,7 +54,7 @@ import numpy as np
 
 from .batch import Batch
 from .errors import ParseError
-from .program import Esc, Program, VType
+from .program import Esc, Program
 
 __all__ = ["default_threads", "resolve_threads", "parse", "render", "render_into", "split_lines",
            "needs_quote_tracking", "count_lines",
