@@ -38,7 +38,7 @@ def parse_among_plain(program, lines: list[bytes]):
 def expect_path(rows: int, least: int, exactly: bool = False) -> None:
     """The path read at least (or ``exactly``) ``least`` records where the kernel has it
     (built with SSE2: every x86-64 CPU), and none elsewhere."""
-    if not _parse.CSV_PATH:
+    if not _parse.FAST_PATHS:
         assert rows == 0
     elif exactly:
         assert rows == least
@@ -49,7 +49,7 @@ def expect_path(rows: int, least: int, exactly: bool = False) -> None:
 def path_rows(program, data: bytes = FILLER) -> int:
     """How many records of ``data`` the path accepted (vector scans on, as by default)."""
     _parse.Parser(program).parse(data, "collect")
-    return _parse._csv_rows()
+    return _parse._fast_rows()
 
 
 def test_the_path_reads_the_csv_preset_in_auto_mode():
@@ -57,7 +57,7 @@ def test_the_path_reads_the_csv_preset_in_auto_mode():
     batch = _parse.Parser(program).parse(FILLER * 2 + b"x" * 10, "collect")
     # the last record has no newline, and the path reads whole 64-byte words of input
     # after a record's start: the last two go to the general path
-    expect_path(_parse._csv_rows(), 15, exactly=True)
+    expect_path(_parse._fast_rows(), 15, exactly=True)
     assert (batch.stats.accepted, batch.stats.rejected) == (16, 1)
 
 

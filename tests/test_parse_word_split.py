@@ -1,0 +1,264 @@
+"""The blank-split path of the parse kernel (``split_words``): a record of blank-separated values
+(the CLF presets) is split on its spaces, found in one pass with the bytes no clean value
+holds. It only ever accepts what the general path accepts, with the same values; everything
+else goes to the general path. Every test embeds the records it checks among plain ones, so
+that the path (which needs 64 bytes after a record's start) reaches them, checks that it
+ran, and requires the kernel with vector scans (and so the path) on, the kernel with them
+off and the reference to agree."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastctx
+from fastctx import _parse, generate
+
+from parse_helpers import both
+
+CLF = fastctx.preset("websocket", "clf")
+PLAIN = (b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc=" 200 '
+         b'req-1\n')
+FILLER = PLAIN * 8
+
+
+def compiled(template, mode="auto", api="websocket"):
+    return fastctx.compile(template, api=api, escape=mode).program
+
+
+def expect_path(rows: int, least: int, exactly: bool = False) -> None:
+    """The path read at least (or ``exactly``) ``least`` records where the kernel has it
+    (built with SSE2: every x86-64 CPU), and none elsewhere."""
+    if not _parse.FAST_PATHS:
+        assert rows == 0
+    elif exactly:
+        assert rows == least
+    else:
+        assert rows >= least
+
+
+def path_rows(program, data: bytes = FILLER) -> int:
+    """How many records of ``data`` the path accepted (vector scans on, as by default)."""
+    _parse.Parser(program).parse(data, "collect")
+    return _parse._fast_rows()
+
+
+def parse_among_plain(program, lines: list[bytes], filler: bytes = FILLER):
+    """Each line between plain ones, parsed by the kernel (vector scans on and off) and the
+    reference, which must agree; the path must have read the plain ones at least."""
+    data = filler + b"".join(line + b"\n" + filler for line in lines)
+    result = both(program, data)
+    plain = filler.count(b"\n")
+    expect_path(path_rows(program, data), plain * (len(lines) + 1) - 2)
+    return result
+
+
+def test_the_path_reads_the_clf_preset_in_auto_mode():
+    program = compiled(CLF)
+    batch = _parse.Parser(program).parse(FILLER * 2 + b"x" * 10, "collect")
+    # the last record has no newline, and the path reads whole 64-byte words of input
+    # after a record's start: the last one goes to the general path
+    expect_path(_parse._fast_rows(), 15, exactly=True)
+    assert (batch.stats.accepted, batch.stats.rejected) == (16, 1)
+
+
+@pytest.mark.parametrize("api", ["websocket", "rest", "http"])
+def test_every_clf_preset_takes_the_path_in_auto_mode(api):
+    program = compiled(fastctx.preset(api, "clf"), api=api)
+    events = generate.events(fastctx.preset(api, "clf"), 200, seed=3, api=api)
+    data = fastctx.compile(fastctx.preset(api, "clf"), api=api).render(events)
+    batch = both(program, data)
+    assert batch.stats.accepted == 200
+    expect_path(path_rows(program, data), 150)
+
+
+@pytest.mark.parametrize("template, mode", [
+    (CLF, "none"),  # free text may hold the separator: the general split decides
+    (CLF, "json"),
+    (fastctx.preset("websocket", "json"), "auto"),
+    (fastctx.preset("websocket", "xml"), "auto"),
+    ("$context.requestId $context.requestId", "auto"),  # a variable used twice
+    ("$context.requestId $context.routeKey $context.routeKey", "auto"),
+    ('$context.requestId "$context.routeKey" "$context.error.message"', "auto"),  # two texts
+    ("$context.requestId:$context.status", "auto"),  # no space ends the first value
+    ('$context.requestId [$context.requestTime] $context.status [$context.requestTime]', "auto"),
+])
+def test_the_path_stays_out_of_formats_it_cannot_read(template, mode):
+    program = compiled(template, mode)
+    events = generate.events(template, 20, seed=1, escape=mode)
+    rendered = fastctx.compile(template, escape=mode).render(events)
+    assert path_rows(program, rendered) == 0
+    assert _parse.Parser(program).parse(rendered, "collect").stats.accepted == 20
+
+
+TRICKY = [
+    b"",  # an empty line
+    b"\r",
+    PLAIN.rstrip(b"\n") + b"\r",
+    b'- - - [-] "- - -" - -',  # all null
+    b'  [] "  " ',  # all empty
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc=" 200',  # short
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc=" 200 req-1 x',
+    b'1.2.3.4  AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE  sendmessage abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage  abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc="  200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc=" 200  req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE say hi to all abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE say \\"hi\\" abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE say "hi" abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\\\\b abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\\x09b abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\tb abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\rb abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\x00b abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\x7fb abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE a\xffb abc=" 200 req-1',
+    "1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] \"MESSAGE sénd→ abc=\" 200 req-1".encode(),
+    "1.2.3.4 ÄIDAX AIDAY [01/Jan/2024:00:01:12 +0000] \"MESSAGE send abc=\" 200 réq-1".encode(),
+    b'1.2.3.4 AI\\x20DAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX\\ AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX\\\\ AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc\\"" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req\\\\1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req\\ 1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req"1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 "req-1"',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" "200" req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 0200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" -0 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 2-0 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 2\x000 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 99999999999999999999 r',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 -0130] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [31/Feb/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12  +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12+0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000 "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY 01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000]"MESSAGE send abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] MESSAGE send abc= 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc= 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGEsendabc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send\x0babc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE " abc=" 200 req-1',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE send abc=" 200 ' + b"r" * 2000,
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE ' + b"s " * 500 + b'abc=" 200 r',
+    b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE ' + b"\\\" " * 40 + b'abc=" 200 r',
+]
+
+
+@pytest.mark.parametrize("line", TRICKY, ids=range(len(TRICKY)))
+def test_records_the_path_must_get_right_or_leave_to_the_general_path(line):
+    parse_among_plain(compiled(CLF), [line])
+
+
+def separators_replaced(plain: bytes, by: list[bytes]) -> list[bytes]:
+    """``plain`` (one record) with each of its bytes that is not a value's own (spaces,
+    brackets, quotes, a literal's dashes) replaced by each byte of ``by`` in turn."""
+    line = plain.rstrip(b"\n")
+    spots = [k for k, c in enumerate(line) if c in b' []"' or line[k - 1 : k + 2] == b" - "]
+    return [line[:k] + b + line[k + 1:] for k in spots for b in by]
+
+
+# bytes a value may hold but a record's own separators are not
+STAND_INS = [b"\t", b"\x00", b'"', b"\\", b"\x7f", b"\r", b"\x0b", "é".encode(), b"x"]
+
+
+def test_a_separator_replaced_by_another_byte():
+    # each is rejected or read as the general path reads it: a flagged byte where a space
+    # belongs does not end a value, and a literal is compared in full
+    parse_among_plain(compiled(CLF), separators_replaced(PLAIN, STAND_INS))
+    http = separators_replaced(HTTP_PLAIN.split(b"\n")[0], STAND_INS)
+    parse_among_plain(compiled(HTTP, api="http"), http, HTTP_PLAIN)
+
+
+@pytest.mark.parametrize("shift", range(70))
+def test_values_and_the_newline_at_every_position_of_a_word(shift):
+    # the record's spaces, quotes and its newline fall on every bit of the 64-bit words, and
+    # across word boundaries; an escape moves with them
+    program = compiled(CLF)
+    line = PLAIN.replace(b"req-1", b"req-" + b"x" * shift).rstrip(b"\n")
+    escaped = line.replace(b"sendmessage", b"say \\\"x\\\"")
+    result = parse_among_plain(program, [line, line.replace(b"AIDAX", b"-"), escaped])
+    assert result.column("requestId").to_pylist()[8] == "req-" + "x" * shift
+    assert result.column("routeKey").to_pylist()[26] == 'say "x"'
+
+
+def test_input_ends_within_a_word_of_the_last_record():
+    program = compiled(CLF)
+    for cut in range(1, len(PLAIN) + 1):
+        both(program, FILLER + PLAIN[:cut])
+
+
+HTTP = fastctx.preset("http", "clf")
+HTTP_PLAIN = (b'1.2.3.4 - - [01/Jan/2024:00:01:12 +0000] "GET /pets HTTP/1.1" 200 512 req-1\n') * 8
+
+
+@pytest.mark.parametrize("line", [
+    b'1.2.3.4 - - [01/Jan/2024:00:01:12 +0000] "GET /pets/{id} and more HTTP/1.1" 200 512 r',
+    b'1.2.3.4 - [01/Jan/2024:00:01:12 +0000] "GET /pets HTTP/1.1" 200 512 req-1',
+    b'1.2.3.4 - - [01/Jan/2024:00:01:12 +0000] "GET /pets HTTP/1.1" 200 5x12 req-1',
+    b'1.2.3.4 - - [01/Jan/2024:00:01:12 +0000] "GET /pe\\"ts HTTP/1.1" 200 512 req-1',
+])
+def test_a_literal_with_several_spaces(line):
+    parse_among_plain(compiled(HTTP, api="http"), [line], HTTP_PLAIN)
+
+
+FORWARD_INTS = ('$context.status $context.requestTimeEpoch "$context.eventType $context.routeKey '
+                '$context.connectionId" $context.requestId')
+
+
+@pytest.mark.parametrize("line", [
+    b'200 1700000000000 "MESSAGE $default c1" r1',
+    b'200 -5 "MESSAGE $default c1" r1',
+    b'- - "- - -" -',
+    b'2x0 1700000000000 "MESSAGE $default c1" r1',
+    b'200 17e3 "MESSAGE $default c1" r1',
+    b'200 1700000000000 "MESSAGE $de fault c1" r1',
+    b'200\\ 1700000000000 "MESSAGE $default c1" r1',
+    b'200\x20 1700000000000 "MESSAGE $default c1" r1',
+    b'200 1700000000000 "MESSAGE $default c1"r1',
+    b'200  1700000000000 "MESSAGE $default c1" r1',
+])
+def test_integers_read_forward_in_a_custom_template(line):
+    plain = b'200 1700000000000 "MESSAGE $default c0" r0\n' * 8
+    parse_among_plain(compiled(FORWARD_INTS), [line], plain)
+
+
+VALUE = st.text(alphabet=st.sampled_from(list('ab-0 "\\\t\r\x00\x7fé19:/+J[]x')), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(VALUE, min_size=9, max_size=9))
+def test_random_values_agree_with_the_general_path_and_the_reference(values):
+    ip, caller, user, time, event, route, conn, status, rid = values
+    line = f'{ip} {caller} {user} [{time}] "{event} {route} {conn}" {status} {rid}'.encode()
+    parse_among_plain(compiled(CLF), [line])
+
+
+TEXT = st.text(alphabet=st.sampled_from(list('ab -"\\\t\r\n\x00é]&<')), max_size=10)
+# a token never holds whitespace or '"' (any other byte it may)
+TOKEN = st.text(alphabet=st.sampled_from(list('ab-\\\x00\x7fé]&<[')), max_size=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(route=TEXT, caller=TOKEN, rid=TOKEN, status=st.none() | st.integers(-10, 10**6))
+def test_rendered_records_read_back(route, caller, rid, status):
+    # whatever the values, a record fastctx renders reads back to them on the path
+    fmt = fastctx.compile(CLF)
+    base = _parse.Parser(fmt.program).parse(FILLER).to_pydict()
+    events = {k: v[:1] for k, v in base.items()}
+    events.update(routeKey=[route], **{"identity.caller": [caller]}, requestId=[rid],
+                  status=[status])
+    line = fmt.render(events).rstrip(b"\n")
+    batch = parse_among_plain(fmt.program, [line])
+    assert batch.stats.accepted == 17 and batch.stats.normalized == 0
+    row = {k: v[8] for k, v in batch.to_pydict().items()}
+    def read(value):  # '-' and the empty string both mean null
+        return None if value in ("", "-") else value
+
+    assert (row["routeKey"], row["identity.caller"], row["requestId"], row["status"]) == (
+        read(route), read(caller), read(rid), status)
