@@ -135,6 +135,131 @@ def test_epoch_ms_is_a_timestamp():
     assert batch.to_pydict()["requestTimeEpoch"] == [dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)]
 
 
+# The kernel reads a CLF time a word (or 16 bytes) at a time; with the
+# vector scans off (the second kernel run of `both`) it takes the byte paths big-endian hosts
+# take. Every edge below must agree with the reference both ways.
+
+_TIME = b"10/Oct/2010:13:55:36 +0000"
+_TIME_TEMPLATES = [
+    CLF,                                                          # a scan checks its shape
+    "$context.requestId,$context.requestTime,$context.status",    # the comma-split path
+    "$context.requestTime,$context.requestId",                    # at the record's start
+    '{"requestId":"$context.requestId","requestTime":"$context.requestTime"}',
+    "<r><id>$context.requestId</id><t>$context.requestTime</t></r>",
+]
+
+
+def both_ms(program, data):
+    """``both`` for times a datetime cannot hold (the year 0000): the columns compared as
+    epoch ms and validity, not as Python values."""
+    from parse_helpers import _kernel
+
+    runs = [_kernel(program, data, "collect", 1, 0, simd) for simd in (True, False)]
+    ref = reference.parse(program, data, "collect", 1, 0)
+    for run in runs:
+        assert run.stats == ref.stats
+        assert run.rejects == ref.rejects
+        assert run.column_names == ref.column_names
+        for name in ref.column_names:
+            got, want = run.column(name), ref.column(name)
+            assert got.kind == want.kind
+            valid = want.valid_mask()
+            assert (got.valid_mask() == valid).all()
+            if want.kind == "string":
+                assert got.to_pylist() == want.to_pylist()
+            else:
+                assert (got.values[valid] == want.values[valid]).all(), name
+    return runs[0]
+
+
+def _time_lines(template, times):
+    sample = template.replace("$context.requestId", "r").replace("$context.status", "1")
+    sample = sample.replace('"$context.routeKey"', '"x"').encode()
+    return [sample.replace(b"$context.requestTime", t) for t in times]
+
+
+def _one_byte_off(text):
+    """``text`` with each byte in turn replaced by each of a few that pass or nearly pass
+    its test: a digit's neighbours '/' and ':', a letter, a sign, a blank, NUL, DEL."""
+    return [text[:k] + bytes([c]) + text[k + 1:]
+            for k in range(len(text)) for c in b"/:09aZ+-,. \x00\x7f" if c != text[k]]
+
+
+@pytest.mark.parametrize("template", _TIME_TEMPLATES)
+def test_times_with_one_byte_off_agree_with_the_reference(template):
+    times = [_TIME] + _one_byte_off(_TIME) + [_TIME[:25], _TIME + b"0", b"-", b""]
+    batch = both(compiled(template, strict=False), b"\n".join(_time_lines(template, times)))
+    assert batch.stats.accepted >= 2
+
+
+_EDGE_TIMES = [
+    # offsets: the largest a CLF time holds, both signs, and just past them
+    b"10/Oct/2000:13:55:36 -1400", b"10/Oct/2000:13:55:36 +1400", b"10/Oct/2000:13:55:36 -2359",
+    b"10/Oct/2000:13:55:36 +2359", b"10/Oct/2000:13:55:36 -0000", b"10/Oct/2000:13:55:36 +0060",
+    b"10/Oct/2000:13:55:36 -2400", b"10/Oct/2000:00:00:00 +0001", b"10/Oct/2000:23:59:59 -0001",
+    # the clock's limits
+    b"10/Oct/2000:23:59:59 +0000", b"10/Oct/2000:24:00:00 +0000", b"10/Oct/2000:23:60:00 +0000",
+    b"10/Oct/2000:23:59:60 +0000", b"10/Oct/2000:19:59:59 +0000", b"10/Oct/2000:29:00:00 +0000",
+    b"10/Oct/2000:99:99:99 +9999",
+    # days: leap years and not, the days of each month and past them, day 00
+    b"29/Feb/2024:12:00:00 +0000", b"29/Feb/2023:12:00:00 +0000", b"29/Feb/2000:12:00:00 +0000",
+    b"29/Feb/1900:12:00:00 +0000", b"29/Feb/2100:12:00:00 +0000", b"29/Feb/0000:12:00:00 +0000",
+    b"28/Feb/2023:12:00:00 +0000", b"30/Feb/2024:12:00:00 +0000", b"31/Feb/2024:12:00:00 +0000",
+    b"30/Apr/2024:12:00:00 +0000", b"31/Apr/2024:12:00:00 +0000", b"31/Dec/2024:12:00:00 +0000",
+    b"32/Dec/2024:12:00:00 +0000", b"00/Jan/2024:12:00:00 +0000", b"00/Feb/2024:12:00:00 +0000",
+    b"99/Jan/2024:12:00:00 +0000",
+    # months: every one, and in the wrong case
+    *(b"15/" + m + b"/2024:12:00:00 +0000" for m in (
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec", b"jul", b"JUL", b"jUl", b"JUl", b"Jux", b"Ju1", b"J l")),
+    # the range a CLF time can show (years 0000-9999 in UTC), at both ends
+    b"01/Jan/0000:00:00:00 +0000", b"01/Jan/0000:00:00:00 +0001", b"01/Jan/0000:00:00:00 -2359",
+    b"01/Jan/0000:00:00:00 +2359", b"02/Jan/0000:00:00:00 +2359", b"02/Jan/0000:00:00:00 +2400",
+    b"31/Dec/9999:23:59:59 +0000", b"31/Dec/9999:23:59:59 -0001", b"31/Dec/9999:00:00:00 -2359",
+    b"30/Dec/9999:23:59:59 -2359", b"30/Dec/9999:23:59:59 +2359", b"31/Dec/9999:00:00:00 +2359",
+]
+
+
+@pytest.mark.parametrize("template", _TIME_TEMPLATES)
+def test_edge_times_agree_with_the_reference(template):
+    batch = both_ms(compiled(template, strict=False), b"\n".join(_time_lines(template, _EDGE_TIMES)))
+    assert batch.stats.accepted >= 20
+
+
+@pytest.mark.parametrize("template", _TIME_TEMPLATES)
+def test_dates_repeated_around_rejects_and_range_ends(template):
+    # the day number of a repeated date is reused: a date at either end of the range, a
+    # rejected record between two of the same date, and a date that only differs late
+    times = [b"31/Dec/9999:23:59:59 -0001", b"31/Dec/9999:00:00:00 +0000", b"31/Dec/9999:23:59:59 -0001",
+             b"31/Dec/9999:23:59:59 +0000", b"01/Jan/0000:00:00:00 +0001", b"01/Jan/0000:00:00:00 -0001",
+             b"01/Jan/0000:00:00:00 +0001", b"10/Oct/2000:13:55:36 +0000", b"10/Oct/2000:24:55:36 +0000",
+             b"10/Oct/2000:13:55:37 +0000", b"10/Oct/2001:13:55:37 +0000", b"10/Oct/2000:13:55:38 -0130",
+             b"10/Nov/2000:13:55:38 +0000", b"11/Oct/2000:13:55:38 +0000", b"10/oct/2000:13:55:38 +0000",
+             b"10/Oct/2000:13:55:39 +0000", b"29/Feb/2024:00:00:00 +0000", b"29/Feb/2023:00:00:00 +0000",
+             b"29/Feb/2024:00:00:01 +0000"]
+    batch = both_ms(compiled(template, strict=False), b"\n".join(_time_lines(template, times)))
+    assert batch.stats.rejected == 7
+
+
+@pytest.mark.parametrize("template", ["$context.requestId,$context.requestTime", "$context.requestTime"])
+@pytest.mark.parametrize("time", [_TIME, b"31/Dec/9999:23:59:59 -0001", b"10/Oct/2000:13:55:36 +00:0"])
+def test_time_at_the_very_end_of_the_input(template, time, tmp_path):
+    import mmap
+
+    program = compiled(template, strict=False)
+    last = _time_lines(template, [time])[0]
+    # the last record's time ends the input (no newline), and ends a page of a mapped file
+    data = b"r,x\n" * ((mmap.PAGESIZE - len(last)) // 4)
+    data = b"\n" * (mmap.PAGESIZE - len(data) - len(last)) + data + last
+    assert len(data) == mmap.PAGESIZE
+    both_ms(program, last)
+    path = tmp_path / "log"
+    path.write_bytes(data)
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        batch = both_ms(program, mapped)
+    assert batch.stats.records == data.count(b"\n") + 1
+
+
 def test_quoted_type_loses_its_quotes():
     template = "$context.requestId $context.error.messageString"
     for mode in MODES:
