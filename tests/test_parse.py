@@ -135,7 +135,7 @@ def test_epoch_ms_is_a_timestamp():
     assert batch.to_pydict()["requestTimeEpoch"] == [dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)]
 
 
-# The kernel reads a CLF time a word (or 16 bytes) at a time; with the
+# The kernel reads a CLF time and a short integer a word (or 16 bytes) at a time; with the
 # vector scans off (the second kernel run of `both`) it takes the byte paths big-endian hosts
 # take. Every edge below must agree with the reference both ways.
 
@@ -258,6 +258,39 @@ def test_time_at_the_very_end_of_the_input(template, time, tmp_path):
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         batch = both_ms(program, mapped)
     assert batch.stats.records == data.count(b"\n") + 1
+
+
+_INT_TEMPLATES = [
+    '$context.requestId $context.status "$context.routeKey"',
+    "$context.status $context.requestId",                    # at the record's start
+    "$context.requestId $context.status",                    # ends the record
+    "$context.requestId,$context.status,$context.routeKey",  # the comma-split path
+    "$context.status,$context.requestId",
+]
+
+
+def _int_texts():
+    texts = []
+    for n in range(1, 20):
+        for digits in (b"1234567890123456789"[:n], b"9" * n, b"0" * n, b"1" + b"0" * (n - 1),
+                       b"0" + b"7" * (n - 1)):
+            texts += [digits, b"-" + digits]
+    for digits in (b"2", b"20", b"200", b"2000", b"20000"):
+        texts += _one_byte_off(digits)
+    return texts + [b"-", b"--1", b"+1", b"", b"9223372036854775807", b"9223372036854775808",
+                    b"-9223372036854775808", b"-9223372036854775809", b"99999999999999999999"]
+
+
+@pytest.mark.parametrize("template", _INT_TEMPLATES)
+def test_integers_of_1_to_19_digits_and_one_byte_off_agree_with_the_reference(template):
+    program = compiled(template, strict=False)
+    sample = template.replace("$context.requestId", "r").replace('"$context.routeKey"', '"x"')
+    sample = sample.replace("$context.routeKey", "x").encode()
+    lines = [sample.replace(b"$context.status", text) for text in _int_texts()]
+    batch = both(program, b"\n".join(lines))
+    assert batch.stats.accepted >= 100
+    for text in (b"200", b"2", b"2000"):  # a short integer as the whole input, no newline
+        both(program, sample.replace(b"$context.status", text))
 
 
 def test_quoted_type_loses_its_quotes():

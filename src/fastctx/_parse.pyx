@@ -866,9 +866,24 @@ cdef extern from *:
         *canon = (w2 >> 24) == 0x303030302BULL;  /* "+0000" */
         return 1;
     }
+    /* The n (1-4) bytes that end at end as a decimal number, or -1 when one is not a digit.
+       In the word of the 4 bytes that end at end, the top n are the digits; the bytes below
+       cleared read as leading zeros, and the pairs, then all four combine in two multiplies
+       (byte 0 holds the most significant digit). 32-bit: every constant fits an
+       instruction; an 8-byte form for 1-8 digits cost 7 instructions more per line. */
+    static inline int64_t fastctx_digits4(const uint8_t *end, int64_t n) {
+        uint32_t w, t, d = ~0U << (32 - 8 * n), hi = d & 0xF0F0F0F0U, want = d & 0x30303030U;
+        memcpy(&w, end - 4, 4);
+        t = w & d;
+        if (((t & hi) != want) | (((t + (d & 0x06060606U)) & hi) != want)) return -1;
+        t &= 0x0F0F0F0FU;
+        t = t * 10 + (t >> 8);                                    /* bytes 0 and 2: 2 digits */
+        return (int64_t)(((t & 0x00FF00FFU) * (1 + (100U << 16))) >> 16);
+    }
     #else
     #  define FASTCTX_SWAR_TIME 0
     static int fastctx_parse_words = 0;
+    static inline int64_t fastctx_digits4(const uint8_t *end, int64_t n) { return -1; }
     static inline int fastctx_time_words(const uint8_t *v) { return 0; }
     static inline int fastctx_time_clock(const uint8_t *v, int64_t *sec, int *canon) { return 0; }
     #endif
@@ -900,6 +915,7 @@ cdef extern from *:
     bint fastctx_time_words(const uint8_t *v) noexcept nogil
     bint fastctx_time_shape_sse(const uint8_t *v) noexcept nogil
     bint fastctx_time_clock(const uint8_t *v, int64_t *sec, bint *canon) noexcept nogil
+    int64_t fastctx_digits4(const uint8_t *end, int64_t n) noexcept nogil
 
 
 cdef inline bint is_letter(uint8_t c) noexcept nogil:
@@ -1039,8 +1055,9 @@ cdef bint parse_time(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t 
     return parse_time_full(st, r, a, b, slot, out, canon)
 
 
-cdef bint parse_int(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
-                    int64_t *out, bint *canon) noexcept nogil:
+cdef bint parse_int_full(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
+                         int64_t *out, bint *canon) noexcept nogil:
+    """parse_int on every path (apart, as parse_time_full)."""
     cdef int64_t i = a
     cdef bint negative = False
     cdef uint64_t value = 0, limit
@@ -1091,6 +1108,24 @@ cdef bint parse_int(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t s
     else:
         out[0] = <int64_t>value
     return True
+
+
+cdef bint parse_int(State *st, const uint8_t *r, int64_t a, int64_t b, int32_t slot,
+                    int64_t *out, bint *canon) noexcept nogil:
+    """``-?[0-9]+`` ``r[a:b]`` into ``out``; ``canon`` cleared for leading zeros and -0.
+
+    1 to 4 digits with no sign (a status) are read as one word, the 4 bytes that end at
+    ``b`` (``r[0:b]`` is readable); the rest goes to parse_int_full. Against the digit loop:
+    CLF 2,187 -> 2,171, CSV 1,463 -> 1,446, JSON 1,967 -> 1,950, XML 2,254 -> 2,237
+    instructions per line (callgrind)."""
+    cdef int64_t v
+    if fastctx_parse_words and b - a <= 4 and b >= 4 and b > a:
+        v = fastctx_digits4(r + b, b - a)
+        if v >= 0:
+            out[0] = v
+            canon[0] = b - a == 1 or r[a] != 48
+            return True
+    return parse_int_full(st, r, a, b, slot, out, canon)
 
 
 cdef bint is_json_number(const uint8_t *p, int64_t n) noexcept nogil:
@@ -1787,7 +1822,7 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
                 return False
             canon[0] = False
             if numeric:
-                ok = parse_int(st, st.scratch, 0, n, slot, ival, &c2)
+                ok = parse_int_full(st, st.scratch, 0, n, slot, ival, &c2)
             else:
                 ok = parse_time_full(st, st.scratch, 0, n, slot, ival, &c2)
             if not ok:
