@@ -854,8 +854,10 @@ cdef extern from *:
         p1 = p1 * 10 + (p1 >> 8);
         p2 = w2 & 0x0F0F0F0F00000000ULL;
         p2 = p2 * 10 + (p2 >> 8);
-        if (((p1 + 0x0044000044000068ULL) & 0x0080000080000080ULL)
-                | ((p2 + 0x0044006800000000ULL) & 0x0080008000000000ULL))
+        /* p2's bytes under p1's tested ones (0, 3, 6) and p1's under p2's (4) are at most
+           99: one mask tests both sums (CLF 2,171 -> 2,167, CSV 1,446 -> 1,442, JSON
+           1,950 -> 1,946, XML 2,237 -> 2,234 instructions per line, callgrind) */
+        if (((p1 + 0x0044000044000068ULL) | (p2 + 0x0044006800000000ULL)) & 0x0080008080000080ULL)
             return 0;
         /* hour at bit 0 and minute at bit 24: times (1 + 60 << 24) puts 60 * hour + minute
            at bit 24; the offset's, at bits 32 and 48, likewise at bit 16 after >> 32 */
