@@ -66,3 +66,21 @@ def raises(program, data, line_base: int = 1, offset_base: int = 0) -> ParseErro
     with pytest.raises(ParseError) as info:
         both(program, data, "raise", line_base, offset_base)
     return info.value
+
+
+def expect_path(rows: int, least: int, exactly: bool = False) -> None:
+    """A fast path (comma-split or blank-split) read at least (or ``exactly``) ``least``
+    records where the kernel has it (built with SSE2: every x86-64 CPU), and none
+    elsewhere."""
+    if not _parse.FAST_PATHS:
+        assert rows == 0
+    elif exactly:
+        assert rows == least
+    else:
+        assert rows >= least
+
+
+def path_rows(program, data: bytes) -> int:
+    """How many records of ``data`` a fast path accepted (vector scans on, as by default)."""
+    _parse.Parser(program).parse(data, "collect")
+    return _parse._fast_rows()

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 import fastctx
 from fastctx import _parse, generate
 
-from parse_helpers import both
+from parse_helpers import both, expect_path, path_rows
 
 CLF = fastctx.preset("websocket", "clf")
 PLAIN = (b'1.2.3.4 AIDAX AIDAY [01/Jan/2024:00:01:12 +0000] "MESSAGE sendmessage abc=" 200 '
@@ -24,23 +24,6 @@ FILLER = PLAIN * 8
 
 def compiled(template, mode="auto", api="websocket"):
     return fastctx.compile(template, api=api, escape=mode).program
-
-
-def expect_path(rows: int, least: int, exactly: bool = False) -> None:
-    """The path read at least (or ``exactly``) ``least`` records where the kernel has it
-    (built with SSE2: every x86-64 CPU), and none elsewhere."""
-    if not _parse.FAST_PATHS:
-        assert rows == 0
-    elif exactly:
-        assert rows == least
-    else:
-        assert rows >= least
-
-
-def path_rows(program, data: bytes = FILLER) -> int:
-    """How many records of ``data`` the path accepted (vector scans on, as by default)."""
-    _parse.Parser(program).parse(data, "collect")
-    return _parse._fast_rows()
 
 
 def parse_among_plain(program, lines: list[bytes], filler: bytes = FILLER):
