@@ -84,3 +84,14 @@ def path_rows(program, data: bytes) -> int:
     """How many records of ``data`` a fast path accepted (vector scans on, as by default)."""
     _parse.Parser(program).parse(data, "collect")
     return _parse._fast_rows()
+
+
+def parse_among(program, lines: list[bytes], filler: bytes, reached: int):
+    """Each line between copies of ``filler`` (plain records), parsed by the kernel (vector
+    scans on and off) and the reference, which must agree; a fast path must have read at
+    least ``reached`` records. A path needs 64 readable bytes after a record's start, so
+    the plain records around a line let it reach the line."""
+    data = filler + b"".join(line + b"\n" + filler for line in lines)
+    result = both(program, data)
+    expect_path(path_rows(program, data), reached)
+    return result
