@@ -1,4 +1,4 @@
-"""The blank-split path of the parse kernel (``split_words``): a record of blank-separated values
+"""The blank-split path of the parse kernel (``try_words``): a record of blank-separated values
 (the CLF presets) is split on its spaces, found in one pass with the bytes no clean value
 holds. It only ever accepts what the general path accepts, with the same values; everything
 else goes to the general path. Every test embeds the records it checks among plain ones, so

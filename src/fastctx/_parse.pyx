@@ -16,7 +16,7 @@ A format of comma-separated fields (the CSV presets) first tries each record on 
 path, ``try_csv``: one vector pass finds the record's end, its commas (outside quotes) and the
 bytes its fields may not hold, and the fields are stored as the commas delimit them. It only
 accepts records that the general path reads the same way, and hands the rest to it. A format
-of blank-separated values (the CLF presets) is split likewise on its spaces (``split_words``).
+of blank-separated values (the CLF presets) is split likewise on its spaces (``try_words``).
 """
 
 cimport cython
@@ -171,7 +171,7 @@ cdef struct State:
     int32_t tail_open          # the last record ran to the end of the input, no newline found
     const uint8_t *time_seen   # a CLF time whose shape a scan has checked: not checked again
     int32_t csv_fast           # mode 0 is comma-separated fields: try_csv first
-    int32_t word_fast          # mode 0 is blank-separated values: split_words first
+    int32_t word_fast          # mode 0 is blank-separated values: try_words first
     int64_t fast_rows          # records the comma-split or blank-split path accepted (tests)
     const fastctx_vset *csv_set  # the bytes (besides commas) no clean string field of mode 0 holds
     int32_t keep_rejects       # on_error="collect"
@@ -437,7 +437,7 @@ cdef extern from *:
             for (w++; w < nw; w++) cw[w] = sw[w] = 0;
         }
     }
-    /* A record of blank-separated values from p (`split_words`), where `avail` bytes are
+    /* A record of blank-separated values from p (`try_words`), where `avail` bytes are
        readable: sets *len to the bytes before its newline, bit k of sw[k >> 6] when byte k
        is flagged: a control byte (LF, which ends the record, among them), DEL, a byte >= 0x80,
        '"' or a backslash, and of bw when it is flagged or a space (the bytes a value between
@@ -491,6 +491,10 @@ cdef extern from *:
         if (!fastctx_parse_simd) return i;
         /* 64 bytes a step while all are ASCII (XML: 260 -> 150 instructions per line) */
         while (i + 48 < n && i + 64 <= lim) {
+            /* this loop is the first to read the input; the hardware prefetcher stops at
+               each 4 KiB page, so fetch the next page's line now (CLF, perf samples: this
+               loop's loads went from 12% to 8% of the record loop's time) */
+            _mm_prefetch((const char *)(p + i + 4096), _MM_HINT_T0);
             __m128i x = _mm_or_si128(
                 _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i)),
                              _mm_loadu_si128((const __m128i *)(p + i + 16))),
@@ -1419,104 +1423,11 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
 cdef inline bint same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) noexcept nogil:
     """``a[:n] == b[:n]`` for the short rest of a literal after or before its space (0-2
     bytes in the CLF presets): a byte loop, where ``fastctx_eq``'s size dispatch cost 109
-    instructions per CLF line in ``split_words`` (callgrind)."""
+    instructions per CLF line in the blank-split path (callgrind)."""
     cdef int64_t k
     for k in range(n):
         if a[k] != b[k]:
             return False
-    return True
-
-
-cdef bint split_words(State *st, const uint8_t *r, int64_t n, const SlotC *slots,
-                      const uint64_t *bw, const uint64_t *sw, int64_t nw) noexcept nogil:
-    """``split`` for a format of blank-separated values (``st.word_fast``), read off the
-    record's bits (``fastctx_word_record``): ``bw`` marks its spaces and flagged bytes,
-    ``sw`` the flagged ones alone. The same spans and clean flags as ``split``, or False
-    when ``split`` must decide.
-
-    A forward slot's value ends at the first marked byte from its start and a backward
-    slot's value starts after the last one before its end; when that byte is a space, the
-    span is the value and it is clean. ``_word_split_ok`` checked that every byte but the
-    space that a string slot's scans stop at or decode is flagged, and that the space ends
-    each forward and backward slot (its literal starts or ends with it), so the general
-    scan ends at that same space and finds the value clean. When the byte is flagged, the
-    slot's general scan decides its span. A time reads its 26 bytes itself, an integer's
-    span runs to the space and is checked by ``parse_int`` when stored (it rejects any byte
-    that would have ended the general scan earlier, and the record then goes to the general
-    path), and the slot left takes the middle.
-    """
-    cdef int32_t nslots = st.nslots
-    cdef const int64_t *lo = st.lit_off
-    cdef int64_t first_len = lo[1] - lo[0]
-    cdef int64_t last_len = lo[nslots + 1] - lo[nslots]
-    cdef int64_t front = first_len, back = n - last_len, end, start, llen
-    cdef int32_t i = 0, j = nslots - 1
-    cdef const SlotC *sp
-    if (back < front or not fastctx_eq(r, st.pool + lo[0], first_len)
-            or not fastctx_eq(r + back, st.pool + lo[nslots], last_len)):
-        return False
-    # from the left, while each slot finds its own end
-    while i < j and slots[i].forward:
-        sp = slots + i
-        llen = sp.after_len
-        if sp.form == FORM_TIME:
-            # scan_forward_form's reading of a time, without its calls
-            if back - front >= 26 and time_shape(r + front):
-                st.time_seen = r + front
-                end = front + 26
-            elif front < back and r[front] == 45:
-                end = front + 1
-            else:
-                return False
-            if end + llen > back or not fastctx_eq(r + end, sp.after, llen):
-                return False
-        else:
-            end = fastctx_next_bit(bw, nw, front)
-            if end < 0 or end >= back:
-                return False
-            if r[end] == 32:
-                # the literal starts with this space: the rest of it is compared
-                st.clean[i] = 1
-                if end + llen > back or not same_bytes(r + end + 1, sp.after + 1, llen - 1):
-                    return False
-            elif sp.fast == FAST_INT:
-                return False  # not an integer (parse_int would reject the span)
-            else:
-                end = scan_forward(st, r, front, back, sp, i)
-                if end < 0 or end + llen > back or not fastctx_eq(r + end, sp.after, llen):
-                    return False
-        st.sa[i] = front
-        st.sb[i] = end
-        front = end + llen
-        i += 1
-    # from the right, while each slot finds its own start
-    while j > i and slots[j].backward:
-        sp = slots + j
-        start = fastctx_prev_bit(bw, back) + 1 if back > 0 else 0
-        if start < front:
-            return False
-        llen = sp.before_len
-        if start > front and r[start - 1] == 32:
-            # the literal ends with this space: the rest of it is compared
-            st.clean[j] = 1
-            if start - llen < front or not same_bytes(r + start - llen, sp.before, llen - 1):
-                return False
-        elif sp.fast == FAST_INT:
-            return False  # not an integer (parse_int would reject the span)
-        else:
-            start = scan_backward(st, r, front, back, sp, j)
-            if (start < 0 or start - llen < front
-                    or not fastctx_eq(r + start - llen, sp.before, llen)):
-                return False
-        st.sa[j] = start
-        st.sb[j] = back
-        back = start - llen
-        j -= 1
-    # the slot left takes the rest (``_word_split_ok`` admits no plan with more than one)
-    st.clean[i] = (not fastctx_any_bits(sw, front, back)
-                   or fastctx_vfind(slots[i].vdec, r, front, back, st.rlim) == back)
-    st.sa[i] = front
-    st.sb[i] = back
     return True
 
 
@@ -1971,17 +1882,9 @@ cdef inline int decode_into(State *st, const uint8_t *r, int64_t a, int64_t b, c
     return 1
 
 
-cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint spans_found,
-                  bint *canon) noexcept nogil:
+cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint *canon) noexcept nogil:
     """1 accepted (values written at row ``st.rows``), 0 rejected (st.fail), -1 a column needs
     room.
-
-    ``spans_found``: ``split_words`` has split the record (mode 0 of a format of
-    blank-separated values), giving ``split``'s spans; the values are stored by this loop
-    as after ``split``, so the record is read as the general path reads it. (The split is
-    not passed in as a choice between ``split`` and ``split_words`` here: with both inlined
-    in this loop, JSON went from 2,087 to 2,152 instructions per line and XML from 2,371 to
-    2,438, callgrind.)
 
     Values go straight to their row: a string's bytes after the row's start offset
     (``values[row]``, the end of the row before) and its end offset to ``values[row + 1]``, an
@@ -2000,7 +1903,7 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint spa
     cdef int32_t isnull, fast
     cdef int result
     cdef uint8_t bit = <uint8_t>(1 << (row & 7))
-    if not spans_found and not split(st, r, n, slots):
+    if not split(st, r, n, slots):
         return 0
     canon[0] = True
     for s in range(st.nslots):
@@ -2037,6 +1940,129 @@ cdef int try_mode(State *st, const uint8_t *r, int64_t n, int32_t mode, bint spa
                 elif ival != col.values[row]:
                     return fail(st, E_DUP, s, a)
     return 1
+
+
+cdef inline int store_word(State *st, const SlotC *sp, int32_t s, const uint8_t *r, int64_t a,
+                           int64_t b, bint clean, int64_t row, uint8_t bit,
+                           bint *canon) noexcept nogil:
+    """``try_mode``'s store of one value, for the slots ``_word_split_ok`` admits (the first
+    use of an integer, a CLF time, or a token or text read by its stop scan): 1 stored, 0
+    rejected, -1 the column needs room."""
+    cdef int32_t fast = sp.fast
+    if fast == FAST_INT or fast == FAST_TIME:
+        # a value of a word holds no '"' (it is flagged), so it is not a quoted CSV field
+        return 1 if put_number(st, sp, s, fast, r, a, b, row, bit, canon) else 0
+    if fast == FAST_COPY or clean:
+        return put_clean_text(st, sp, r, a, b, row, bit, canon)
+    return decode_into(st, r, a, b, sp, s, row, canon)
+
+
+cdef int try_words(State *st, const uint8_t *r, int64_t n, const uint64_t *bw,
+                   const uint64_t *sw, int64_t nw, bint *canon) noexcept nogil:
+    """Mode 0 of a format of blank-separated values (``st.word_fast``), read off the
+    record's bits (``fastctx_word_record``): ``bw`` marks its spaces and flagged bytes,
+    ``sw`` the flagged ones alone. 1 accepted, -1 a column needs room, 0 when the general
+    path must decide. Each value is stored as soon as its span is known, as ``try_mode``
+    stores it after ``split``: the same spans, clean flags and values, so every record this
+    accepts, the general path accepts alike.
+
+    A forward slot's value ends at the first marked byte from its start and a backward
+    slot's value starts after the last one before its end; when that byte is a space, the
+    span is the value and it is clean. ``_word_split_ok`` checked that every byte but the
+    space that a string slot's scans stop at or decode is flagged, and that the space ends
+    each forward and backward slot (its literal starts or ends with it), so the general
+    scan ends at that same space and finds the value clean. When the byte is flagged, the
+    slot's general scan decides its span. A time reads its 26 bytes itself, an integer's
+    span runs to the space and is checked by ``parse_int`` (it rejects any byte that would
+    have ended the general scan earlier, and the record then goes to the general path), and
+    the slot left takes the middle. Every slot is its variable's first use, so the order of
+    the stores (from both ends) does not matter.
+
+    Split first and stored by ``try_mode``'s loop, CLF took 1,796 instructions per line
+    (callgrind); stored here, see the commit that made it so.
+    """
+    cdef const SlotC *slots = st.slots
+    cdef int32_t nslots = st.nslots
+    cdef const int64_t *lo = st.lit_off
+    cdef int64_t first_len = lo[1] - lo[0]
+    cdef int64_t last_len = lo[nslots + 1] - lo[nslots]
+    cdef int64_t front = first_len, back = n - last_len, end, start, llen
+    cdef int32_t i = 0, j = nslots - 1
+    cdef const SlotC *sp
+    cdef int64_t row = st.rows
+    cdef uint8_t bit = <uint8_t>(1 << (row & 7))
+    cdef bint clean
+    cdef int result
+    if (back < front or not fastctx_eq(r, st.pool + lo[0], first_len)
+            or not fastctx_eq(r + back, st.pool + lo[nslots], last_len)):
+        return 0
+    canon[0] = True
+    # from the left, while each slot finds its own end
+    while i < j and slots[i].forward:
+        sp = slots + i
+        llen = sp.after_len
+        clean = False
+        if sp.form == FORM_TIME:
+            # scan_forward_form's reading of a time, without its calls
+            if back - front >= 26 and time_shape(r + front):
+                st.time_seen = r + front
+                end = front + 26
+            elif front < back and r[front] == 45:
+                end = front + 1
+            else:
+                return 0
+            if end + llen > back or not fastctx_eq(r + end, sp.after, llen):
+                return 0
+        else:
+            end = fastctx_next_bit(bw, nw, front)
+            if end < 0 or end >= back:
+                return 0
+            if r[end] == 32:
+                # the literal starts with this space: the rest of it is compared
+                clean = True
+                if end + llen > back or not same_bytes(r + end + 1, sp.after + 1, llen - 1):
+                    return 0
+            elif sp.fast == FAST_INT:
+                return 0  # not an integer (parse_int would reject the span)
+            else:
+                end = scan_forward(st, r, front, back, sp, i)
+                if end < 0 or end + llen > back or not fastctx_eq(r + end, sp.after, llen):
+                    return 0
+                clean = st.clean[i]
+        result = store_word(st, sp, i, r, front, end, clean, row, bit, canon)
+        if result != 1:
+            return result
+        front = end + llen
+        i += 1
+    # from the right, while each slot finds its own start
+    while j > i and slots[j].backward:
+        sp = slots + j
+        start = fastctx_prev_bit(bw, back) + 1 if back > 0 else 0
+        if start < front:
+            return 0
+        llen = sp.before_len
+        if start > front and r[start - 1] == 32:
+            # the literal ends with this space: the rest of it is compared
+            clean = True
+            if start - llen < front or not same_bytes(r + start - llen, sp.before, llen - 1):
+                return 0
+        elif sp.fast == FAST_INT:
+            return 0  # not an integer (parse_int would reject the span)
+        else:
+            start = scan_backward(st, r, front, back, sp, j)
+            if (start < 0 or start - llen < front
+                    or not fastctx_eq(r + start - llen, sp.before, llen)):
+                return 0
+            clean = st.clean[j]
+        result = store_word(st, sp, j, r, start, back, clean, row, bit, canon)
+        if result != 1:
+            return result
+        back = start - llen
+        j -= 1
+    # the slot left takes the rest (``_word_split_ok`` admits no plan with more than one)
+    clean = (not fastctx_any_bits(sw, front, back)
+             or fastctx_vfind(slots[i].vdec, r, front, back, st.rlim) == back)
+    return store_word(st, slots + i, i, r, front, back, clean, row, bit, canon)
 
 
 cdef int csv_quoted(State *st, const uint8_t *r, int64_t front, int64_t end, const SlotC *sp,
@@ -2216,7 +2242,7 @@ cdef int run(State *st) noexcept nogil:
             nw = fastctx_csv_record(st.csv_set, buf + pos, size - pos, CSV_WORDS, st.csv_quotes,
                                     cw, sw, &n, &quoted)
         elif st.word_fast:
-            # cw: the record's spaces and flagged bytes (split_words)
+            # cw: the record's spaces and flagged bytes (try_words)
             nw = fastctx_word_record(buf + pos, size - pos, CSV_WORDS, cw, sw, &n)
         if nw:
             end = pos + n  # the newline that ends the record
@@ -2253,8 +2279,8 @@ cdef int run(State *st) noexcept nogil:
                 if nw:
                     if st.csv_fast:
                         result = try_csv(st, r, n, cw, sw, nw, quoted, &canon)
-                    elif split_words(st, r, n, st.slots, cw, sw, nw):
-                        result = try_mode(st, r, n, 0, True, &canon)
+                    else:
+                        result = try_words(st, r, n, cw, sw, nw, &canon)
                     st.fast_rows += result == 1
                     if result < 0:
                         clear_row(st)
@@ -2263,7 +2289,7 @@ cdef int run(State *st) noexcept nogil:
                         clear_row(st)
                         result = 0
                 for mode in range(st.nmodes if result != 1 else 0):
-                    result = try_mode(st, r, n, mode, False, &canon)
+                    result = try_mode(st, r, n, mode, &canon)
                     if result == 1:
                         break
                     clear_row(st)
@@ -2356,7 +2382,7 @@ cdef extern from *:
 # A column buffer this large or larger gets its own mapping (where the platform has mremap).
 cdef Py_ssize_t MAP_MIN = 4 << 20
 CAN_MAP = bool(FASTCTX_CAN_MAP)
-#: The comma-split and blank-split paths (``try_csv``, ``split_words``) are built where SSE2
+#: The comma-split and blank-split paths (``try_csv``, ``try_words``) are built where SSE2
 #: is (every x86-64 CPU); elsewhere the general path reads every record.
 FAST_PATHS = bool(FASTCTX_HAVE_SSE2)
 cdef Py_ssize_t PAGE = 4096
@@ -2799,7 +2825,7 @@ _WORD_FLAGGED[[0x22, 0x5C]] = True
 
 
 def _word_split_ok(plan, ints, comb, bcomb, decode):
-    """Whether mode 0 is a row of blank-separated values ``split_words`` can split.
+    """Whether mode 0 is a row of blank-separated values ``try_words`` can split.
 
     It can when every slot is the first use of its variable and the plan's resolution
     (``parseplan.resolution``) is forward slots, one middle slot and backward slots (no
@@ -2863,7 +2889,7 @@ cdef int64_t last_fast_rows = 0
 
 
 def _fast_rows():
-    """How many records the comma-split or blank-split path (``try_csv``, ``split_words``)
+    """How many records the comma-split or blank-split path (``try_csv``, ``try_words``)
     accepted in the last parse on this process (tests check that it ran)."""
     return last_fast_rows
 
