@@ -167,6 +167,20 @@ def test_values_and_the_newline_at_every_position_of_a_word(shift):
     assert result.column("routeKey").to_pylist()[26] == 'say "x"'
 
 
+@pytest.mark.parametrize("at", range(0, 104, 7))
+def test_a_middle_value_over_several_words_with_an_escape_anywhere(at):
+    # the middle value's spaces are passed over word by word up to a flagged byte, which
+    # makes the value one to decode; the bits of the next record are left in the last word
+    program = compiled(CLF)
+    route = b"ab " * 34 + b"z"
+    line = PLAIN.replace(b"sendmessage", route).rstrip(b"\n")
+    escaped = PLAIN.replace(b"sendmessage", route[:at] + b'\\"' + route[at:]).rstrip(b"\n")
+    result = parse_among_plain(program, [line, escaped])
+    routes = result.column("routeKey").to_pylist()
+    assert routes[8] == route.decode()
+    assert routes[17] == (route[:at] + b'"' + route[at:]).decode()
+
+
 def test_input_ends_within_a_word_of_the_last_record():
     program = compiled(CLF)
     for cut in range(1, len(PLAIN) + 1):
