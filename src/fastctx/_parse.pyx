@@ -1973,10 +1973,10 @@ cdef int try_words(State *st, const uint8_t *r, int64_t n, const uint64_t *bw, i
                    bint *canon) noexcept nogil:
     """Mode 0 of a format of blank-separated values (``st.word_fast``), read off the
     record's bits (``fastctx_word_record``): ``bw`` marks its spaces and flagged bytes.
-    1 accepted, -1 a column needs room, 0 when the general
-    path must decide. Each value is stored as soon as its span is known, as ``try_mode``
-    stores it after ``split``: the same spans, clean flags and values, so every record this
-    accepts, the general path accepts alike.
+    1 accepted, -1 a column needs room, 0 when the general path must decide. Each value is
+    stored as soon as its span is known, as ``try_mode`` stores it after ``split``: the same
+    spans, clean flags and values, so every record this accepts, the general path accepts
+    alike.
 
     A forward slot's value ends at the first marked byte from its start and a backward
     slot's value starts after the last one before its end; when that byte is a space, the
