@@ -191,6 +191,16 @@ def test_values_holding_a_flagged_byte_that_needs_no_decoding():
         "AI!DAX", "hi!", "req!1")
 
 
+def test_a_byte_that_is_not_utf8_anywhere_in_a_record():
+    # the record pass tells ASCII records apart (the UTF-8 check is skipped for them): a
+    # byte >= 0x80 in any value or literal, or in the next record, within the words read
+    line = PLAIN.rstrip(b"\n")
+    bad = [line[:k] + b"\xff" + line[k + 1:] for k in range(len(line))]
+    result = parse_among_plain(compiled(CLF), bad + [line + b"\n\xc3\xa9" + line[2:]])
+    assert result.stats.rejected == len(bad)
+    assert result.column("identity.sourceIp").to_pylist()[-9] == "é2.3.4"
+
+
 def test_input_ends_within_a_word_of_the_last_record():
     program = compiled(CLF)
     for cut in range(1, len(PLAIN) + 1):
