@@ -613,9 +613,6 @@ cdef extern from *:
         memcpy(&x, a + n - 8, 8); memcpy(&y, b + n - 8, 8);
         return x == y;
     }
-    /* A fixed-size copy compiles to one vector move; callers guarantee 16 readable and
-       16 writable bytes. */
-    static inline void fastctx_copy16(uint8_t *dst, const uint8_t *src) { memcpy(dst, src, 16); }
     /* Up to 32 bytes with two overlapping fixed-size moves, no byte past `n` touched: most
        values are short ids and addresses. Measured together with dropping a per-record
        memset: a small gain, about 20 instructions per CLF line (callgrind). */
@@ -718,7 +715,6 @@ cdef extern from *:
                              int64_t b) noexcept nogil
     void fastctx_clear_from(uint64_t *words, int64_t nw, int64_t n) noexcept nogil
     bint fastctx_eq(const uint8_t *a, const uint8_t *b, int64_t n) noexcept nogil
-    void fastctx_copy16(uint8_t *dst, const uint8_t *src) noexcept nogil
     void fastctx_copy(uint8_t *dst, const uint8_t *src, int64_t n) noexcept nogil
     int64_t fastctx_scan(const uint8_t *r, int64_t i, int64_t end, const uint8_t *t,
                          uint8_t mask, uint8_t *seen) noexcept nogil
