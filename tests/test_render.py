@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fastctx
-from fastctx import _reference
+from fastctx import _reference, generate
 from fastctx.batch import Batch, Column
 from fastctx.errors import BufferTooSmallError, RenderError, RenderWarning
 from fastctx.presets import PRESETS
@@ -567,3 +567,38 @@ def test_estimate_is_close_to_the_rendered_size():
     estimate = renderer.estimate(columns, 0, 3000)
     assert len(out) <= estimate <= 1.02 * len(out) + 4096
     assert renderer.estimate(columns, 5, 5) == 0
+
+
+def test_page_preparation_keeps_memory_as_it_was():
+    """Both ways of preparing fresh output pages (huge pages right after another large output,
+    pre-faulted pages otherwise) are hints: the bytes already written stay as they were."""
+    import time
+
+    size = 24 << 20  # large enough to be prepared (at least four 2 MiB pages)
+    region = np.frombuffer(bytearray(size), dtype=np.uint8)
+    region[:] = np.arange(size, dtype=np.uint64).astype(np.uint8)
+    expected = region.copy()
+    _render.output_done()  # huge pages
+    _render.prepare_output(region.ctypes.data + 12345, size - 12345)
+    assert np.array_equal(region, expected)
+    time.sleep(0.35)  # past the window: pre-faulted small pages
+    _render.prepare_output(region.ctypes.data, size)
+    assert np.array_equal(region, expected)
+
+
+@pytest.mark.parametrize("recent", [True, False], ids=["after-output", "idle"])
+def test_large_render_is_the_same_however_its_pages_were_prepared(recent):
+    import time
+
+    fmt = fastctx.compile(PRESETS["websocket"]["clf"])
+    batch = generate.events(fmt, 60_000, seed=11, escaped=0.2)
+    expected = b"".join(_render.Renderer(fmt.program).render(
+        [batch.get(name) for name in fmt.program.columns], lo, min(lo + 7_000, 60_000))[0]
+        for lo in range(0, 60_000, 7_000))
+    assert len(expected) > 8 << 20  # big enough for its pages to be prepared
+    if recent:
+        _render.output_done()
+    else:
+        time.sleep(0.35)
+    assert fmt.render(batch, threads=1) == expected
+    assert fmt.render(batch, threads=2) == expected

@@ -23,6 +23,12 @@ class Renderer:
         """Whole records from ``start`` into writable ``out`` -> ``(nbytes, rows, dropped)``."""
     def __reduce__(self) -> tuple[type[Renderer], tuple[Program]]: ...
 
+def prepare_output(address: int, size: int) -> None:
+    """Prepare the fresh pages of an output built in place (huge or pre-faulted pages)."""
+
+def output_done() -> None:
+    """Note that a large output was just completed."""
+
 def _use_simd(enabled: bool) -> bool:
     """Turn the SSE2 clean-value check on or off (for tests); returns the previous state."""
 

@@ -9,8 +9,9 @@ grows the output or raises. The rules are those of ``_reference.render_value``, 
 
 Output sizing. ``render`` computes the literal and raw string bytes of the rows exactly (from
 the offsets), measures what numbers, times and escapes add on up to 512 sampled records, and
-allocates one ``bytes`` of that size plus 0.5% (with a transparent-huge-page hint, which makes
-writing 100+ MB of fresh memory about twice as fast here). The kernel stops at the last whole
+allocates one ``bytes`` of that size plus 0.5%, whose fresh pages are prepared in one go
+(``prepare_fresh`` in ``_buffer.pxd``: huge pages right after another large output,
+pre-faulted small pages otherwise). The kernel stops at the last whole
 record that fits; in the rare case that is not the last row, the wrapper grows the ``bytes``
 (``_PyBytes_Resize``) by the average record size so far times the rows left. The final shrink
 gives the padding back. Measured with tracemalloc on 1,000,000 events of each WebSocket
@@ -32,7 +33,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from fastctx._buffer cimport (
-    BUF_SLACK, advise_huge, buf_free, buf_grow, buf_init_owned, buf_room, buf_set, fastctx_buf,
+    BUF_SLACK, buf_free, buf_grow, buf_init_owned, buf_room, buf_set, fastctx_buf, fresh_done,
+    prepare_fresh,
 )
 from fastctx._escape cimport (
     MAX_EXPANSION, all_clean, csv_double, escape_with_table, fastctx_matcher, is_clean, is_integer,
@@ -1051,11 +1053,12 @@ cdef class Renderer:
             res.row = start
             while True:
                 buf_set(&out, <unsigned char*>bytes_ptr(obj), used, cap)
-                advise_huge(bytes_ptr(obj), cap)
                 with nogil:
+                    prepare_fresh(out.start + used, cap - used)
                     st = render_range(&ctx, &out, &scratch, res.row, stop, &res)
                 used = out.pos - out.start
                 if st == ST_OK:
+                    fresh_done()
                     break
                 if st == ST_ERROR:
                     self._raise(&res, columns)
@@ -1148,6 +1151,18 @@ cdef class Renderer:
         finally:
             buf_free(&scratch)
             PyMem_Free(slots)
+
+
+def prepare_output(size_t address, size_t size):
+    """Prepare the fresh pages of an output being built in place (the threaded render's
+    ``bytes``) as ``render`` prepares its own; see ``prepare_fresh`` in ``_buffer.pxd``."""
+    with nogil:
+        prepare_fresh(<void*>address, size)
+
+
+def output_done():
+    """Note that a large output was just completed (read by ``prepare_output``)."""
+    fresh_done()
 
 
 def _use_simd(bint enabled):

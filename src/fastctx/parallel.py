@@ -44,7 +44,6 @@ Threads
 from __future__ import annotations
 
 import ctypes
-import mmap
 import os
 import sys
 import threading
@@ -52,6 +51,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+from . import _render
 from .batch import Batch
 from .errors import ParseError
 from .program import Esc, Program
@@ -363,7 +363,7 @@ class _Output:
         address = self._api[1](self.pointer)
         self.capacity = capacity
         self._raw = (ctypes.c_char * capacity).from_address(address)
-        _advise_huge(address, capacity)
+        _render.prepare_output(address, capacity)
         self.array = np.frombuffer(self._raw, dtype=np.uint8)
         self.view = memoryview(self.array)
 
@@ -390,6 +390,7 @@ class _Output:
         self.pointer = None
         if resize(ctypes.byref(holder), size) != 0:  # frees the object on failure
             raise MemoryError("cannot shrink the output")
+        _render.output_done()
         result = ctypes.py_object.from_address(ctypes.addressof(holder)).value
         decref(holder.value)  # drop the creation reference; `result` holds its own
         return result
@@ -401,31 +402,6 @@ class _Output:
             self.view = self.array = self._raw = None
             self._api[3](self.pointer)
             self.pointer = None
-
-
-_HUGE = 2 << 20
-_madvise = None
-
-
-def _advise_huge(address: int, size: int) -> None:
-    """Ask for transparent huge pages on a large fresh output, as the one-thread kernel does:
-    a 2 MiB page costs one fault where 4 KiB pages cost 512. A hint; ignored where unsupported."""
-    global _madvise
-    if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return
-    if _madvise is None:
-        try:
-            _madvise = ctypes.CDLL(None, use_errno=True).madvise
-            _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            _madvise.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            _madvise = False
-    if not _madvise:
-        return
-    lo = (address + _HUGE - 1) & ~(_HUGE - 1)
-    hi = (address + size) & ~(_HUGE - 1)
-    if size >= 4 * _HUGE and hi > lo:
-        _madvise(lo, hi - lo, mmap.MADV_HUGEPAGE)
 
 
 def render_cuts(num_rows: int, threads: int) -> list[int]:
