@@ -583,6 +583,7 @@ def test_page_preparation_keeps_memory_as_it_was():
     assert np.array_equal(region, expected)
     time.sleep(0.35)  # past the window: pre-faulted small pages
     _render.prepare_output(region.ctypes.data, size)
+    _render.prepare_output(region.ctypes.data, size, populate=False)
     assert np.array_equal(region, expected)
 
 

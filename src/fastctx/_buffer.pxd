@@ -82,7 +82,9 @@ cdef extern from *:
          and 85-120 ms cold.
        So huge pages only when the previous large output was finished within
        FASTCTX_WARM_NS (a loop rendering batch after batch frees and reallocates at once),
-       pre-faulted 4 KiB pages otherwise. Hints only: errors are ignored. */
+       pre-faulted 4 KiB pages otherwise (`populate`; a threaded render passes 0 and leaves
+       the faults to its threads, which take them in parallel, where one thread's
+       pre-faulting would run before any rendering starts). Hints only: errors are ignored. */
     #  define FASTCTX_WARM_NS 300000000LL
     static long long fastctx_fresh_last_ns = -1;
 
@@ -92,7 +94,7 @@ cdef extern from *:
         return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
     }
 
-    static void fastctx_prepare_fresh(void *start, size_t size) {
+    static void fastctx_prepare_fresh(void *start, size_t size, int populate) {
         const uintptr_t huge = (uintptr_t)2 << 20;
         uintptr_t lo = ((uintptr_t)start + huge - 1) & ~(huge - 1);
         uintptr_t hi = ((uintptr_t)start + size) & ~(huge - 1);
@@ -100,7 +102,7 @@ cdef extern from *:
         if (size < 4 * huge || hi <= lo) return;
         if (last >= 0 && fastctx_now_ns() - last < FASTCTX_WARM_NS)
             madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-        else
+        else if (populate)
             madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
     }
 
@@ -109,7 +111,9 @@ cdef extern from *:
         __atomic_store_n(&fastctx_fresh_last_ns, fastctx_now_ns(), __ATOMIC_RELAXED);
     }
     #else
-    static void fastctx_prepare_fresh(void *start, size_t size) { (void)start; (void)size; }
+    static void fastctx_prepare_fresh(void *start, size_t size, int populate) {
+        (void)start; (void)size; (void)populate;
+    }
     static void fastctx_fresh_done(void) {}
     #endif
 
@@ -129,7 +133,7 @@ cdef extern from *:
     int buf_grow "fastctx_buf_grow"(fastctx_buf* b, size_t need) noexcept nogil
     int buf_init_owned "fastctx_buf_init_owned"(fastctx_buf* b, size_t capacity) noexcept nogil
     void buf_free "fastctx_buf_free"(fastctx_buf* b) noexcept nogil
-    void prepare_fresh "fastctx_prepare_fresh"(void* start, size_t size) noexcept nogil
+    void prepare_fresh "fastctx_prepare_fresh"(void* start, size_t size, int populate) noexcept nogil
     void fresh_done "fastctx_fresh_done"() noexcept nogil
 
 

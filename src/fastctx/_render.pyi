@@ -23,7 +23,7 @@ class Renderer:
         """Whole records from ``start`` into writable ``out`` -> ``(nbytes, rows, dropped)``."""
     def __reduce__(self) -> tuple[type[Renderer], tuple[Program]]: ...
 
-def prepare_output(address: int, size: int) -> None:
+def prepare_output(address: int, size: int, populate: bool = True) -> None:
     """Prepare the fresh pages of an output built in place (huge or pre-faulted pages)."""
 
 def output_done() -> None:

@@ -1054,7 +1054,7 @@ cdef class Renderer:
             while True:
                 buf_set(&out, <unsigned char*>bytes_ptr(obj), used, cap)
                 with nogil:
-                    prepare_fresh(out.start + used, cap - used)
+                    prepare_fresh(out.start + used, cap - used, 1)
                     st = render_range(&ctx, &out, &scratch, res.row, stop, &res)
                 used = out.pos - out.start
                 if st == ST_OK:
@@ -1153,11 +1153,12 @@ cdef class Renderer:
             PyMem_Free(slots)
 
 
-def prepare_output(size_t address, size_t size):
+def prepare_output(size_t address, size_t size, bint populate=True):
     """Prepare the fresh pages of an output being built in place (the threaded render's
-    ``bytes``) as ``render`` prepares its own; see ``prepare_fresh`` in ``_buffer.pxd``."""
+    ``bytes``) as ``render`` prepares its own, without pre-faulting them unless
+    ``populate``; see ``prepare_fresh`` in ``_buffer.pxd``."""
     with nogil:
-        prepare_fresh(<void*>address, size)
+        prepare_fresh(<void*>address, size, populate)
 
 
 def output_done():

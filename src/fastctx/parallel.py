@@ -363,7 +363,8 @@ class _Output:
         address = self._api[1](self.pointer)
         self.capacity = capacity
         self._raw = (ctypes.c_char * capacity).from_address(address)
-        _render.prepare_output(address, capacity)
+        # huge pages if warm; otherwise the rendering threads fault the pages in parallel
+        _render.prepare_output(address, capacity, populate=False)
         self.array = np.frombuffer(self._raw, dtype=np.uint8)
         self.view = memoryview(self.array)
 
