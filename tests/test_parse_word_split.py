@@ -1,6 +1,6 @@
 """The blank-split path of the parse kernel (``try_words``): a record of blank-separated values
 (the CLF presets) is split on its spaces, found in one pass with the bytes no clean value
-holds. It only ever accepts what the general path accepts, with the same values; everything
+holds (``test_parse_markup_split.py`` has the same path on JSON and XML records). It only ever accepts what the general path accepts, with the same values; everything
 else goes to the general path. Every test embeds the records it checks among plain ones, so
 that the path (which needs 64 bytes after a record's start) reaches them, checks that it
 ran, and requires the kernel with vector scans (and so the path) on, the kernel with them
@@ -55,11 +55,11 @@ def test_every_clf_preset_takes_the_path_in_auto_mode(api):
 @pytest.mark.parametrize("template, mode", [
     (CLF, "none"),  # free text may hold the separator: the general split decides
     (CLF, "json"),
-    (fastctx.preset("websocket", "json"), "auto"),
-    (fastctx.preset("websocket", "xml"), "auto"),
+    (fastctx.preset("websocket", "json"), "none"),
+    (fastctx.preset("websocket", "xml"), "none"),
     ("$context.requestId $context.requestId", "auto"),  # a variable used twice
     ("$context.requestId $context.routeKey $context.routeKey", "auto"),
-    ('$context.requestId "$context.routeKey" "$context.error.message"', "auto"),  # two texts
+    ("$context.requestId $context.routeKey:$context.error.message", "auto"),  # two texts
     ("$context.requestId:$context.status", "auto"),  # no space ends the first value
     ('$context.requestId [$context.requestTime] $context.status [$context.requestTime]', "auto"),
 ])
@@ -276,3 +276,17 @@ def test_rendered_records_read_back(route, caller, rid, status):
 
     assert (row["routeKey"], row["identity.caller"], row["requestId"], row["status"]) == (
         read(route), read(caller), read(rid), status)
+
+
+def test_a_value_to_decode_after_a_record_the_general_path_read():
+    # the general path leaves its clean flags behind: a value the path sends to the decoder
+    # is decoded, whatever the record before it left (here a routeKey read as it is by the
+    # unescaped retry)
+    unescaped = PLAIN.replace(b"sendmessage", b'say "hi"').rstrip(b"\n")
+    escaped = PLAIN.replace(b"sendmessage", b'say \\"x\\"').rstrip(b"\n")
+    program = compiled(CLF)
+    data = FILLER + unescaped + b"\n" + escaped + b"\n" + FILLER
+    result = both(program, data)
+    assert result.column("routeKey").to_pylist()[8:10] == ['say "hi"', 'say "x"']
+    assert result.stats.normalized == 1
+    expect_path(path_rows(program, data), 16)

@@ -16,7 +16,8 @@ A format of comma-separated fields (the CSV presets) first tries each record on 
 path, ``try_csv``: one vector pass finds the record's end, its commas (outside quotes) and the
 bytes its fields may not hold, and the fields are stored as the commas delimit them. It only
 accepts records that the general path reads the same way, and hands the rest to it. A format
-of blank-separated values (the CLF presets) is split likewise on its spaces (``try_words``).
+whose values each end at a byte a clean value never holds (the CLF presets' spaces, the
+quotes of the JSON presets, the tags of the XML preset) is split likewise (``try_words``).
 """
 
 cimport cython
@@ -94,6 +95,10 @@ cdef enum:
     # records take the general split).
     CSV_WORDS = 16
     CSV_GENERAL = 2  # try_csv: not decided here, the general path decides
+    # try_words' record passes: which bytes they flag (see ``_word_split_ok``)
+    WORDS_OFF = 0
+    WORDS_PLAIN = 1   # the controls, the space, '!', '"', DEL, bytes >= 0x80 and '\\'
+    WORDS_MARKUP = 2  # the same but '\\', and '&', "'", '<', '>'
 
 
 
@@ -171,7 +176,9 @@ cdef struct State:
     int32_t tail_open          # the last record ran to the end of the input, no newline found
     const uint8_t *time_seen   # a CLF time whose shape a scan has checked: not checked again
     int32_t csv_fast           # mode 0 is comma-separated fields: try_csv first
-    int32_t word_fast          # mode 0 is blank-separated values: try_words first
+    int32_t word_fast          # mode 0 is values that end at a flagged byte: try_words first
+                               # (WORDS_PLAIN or WORDS_MARKUP: the record pass to run)
+    int32_t word_mid           # the marked byte a clean middle value may hold (-1: none)
     int64_t fast_rows          # records the comma-split or blank-split path accepted (tests)
     const fastctx_vset *csv_set  # the bytes (besides commas) no clean string field of mode 0 holds
     int32_t keep_rejects       # on_error="collect"
@@ -235,9 +242,9 @@ cdef extern from *:
         }
         return (w << 6) + fastctx_msb64(m);
     }
-    /* 1 when every byte of r[a, b) marked in `words` is a space. */
-    static inline int fastctx_spaces_only(const uint64_t *words, const uint8_t *r, int64_t a,
-                                          int64_t b) {
+    /* 1 when every byte of r[a, b) marked in `words` is `byte` (-1: when none is marked). */
+    static inline int fastctx_marks_only(const uint64_t *words, const uint8_t *r, int64_t a,
+                                         int64_t b, int byte) {
         int64_t w, wb;
         uint64_t m;
         if (a >= b) return 1;
@@ -247,7 +254,7 @@ cdef extern from *:
         for (;;) {
             if (w == wb) m &= ~(uint64_t)0 >> (63 - ((b - 1) & 63));
             for (; m; m &= m - 1)
-                if (r[(w << 6) + fastctx_ctz64(m)] != 32) return 0;
+                if ((int)r[(w << 6) + fastctx_ctz64(m)] != byte) return 0;
             if (w == wb) return 1;
             m = words[++w];
         }
@@ -437,14 +444,16 @@ cdef extern from *:
             for (w++; w < nw; w++) words[w] = 0;
         }
     }
-    /* A record of blank-separated values from p (`try_words`), where `avail` bytes are
-       readable: sets *len to the bytes before its newline, and bit k of bw[k >> 6] when byte
-       k is a space or flagged: a control byte (LF, which ends the record, among them), DEL,
-       a byte >= 0x80, '!', '"' or a backslash. The flagged bytes are a superset of every
-       byte but the space that the string slots of such a format stop at or decode
-       (`_word_split_ok` checks it), fixed so that the test is two compares: x + 1 below
-       0x24 (signed) takes the controls, the space, '!', '"', DEL and the bytes >= 0x80 at
-       once ('!' only costs a value that holds one its general scan). The newline is
+    /* A record for `try_words` from p, where `avail` bytes are readable: sets *len to the
+       bytes before its newline, and bit k of bw[k >> 6] when byte k is flagged. Two passes:
+       - fastctx_word_record (CLF, JSON) flags the controls (LF, which ends the record,
+         among them), the space, '!', '"', DEL, the bytes >= 0x80 and the backslash;
+       - fastctx_markup_record (XML) the same but the backslash, and '&', '\'', '<', '>'.
+       The flagged bytes hold every byte that the string slots of such a format stop at or
+       decode (`_word_split_ok` checks it). They are fixed so that the test is a few
+       compares: x + 1 below 0x24 (signed) takes the controls, the space, '!', '"', DEL and
+       the bytes >= 0x80 at once ('!' only costs a value that holds one its general scan),
+       x | 1 == 0x27 takes '&' and '\'', x | 2 == 0x3E '<' and '>'. The newline is
        looked for in a word only when one of its bytes is one. Against marking the flagged
        bytes in a second array and looking for the newline among them, and clearing the
        bits past the record: CLF 1,652 -> 1,575 instructions per line (callgrind), and
@@ -456,53 +465,61 @@ cdef extern from *:
        when no byte of the words read is >= 0x80 (they hold the record: it is ASCII), else
        1, as it is when the function returns 0. */
     #if defined(__GNUC__)
-    __attribute__((noinline))
+    #  define FASTCTX_NOINLINE_FN __attribute__((noinline))
+    #else
+    #  define FASTCTX_NOINLINE_FN
     #endif
-    static int64_t fastctx_word_record(const uint8_t *p, int64_t avail, int64_t max,
-                                       uint64_t *bw, int64_t *len, int *high) {
-        int64_t w;
-        int j;
-        __m128i any = _mm_setzero_si128();
-        const __m128i one = _mm_set1_epi8(1), below = _mm_set1_epi8(0x24);
-        const __m128i bslash = _mm_set1_epi8(0x5C);
-        const __m128i newline = _mm_set1_epi8(10);
-        for (w = 0; w < max && (w << 6) + 64 <= avail; w++) {
-            const uint8_t *q = p + (w << 6);
-            uint64_t c = 0;
-            __m128i lf = _mm_setzero_si128();
-            /* the first read of the input: fetch the line a page ahead, where the hardware
-               prefetcher does not go */
-            _mm_prefetch((const char *)(q + 4096), _MM_HINT_T0);
-            #define FASTCTX_WORD_BLOCK(j) do { \
-                __m128i x = _mm_loadu_si128((const __m128i *)(q + 16 * j)); \
-                any = _mm_or_si128(any, x); \
-                __m128i hit = _mm_or_si128( \
-                    _mm_cmplt_epi8(_mm_add_epi8(x, one), below), _mm_cmpeq_epi8(x, bslash)); \
-                c |= (uint64_t)(unsigned)_mm_movemask_epi8(hit) << (16 * j); \
-                lf = _mm_or_si128(lf, _mm_cmpeq_epi8(x, newline)); \
-            } while (0)
-            FASTCTX_WORD_BLOCK(0);
-            FASTCTX_WORD_BLOCK(1);
-            FASTCTX_WORD_BLOCK(2);
-            FASTCTX_WORD_BLOCK(3);
-            #undef FASTCTX_WORD_BLOCK
-            bw[w] = c;
-            if (_mm_movemask_epi8(lf)) {
-                /* the record ends in this word: its first newline */
-                for (j = 0; j < 4; j++) {
-                    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                        _mm_loadu_si128((const __m128i *)(q + 16 * j)), newline));
-                    if (m) {
-                        *len = (w << 6) + 16 * j + fastctx_ctz(m);
-                        *high = _mm_movemask_epi8(any) != 0;
-                        return w + 1;
-                    }
-                }
-            }
-        }
-        *high = 1;
-        return 0;
+    /* The pass, with the flag test FLAG(x) (a vector of 0xFF where byte x is flagged). */
+    #define FASTCTX_WORD_RECORD(name, FLAG)                                                   \
+    static FASTCTX_NOINLINE_FN int64_t name(const uint8_t *p, int64_t avail, int64_t max,    \
+                                            uint64_t *bw, int64_t *len, int *high) {        \
+        int64_t w;                                                                          \
+        int j;                                                                              \
+        __m128i any = _mm_setzero_si128();                                                  \
+        const __m128i newline = _mm_set1_epi8(10);                                          \
+        for (w = 0; w < max && (w << 6) + 64 <= avail; w++) {                               \
+            const uint8_t *q = p + (w << 6);                                                \
+            uint64_t c = 0;                                                                 \
+            __m128i lf = _mm_setzero_si128();                                               \
+            /* the first read of the input: fetch the line a page ahead, where the hardware \
+               prefetcher does not go */                                                    \
+            _mm_prefetch((const char *)(q + 4096), _MM_HINT_T0);                            \
+            for (j = 0; j < 4; j++) {                                                       \
+                __m128i x = _mm_loadu_si128((const __m128i *)(q + 16 * j));                 \
+                any = _mm_or_si128(any, x);                                                 \
+                c |= (uint64_t)(unsigned)_mm_movemask_epi8(FLAG(x)) << (16 * j);            \
+                lf = _mm_or_si128(lf, _mm_cmpeq_epi8(x, newline));                          \
+            }                                                                               \
+            bw[w] = c;                                                                      \
+            if (_mm_movemask_epi8(lf)) {                                                    \
+                /* the record ends in this word: its first newline */                       \
+                for (j = 0; j < 4; j++) {                                                   \
+                    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(                \
+                        _mm_loadu_si128((const __m128i *)(q + 16 * j)), newline));          \
+                    if (m) {                                                                \
+                        *len = (w << 6) + 16 * j + fastctx_ctz(m);                          \
+                        *high = _mm_movemask_epi8(any) != 0;                                \
+                        return w + 1;                                                       \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        *high = 1;                                                                          \
+        return 0;                                                                           \
     }
+    /* x + 1 below 0x24, signed: the controls, the space, '!', '"', DEL, bytes >= 0x80 */
+    #define FASTCTX_FLAG_LOW(x) \
+        _mm_cmplt_epi8(_mm_add_epi8((x), _mm_set1_epi8(1)), _mm_set1_epi8(0x24))
+    /* ... and the backslash (CLF, JSON) */
+    #define FASTCTX_FLAG_WORDS(x) \
+        _mm_or_si128(FASTCTX_FLAG_LOW(x), _mm_cmpeq_epi8((x), _mm_set1_epi8(0x5C)))
+    /* ... and '&' and '\'' (x | 1 == 0x27), '<' and '>' (x | 2 == 0x3E): XML's markup */
+    #define FASTCTX_FLAG_MARKUP(x) \
+        _mm_or_si128(FASTCTX_FLAG_LOW(x), _mm_or_si128( \
+            _mm_cmpeq_epi8(_mm_or_si128((x), _mm_set1_epi8(1)), _mm_set1_epi8(0x27)), \
+            _mm_cmpeq_epi8(_mm_or_si128((x), _mm_set1_epi8(2)), _mm_set1_epi8(0x3E))))
+    FASTCTX_WORD_RECORD(fastctx_word_record, FASTCTX_FLAG_WORDS)
+    FASTCTX_WORD_RECORD(fastctx_markup_record, FASTCTX_FLAG_MARKUP)
     /* The first byte >= 0x80 in p[i, n), or n; stops early (for the scalar loop to go on)
        where a 16-byte block would pass `lim`. Reading up to `lim`, past the record, lets
        the tail of every record take a whole block too. */
@@ -545,6 +562,11 @@ cdef extern from *:
     static inline void fastctx_clear_from(uint64_t *words, int64_t nw, int64_t n) {}
     static inline int64_t fastctx_word_record(const uint8_t *p, int64_t avail, int64_t max,
                                               uint64_t *bw, int64_t *len, int *high) {
+        *high = 1;
+        return 0;
+    }
+    static inline int64_t fastctx_markup_record(const uint8_t *p, int64_t avail, int64_t max,
+                                                uint64_t *bw, int64_t *len, int *high) {
         *high = 1;
         return 0;
     }
@@ -708,11 +730,13 @@ cdef extern from *:
                                int *quoted) noexcept nogil
     int64_t fastctx_word_record(const uint8_t *p, int64_t avail, int64_t max, uint64_t *bw,
                                 int64_t *len, int *high) noexcept nogil
+    int64_t fastctx_markup_record(const uint8_t *p, int64_t avail, int64_t max, uint64_t *bw,
+                                  int64_t *len, int *high) noexcept nogil
     void fastctx_clear_bits(uint64_t *words, int64_t a, int64_t b) noexcept nogil
     int64_t fastctx_next_bit(const uint64_t *words, int64_t nw, int64_t a) noexcept nogil
     int64_t fastctx_prev_bit(const uint64_t *words, int64_t b) noexcept nogil
-    bint fastctx_spaces_only(const uint64_t *words, const uint8_t *r, int64_t a,
-                             int64_t b) noexcept nogil
+    bint fastctx_marks_only(const uint64_t *words, const uint8_t *r, int64_t a,
+                            int64_t b, int byte) noexcept nogil
     void fastctx_clear_from(uint64_t *words, int64_t nw, int64_t n) noexcept nogil
     bint fastctx_eq(const uint8_t *a, const uint8_t *b, int64_t n) noexcept nogil
     void fastctx_copy(uint8_t *dst, const uint8_t *src, int64_t n) noexcept nogil
@@ -1974,32 +1998,38 @@ cdef inline int store_word(State *st, const SlotC *sp, int32_t s, const uint8_t 
         return 1 if put_number(st, sp, s, fast, r, a, b, row, bit, canon) else 0
     if fast == FAST_COPY or clean:
         return put_clean_text(st, sp, r, a, b, row, bit, canon)
+    # decode_value copies a value its slot's clean flag marks: that flag may be left from
+    # the last record the general path split
+    st.clean[s] = 0
     return decode_into(st, r, a, b, sp, s, row, canon)
 
 
 cdef int try_words(State *st, const uint8_t *r, int64_t n, const uint64_t *bw, int64_t nw,
                    bint *canon) noexcept nogil:
-    """Mode 0 of a format of blank-separated values (``st.word_fast``), read off the
-    record's bits (``fastctx_word_record``): ``bw`` marks its spaces and flagged bytes.
+    """Mode 0 of a format whose values end at a flagged byte (``st.word_fast``: CLF's
+    blank-separated values, JSON's quoted ones, XML's elements), read off the record's bits
+    (``fastctx_word_record`` or ``fastctx_markup_record``): ``bw`` marks its flagged bytes.
     1 accepted, -1 a column needs room, 0 when the general path must decide. Each value is
     stored as soon as its span is known, as ``try_mode`` stores it after ``split``: the same
     spans, clean flags and values, so every record this accepts, the general path accepts
     alike.
 
     A forward slot's value ends at the first marked byte from its start and a backward
-    slot's value starts after the last one before its end; when that byte is a space, the
-    span is the value and it is clean. ``_word_split_ok`` checked that every byte but the
-    space that a string slot's scans stop at or decode is flagged, and that the space ends
-    each forward and backward slot (its literal starts or ends with it), so the general
-    scan ends at that same space and finds the value clean. When the byte is flagged, the
-    slot's general scan decides its span. A time reads its 26 bytes itself, an integer's
-    span runs to the space and is checked by ``parse_int`` (it rejects any byte that would
-    have ended the general scan earlier, and the record then goes to the general path), and
-    the slot left takes the middle. Every slot is its variable's first use, so the order of
+    slot's value starts after the last one before its end; when that byte is the first
+    byte of the literal after it (the last byte of the literal before it) -- a space in
+    CLF, '"' in JSON, '<' in XML -- the span is the value and it is clean.
+    ``_word_split_ok`` checked that every byte a string slot's scans stop at or decode is
+    flagged, and that the literal's byte is one of its stop bytes, so the general scan ends
+    at that same byte and finds the value clean. When the byte is another one, the slot's
+    general scan decides its span. A time reads its 26 bytes itself, an integer's span runs
+    to the marked byte and is checked by ``parse_int`` (it rejects any byte that would have
+    ended the general scan earlier, and the record then goes to the general path), and the
+    slot left takes the middle. Every slot is its variable's first use, so the order of
     the stores (from both ends) does not matter.
 
     Split first and stored by ``try_mode``'s loop, CLF took 1,796 instructions per line
-    (callgrind); stored here, 1,652.
+    (callgrind); stored here, 1,652. JSON and XML, split by ``split``: 1,997 and 2,282;
+    here 1,747 and 2,030.
     """
     cdef const SlotC *slots = st.slots
     cdef int32_t nslots = st.nslots
@@ -2037,10 +2067,12 @@ cdef int try_words(State *st, const uint8_t *r, int64_t n, const uint64_t *bw, i
             end = fastctx_next_bit(bw, nw, front)
             if end < 0 or end >= back:
                 return 0
-            if r[end] == 32:
-                # the literal starts with this space: the rest of it is compared
+            if r[end] == sp.after[0]:
+                # the literal starts with this byte: the rest of it is compared
                 clean = True
-                if end + llen > back or not same_bytes(r + end + 1, sp.after + 1, llen - 1):
+                if end + llen > back or not (
+                        same_bytes(r + end + 1, sp.after + 1, llen - 1) if llen <= 4
+                        else fastctx_eq(r + end + 1, sp.after + 1, llen - 1)):
                     return 0
             elif sp.fast == FAST_INT:
                 return 0  # not an integer (parse_int would reject the span)
@@ -2061,10 +2093,12 @@ cdef int try_words(State *st, const uint8_t *r, int64_t n, const uint64_t *bw, i
         if start < front:
             return 0
         llen = sp.before_len
-        if start > front and r[start - 1] == 32:
-            # the literal ends with this space: the rest of it is compared
+        if start > front and r[start - 1] == sp.before[llen - 1]:
+            # the literal ends with this byte: the rest of it is compared
             clean = True
-            if start - llen < front or not same_bytes(r + start - llen, sp.before, llen - 1):
+            if start - llen < front or not (
+                    same_bytes(r + start - llen, sp.before, llen - 1) if llen <= 4
+                    else fastctx_eq(r + start - llen, sp.before, llen - 1)):
                 return 0
         elif sp.fast == FAST_INT:
             return 0  # not an integer (parse_int would reject the span)
@@ -2080,7 +2114,7 @@ cdef int try_words(State *st, const uint8_t *r, int64_t n, const uint64_t *bw, i
         back = start - llen
         j -= 1
     # the slot left takes the rest (``_word_split_ok`` admits no plan with more than one)
-    clean = (fastctx_spaces_only(bw, r, front, back)
+    clean = (fastctx_marks_only(bw, r, front, back, st.word_mid)
              or fastctx_vfind(slots[i].vdec, r, front, back, st.rlim) == back)
     return store_word(st, slots + i, i, r, front, back, clean, row, bit, canon)
 
@@ -2262,9 +2296,11 @@ cdef int run(State *st) noexcept nogil:
             quoted = 0
             nw = fastctx_csv_record(st.csv_set, buf + pos, size - pos, CSV_WORDS, st.csv_quotes,
                                     cw, sw, &n, &quoted)
-        elif st.word_fast:
-            # cw: the record's spaces and flagged bytes (try_words)
+        elif st.word_fast == WORDS_PLAIN:
+            # cw: the record's flagged bytes (try_words)
             nw = fastctx_word_record(buf + pos, size - pos, CSV_WORDS, cw, &n, &high)
+        elif st.word_fast == WORDS_MARKUP:
+            nw = fastctx_markup_record(buf + pos, size - pos, CSV_WORDS, cw, &n, &high)
         if nw:
             end = pos + n  # the newline that ends the record
         else:
@@ -2846,58 +2882,85 @@ def _csv_split_set(ints, comb, decode, literals):
     return vector_set(members) if usable else None
 
 
-# What ``fastctx_word_record`` flags: the controls, DEL, every byte >= 0x80, '!', '"' and '\\'.
-_WORD_FLAGGED = np.zeros(256, dtype=bool)
-_WORD_FLAGGED[:0x20] = _WORD_FLAGGED[0x7F:] = True
-_WORD_FLAGGED[[0x21, 0x22, 0x5C]] = True
+# What the record passes of ``try_words`` flag: ``fastctx_word_record`` the controls, the
+# space, '!', '"', DEL, every byte >= 0x80 and the backslash; ``fastctx_markup_record`` the
+# same but the backslash, and '&', "'", '<' and '>'.
+_FLAGGED_LOW = np.zeros(256, dtype=bool)
+_FLAGGED_LOW[:0x23] = _FLAGGED_LOW[0x7F:] = True
+_WORD_FLAGGED = _FLAGGED_LOW.copy()
+_WORD_FLAGGED[0x5C] = True
+_MARKUP_FLAGGED = _FLAGGED_LOW.copy()
+_MARKUP_FLAGGED[[0x26, 0x27, 0x3C, 0x3E]] = True
+_WORD_PASSES = ((WORDS_PLAIN, _WORD_FLAGGED), (WORDS_MARKUP, _MARKUP_FLAGGED))
 
 
 def _word_split_ok(plan, ints, comb, bcomb, decode):
-    """Whether mode 0 is a row of blank-separated values ``try_words`` can split.
+    """Whether ``try_words`` can split mode 0, and how: ``(pass, mid)``, the record pass
+    (``WORDS_PLAIN`` or ``WORDS_MARKUP``, ``WORDS_OFF`` when it cannot) and the marked byte a
+    clean middle value may hold (-1: none).
 
     It can when every slot is the first use of its variable and the plan's resolution
     (``parseplan.resolution``) is forward slots, one middle slot and backward slots (no
-    leftmost split), where a forward slot is a CLF time or ends at a space that starts the
-    literal after it, a backward slot starts after a space that ends the literal before it,
-    each of them an integer (checked by its parser) or a token or text whose scans stop at
-    the space and at no other byte that ``fastctx_word_record`` does not flag, and the
-    middle slot is a token or text that decodes no byte it does not flag. Then a span
-    between spaces with no flagged byte is what the general scan finds, and clean.
+    leftmost split), where a forward slot is a CLF time or ends at a flagged byte that starts
+    the literal after it and is one of its stop bytes (a space in CLF, '"' in JSON, '<' or
+    '"' in XML), a backward slot starts after a flagged stop byte that ends the literal
+    before it, each of them an integer (checked by its parser) or a token or text whose
+    scans stop at and decode no byte the pass does not flag, and the middle slot is a token
+    or text that decodes no byte the pass does not flag, or an integer. Then a span that
+    ends at such a byte with no flagged byte before it is what the general scan finds, and
+    clean.
     """
     slots = plan.modes[0]
     roles = resolution(slots)
     if not slots or "split" in roles:
-        return False
-    space = 0x20
-    for s, (sp, role) in enumerate(zip(slots, roles)):
+        return WORDS_OFF, -1
+    for pass_, flagged in _WORD_PASSES:
+        mid = _word_split_mid(plan, ints, comb, bcomb, decode, roles, flagged)
+        if mid is not None:
+            return pass_, mid
+    return WORDS_OFF, -1
+
+
+def _word_split_mid(plan, ints, comb, bcomb, decode, roles, flagged):
+    """``_word_split_ok`` for one record pass (its ``flagged`` bytes): None when it cannot
+    split, else the marked byte a clean middle value may hold: the space when the middle
+    slot does not decode it and the pass marks it, else -1 (no marked byte at all)."""
+    mid = -1
+    for s, role in enumerate(roles):
         form, vtype, first = ints[0, s, 4], ints[0, s, 2], ints[0, s, 1]
         if not first or form not in (FORM_STOP, FORM_TIME):
-            return False
+            return None
         text = vtype in (VT_TOKEN, VT_TEXT)
         if role == "middle":
-            if form != FORM_STOP or not text or decode[0, s, space] or np.any(
-                    (decode[0, s] != 0) & ~_WORD_FLAGGED):
-                return False
+            if form != FORM_STOP:
+                return None
+            if vtype in (VT_INT, VT_EPOCH_MS):
+                continue  # its parser checks the whole rest
+            if not text or np.any((decode[0, s] != 0) & ~flagged):
+                return None
+            if not decode[0, s, 0x20]:
+                mid = 0x20
             continue
         if form == FORM_TIME:
             if role != "forward" or vtype != VT_CLF_TIME:
-                return False
+                return None
             continue
         if role == "forward":
-            ends = plan.literals[s + 1][:1] == b" " and comb[0, s, space] & 1
+            edge = plan.literals[s + 1][:1]
+            ends = edge and flagged[edge[0]] and comb[0, s, edge[0]] & 1
         else:
-            ends = plan.literals[s][-1:] == b" " and bcomb[0, s, space] & 1
+            edge = plan.literals[s][-1:]
+            ends = edge and flagged[edge[0]] and bcomb[0, s, edge[0]] & 1
         if not ends:
-            return False
+            return None
         if vtype in (VT_INT, VT_EPOCH_MS):
             continue
         if not text:
-            return False
+            return None
         scanned = ((comb[0, s] & 3) != 0) | ((bcomb[0, s] & 3) != 0)
-        scanned[space] = False
-        if np.any(scanned & ~_WORD_FLAGGED):
-            return False
-    return True
+        if np.any(scanned & ~flagged):
+            return None
+    return mid
 
 
 # A set the kernel never uses (tier -1), for every scan of a parse with the vector scans off.
@@ -3027,7 +3090,7 @@ cdef class Parser:
     cdef object _plain
     cdef object _vsets
     cdef object _csv_set
-    cdef bint _word_fast
+    cdef int _word_fast, _word_mid
     # as the last parse found (None at first): string bytes per row of each column, and input
     # bytes per accepted row
     cdef object _bytes_per_row
@@ -3062,8 +3125,8 @@ cdef class Parser:
         self._vsets = np.frombuffer(b"".join(sets) or bytes(VSET_SIZE), dtype=np.uint8)
         csv_set = _csv_split_set(self._ints, self._comb, decode, self.plan.literals)
         self._csv_set = None if csv_set is None else np.frombuffer(csv_set, dtype=np.uint8)
-        self._word_fast = csv_set is None and _word_split_ok(
-            self.plan, self._ints, self._comb, self._bcomb, decode)
+        self._word_fast, self._word_mid = (WORDS_OFF, -1) if csv_set is not None else (
+            _word_split_ok(self.plan, self._ints, self._comb, self._bcomb, decode))
         for array in (self._ints, self._tables, self._lit_off, self._kinds, self._comb, self._bcomb,
                       self._plain):
             array.setflags(write=False)
@@ -3278,7 +3341,8 @@ cdef class Parser:
         st.time_seen = NULL
         st.csv_fast = self._csv_set is not None and fastctx_parse_simd
         st.csv_set = <const fastctx_vset *>&csv_set[0]
-        st.word_fast = self._word_fast and fastctx_parse_simd
+        st.word_fast = self._word_fast if fastctx_parse_simd else WORDS_OFF
+        st.word_mid = self._word_mid
         st.keep_rejects = on_error == "collect"
         st.slots = slot_ptr
         st.pool = &pool[0]
