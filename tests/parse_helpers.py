@@ -21,10 +21,11 @@ def assert_same(kernel, ref) -> None:
     assert kernel.num_rows == stats.accepted
 
 
-def _kernel(program, data, on_error, line_base, offset_base, simd: bool):
+def _kernel(program, data, on_error, line_base, offset_base, simd: bool, avx2: bool = True):
     # The table-scan run also gives every column buffer its own mapping, however small, so
     # that the growth by remapping runs on test-sized inputs.
     old = _parse._use_simd(simd)
+    old_avx2 = _parse._use_avx2(avx2)
     old_map = _parse._map_threshold(1)
     if simd:
         _parse._map_threshold(old_map)
@@ -32,33 +33,43 @@ def _kernel(program, data, on_error, line_base, offset_base, simd: bool):
         return _parse.Parser(program).parse(data, on_error, line_base, offset_base)
     finally:
         _parse._use_simd(old)
+        _parse._use_avx2(old_avx2)
         _parse._map_threshold(old_map)
 
 
+# whether the kernel has the 32-byte record passes here (then the 16-byte ones run too)
+HAVE_AVX2 = _parse._use_avx2(True)
+
+
 def both(program, data, on_error: str = "collect", line_base: int = 1, offset_base: int = 0):
-    """Parse with the kernel (vector scans on and off) and the reference; all must agree
-    (results or errors)."""
+    """Parse with the kernel (vector scans on and off; on, with the 32-byte record passes
+    and without them where the CPU has AVX2) and the reference; all must agree (results or
+    errors)."""
     errors = []
     results = []
-    for parse in (
+    runs = [
         lambda: _kernel(program, data, on_error, line_base, offset_base, True),
         lambda: _kernel(program, data, on_error, line_base, offset_base, False),
         lambda: reference.parse(program, data, on_error, line_base, offset_base),
-    ):
+    ]
+    if HAVE_AVX2:
+        runs.insert(1, lambda: _kernel(program, data, on_error, line_base, offset_base, True,
+                                       avx2=False))
+    for parse in runs:
         try:
             results.append(parse())
         except ParseError as exc:
             errors.append(exc)
     if errors:
-        assert len(errors) == 3, f"only some of kernel/table kernel/reference raised: {errors}"
+        assert len(errors) == len(runs), f"only some of the kernels/reference raised: {errors}"
         ref_error = errors[-1]
         for kernel_error in errors[:-1]:
             for attr in ("reason", "line", "offset", "column", "expected", "raw"):
                 assert getattr(kernel_error, attr) == getattr(ref_error, attr), attr
             assert str(kernel_error) == str(ref_error)
         raise errors[0]
-    assert_same(results[0], results[2])
-    assert_same(results[1], results[2])
+    for kernel in results[:-1]:
+        assert_same(kernel, results[-1])
     return results[0]
 
 

@@ -518,8 +518,70 @@ cdef extern from *:
         _mm_or_si128(FASTCTX_FLAG_LOW(x), _mm_or_si128( \
             _mm_cmpeq_epi8(_mm_or_si128((x), _mm_set1_epi8(1)), _mm_set1_epi8(0x27)), \
             _mm_cmpeq_epi8(_mm_or_si128((x), _mm_set1_epi8(2)), _mm_set1_epi8(0x3E))))
-    FASTCTX_WORD_RECORD(fastctx_word_record, FASTCTX_FLAG_WORDS)
-    FASTCTX_WORD_RECORD(fastctx_markup_record, FASTCTX_FLAG_MARKUP)
+    FASTCTX_WORD_RECORD(fastctx_word_record_sse2, FASTCTX_FLAG_WORDS)
+    FASTCTX_WORD_RECORD(fastctx_markup_record_sse2, FASTCTX_FLAG_MARKUP)
+    /* The same passes 32 bytes a step where the CPU has AVX2 (checked at import; GCC and
+       Clang on x86-64 only; the rest of the module stays SSE2): instructions per line
+       (callgrind), CLF 1,518 -> 1,416, JSON 1,747 -> 1,582, XML 2,030 -> 1,770. */
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #  include <immintrin.h>
+    #  define FASTCTX_AVX2_PASSES 1
+    #  define FASTCTX_WORD_RECORD_AVX2(name, FLAG)                                              \
+    __attribute__((target("avx2"), noinline))                                                 \
+    static int64_t name(const uint8_t *p, int64_t avail, int64_t max, uint64_t *bw,          \
+                        int64_t *len, int *high) {                                            \
+        int64_t w;                                                                            \
+        __m256i any = _mm256_setzero_si256();                                                 \
+        const __m256i newline = _mm256_set1_epi8(10);                                         \
+        for (w = 0; w < max && (w << 6) + 64 <= avail; w++) {                                 \
+            const uint8_t *q = p + (w << 6);                                                  \
+            __m256i a, b;                                                                     \
+            uint64_t nl;                                                                      \
+            _mm_prefetch((const char *)(q + 4096), _MM_HINT_T0);                              \
+            a = _mm256_loadu_si256((const __m256i *)q);                                       \
+            b = _mm256_loadu_si256((const __m256i *)(q + 32));                                \
+            any = _mm256_or_si256(any, _mm256_or_si256(a, b));                                \
+            bw[w] = (uint64_t)(uint32_t)_mm256_movemask_epi8(FLAG(a))                         \
+                    | (uint64_t)(uint32_t)_mm256_movemask_epi8(FLAG(b)) << 32;                \
+            nl = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, newline))      \
+                 | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, newline)) << 32; \
+            if (nl) {                                                                         \
+                *len = (w << 6) + fastctx_ctz64(nl);                                          \
+                *high = _mm256_movemask_epi8(any) != 0;                                       \
+                return w + 1;                                                                 \
+            }                                                                                 \
+        }                                                                                     \
+        *high = 1;                                                                            \
+        return 0;                                                                             \
+    }
+    #  define FASTCTX_FLAG256_LOW(x) \
+        _mm256_cmpgt_epi8(_mm256_set1_epi8(0x24), _mm256_add_epi8((x), _mm256_set1_epi8(1)))
+    #  define FASTCTX_FLAG256_WORDS(x) \
+        _mm256_or_si256(FASTCTX_FLAG256_LOW(x), _mm256_cmpeq_epi8((x), _mm256_set1_epi8(0x5C)))
+    #  define FASTCTX_FLAG256_MARKUP(x) \
+        _mm256_or_si256(FASTCTX_FLAG256_LOW(x), _mm256_or_si256( \
+            _mm256_cmpeq_epi8(_mm256_or_si256((x), _mm256_set1_epi8(1)), _mm256_set1_epi8(0x27)), \
+            _mm256_cmpeq_epi8(_mm256_or_si256((x), _mm256_set1_epi8(2)), _mm256_set1_epi8(0x3E))))
+    FASTCTX_WORD_RECORD_AVX2(fastctx_word_record_avx2, FASTCTX_FLAG256_WORDS)
+    FASTCTX_WORD_RECORD_AVX2(fastctx_markup_record_avx2, FASTCTX_FLAG256_MARKUP)
+    static int fastctx_parse_avx2 = 0;
+    static int fastctx_cpu_avx2(void) { return __builtin_cpu_supports("avx2") != 0; }
+    static inline int64_t fastctx_word_record(const uint8_t *p, int64_t avail, int64_t max,
+                                              uint64_t *bw, int64_t *len, int *high) {
+        return fastctx_parse_avx2 ? fastctx_word_record_avx2(p, avail, max, bw, len, high)
+                                  : fastctx_word_record_sse2(p, avail, max, bw, len, high);
+    }
+    static inline int64_t fastctx_markup_record(const uint8_t *p, int64_t avail, int64_t max,
+                                                uint64_t *bw, int64_t *len, int *high) {
+        return fastctx_parse_avx2 ? fastctx_markup_record_avx2(p, avail, max, bw, len, high)
+                                  : fastctx_markup_record_sse2(p, avail, max, bw, len, high);
+    }
+    #else
+    static int fastctx_parse_avx2 = 0;
+    static int fastctx_cpu_avx2(void) { return 0; }
+    #  define fastctx_word_record fastctx_word_record_sse2
+    #  define fastctx_markup_record fastctx_markup_record_sse2
+    #endif
     /* The first byte >= 0x80 in p[i, n), or n; stops early (for the scalar loop to go on)
        where a 16-byte block would pass `lim`. Reading up to `lim`, past the record, lets
        the tail of every record take a whole block too. */
@@ -570,6 +632,8 @@ cdef extern from *:
         *high = 1;
         return 0;
     }
+    static int fastctx_parse_avx2 = 0;
+    static int fastctx_cpu_avx2(void) { return 0; }
     #endif
     /* Table-driven byte scans, four bytes per step: the loads are independent, so the CPU
        overlaps them, and one branch covers four bytes. On the CLF preset this cut the
@@ -719,6 +783,8 @@ cdef extern from *:
     ctypedef struct fastctx_vset:
         int32_t usable
     int fastctx_parse_simd
+    int fastctx_parse_avx2
+    int fastctx_cpu_avx2() noexcept nogil
     int64_t fastctx_ascii_run(const uint8_t *p, int64_t i, int64_t n, int64_t lim) noexcept nogil
     int64_t fastctx_csv_end(const uint8_t *buf, int64_t size, int64_t pos) noexcept nogil
     int64_t fastctx_vfind(const fastctx_vset *s, const uint8_t *r, int64_t i, int64_t end,
@@ -2993,6 +3059,18 @@ def _use_simd(bint enabled):
     cdef bint old = fastctx_parse_simd
     fastctx_parse_simd = enabled and FASTCTX_HAVE_SSE2
     fastctx_parse_words = enabled and FASTCTX_SWAR_TIME
+    return old
+
+
+fastctx_parse_avx2 = fastctx_cpu_avx2()
+
+
+def _use_avx2(bint enabled):
+    """Turn the 32-byte record passes of ``try_words`` on (where the CPU has AVX2) or off
+    (the 16-byte ones; tests run both); returns the previous setting."""
+    global fastctx_parse_avx2
+    cdef bint old = fastctx_parse_avx2
+    fastctx_parse_avx2 = enabled and fastctx_cpu_avx2()
     return old
 
 
