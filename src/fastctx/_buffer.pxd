@@ -68,6 +68,9 @@ cdef extern from *:
     #if defined(__linux__)
     #  include <sys/mman.h>
     #  include <time.h>
+    #  ifndef MADV_HUGEPAGE
+    #    define MADV_HUGEPAGE 14  /* Linux 2.6.38 */
+    #  endif
     #  ifndef MADV_POPULATE_WRITE
     #    define MADV_POPULATE_WRITE 23  /* Linux 5.14; older kernels refuse it, a no-op */
     #  endif
