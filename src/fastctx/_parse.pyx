@@ -571,7 +571,6 @@ cdef extern from *:
        (callgrind), CLF 1,518 -> 1,416, JSON 1,747 -> 1,582, XML 2,030 -> 1,770. */
     #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     #  include <immintrin.h>
-    #  define FASTCTX_AVX2_PASSES 1
     #  define FASTCTX_WORD_RECORD_AVX2(name, FLAG)                                              \
     __attribute__((target("avx2"), noinline))                                                 \
     static int64_t name(const uint8_t *p, int64_t avail, int64_t max, uint64_t *bw,          \
