@@ -413,14 +413,17 @@ cdef extern from *:
         const __m128i s1 = _mm_loadu_si128((const __m128i *)s->single[1]);                    \
         const __m128i lo = _mm_loadu_si128((const __m128i *)s->lo[0]);                        \
         const __m128i width = _mm_loadu_si128((const __m128i *)s->width[0]);
+    /* The members of a set of tier 1 among the bytes of x, at either vector width: P is the
+       intrinsics' prefix (_mm, _mm256), S the suffix of the bitwise ones (si128, si256). */
+    #define FASTCTX_CSV_HIT(P, S, x, s0, s1, lo, width, zero)                                  \
+        P##_or_##S(P##_or_##S(P##_cmpeq_epi8((x), (s0)), P##_cmpeq_epi8((x), (s1))),          \
+                   P##_cmpeq_epi8(P##_subs_epu8(P##_sub_epi8((x), (lo)), (width)), (zero)))
     /* a set of tier 1 (the CSV presets'), tested without the tier branches; the four blocks
        written out: as a loop, its counter and shifts cost about 70 instructions per CSV
        line (callgrind) */
     #define FASTCTX_CSV_BLOCK(j) do {                                                         \
             __m128i x = _mm_loadu_si128((const __m128i *)(q + 16 * j));                       \
-            __m128i hit = _mm_or_si128(                                                       \
-                _mm_or_si128(_mm_cmpeq_epi8(x, s0), _mm_cmpeq_epi8(x, s1)),                   \
-                _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(x, lo), width), zero));             \
+            __m128i hit = FASTCTX_CSV_HIT(_mm, si128, x, s0, s1, lo, width, zero);            \
             c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, comma)) << (16 * j); \
             b |= (uint64_t)((unsigned)_mm_movemask_epi8(hit) ^ invert) << (16 * j);           \
         } while (0)
@@ -460,9 +463,7 @@ cdef extern from *:
         const uint64_t invert2 = (uint64_t)invert * 0x0001000100010001ULL;
     #  define FASTCTX_CSV_HALF(h) do {                                                        \
             __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * h));                    \
-            __m256i hit = _mm256_or_si256(                                                    \
-                _mm256_or_si256(_mm256_cmpeq_epi8(x, s02), _mm256_cmpeq_epi8(x, s12)),        \
-                _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, lo2), width2), zero2)); \
+            __m256i hit = FASTCTX_CSV_HIT(_mm256, si256, x, s02, s12, lo2, width2, zero2);    \
             c |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, comma2)) << (32 * h); \
             b |= (uint64_t)(uint32_t)_mm256_movemask_epi8(hit) << (32 * h);                   \
         } while (0)
@@ -515,7 +516,7 @@ cdef extern from *:
     #else
     #  define FASTCTX_NOINLINE_FN
     #endif
-    /* The pass, with the flag test FLAG(x) (a vector of 0xFF where byte x is flagged). */
+    /* The pass, with the flag test FLAG(P, S, x) (0xFF where a byte of x is flagged). */
     #define FASTCTX_WORD_RECORD(name, FLAG)                                                   \
     static FASTCTX_NOINLINE_FN int64_t name(const uint8_t *p, int64_t avail, int64_t max,    \
                                             uint64_t *bw, int64_t *len, int *high) {        \
@@ -533,7 +534,7 @@ cdef extern from *:
             for (j = 0; j < 4; j++) {                                                       \
                 __m128i x = _mm_loadu_si128((const __m128i *)(q + 16 * j));                 \
                 any = _mm_or_si128(any, x);                                                 \
-                c |= (uint64_t)(unsigned)_mm_movemask_epi8(FLAG(x)) << (16 * j);            \
+                c |= (uint64_t)(unsigned)_mm_movemask_epi8(FLAG(_mm, si128, x)) << (16 * j); \
                 lf = _mm_or_si128(lf, _mm_cmpeq_epi8(x, newline));                          \
             }                                                                               \
             bw[w] = c;                                                                      \
@@ -553,17 +554,19 @@ cdef extern from *:
         *high = 1;                                                                          \
         return 0;                                                                           \
     }
-    /* x + 1 below 0x24, signed: the controls, the space, '!', '"', DEL, bytes >= 0x80 */
-    #define FASTCTX_FLAG_LOW(x) \
-        _mm_cmplt_epi8(_mm_add_epi8((x), _mm_set1_epi8(1)), _mm_set1_epi8(0x24))
+    /* The flag tests at either vector width (P the intrinsics' prefix, _mm or _mm256; S the
+       suffix of the bitwise ones, si128 or si256). 0x24 above x + 1, signed: the controls,
+       the space, '!', '"', DEL, bytes >= 0x80 */
+    #define FASTCTX_FLAG_LOW(P, S, x) \
+        P##_cmpgt_epi8(P##_set1_epi8(0x24), P##_add_epi8((x), P##_set1_epi8(1)))
     /* ... and the backslash (CLF, JSON) */
-    #define FASTCTX_FLAG_WORDS(x) \
-        _mm_or_si128(FASTCTX_FLAG_LOW(x), _mm_cmpeq_epi8((x), _mm_set1_epi8(0x5C)))
+    #define FASTCTX_FLAG_WORDS(P, S, x) \
+        P##_or_##S(FASTCTX_FLAG_LOW(P, S, x), P##_cmpeq_epi8((x), P##_set1_epi8(0x5C)))
     /* ... and '&' and '\'' (x | 1 == 0x27), '<' and '>' (x | 2 == 0x3E): XML's markup */
-    #define FASTCTX_FLAG_MARKUP(x) \
-        _mm_or_si128(FASTCTX_FLAG_LOW(x), _mm_or_si128( \
-            _mm_cmpeq_epi8(_mm_or_si128((x), _mm_set1_epi8(1)), _mm_set1_epi8(0x27)), \
-            _mm_cmpeq_epi8(_mm_or_si128((x), _mm_set1_epi8(2)), _mm_set1_epi8(0x3E))))
+    #define FASTCTX_FLAG_MARKUP(P, S, x) \
+        P##_or_##S(FASTCTX_FLAG_LOW(P, S, x), P##_or_##S( \
+            P##_cmpeq_epi8(P##_or_##S((x), P##_set1_epi8(1)), P##_set1_epi8(0x27)), \
+            P##_cmpeq_epi8(P##_or_##S((x), P##_set1_epi8(2)), P##_set1_epi8(0x3E))))
     FASTCTX_WORD_RECORD(fastctx_word_record_sse2, FASTCTX_FLAG_WORDS)
     FASTCTX_WORD_RECORD(fastctx_markup_record_sse2, FASTCTX_FLAG_MARKUP)
     /* The same passes 32 bytes a step where the CPU has AVX2 (checked at import; GCC and
@@ -586,8 +589,8 @@ cdef extern from *:
             a = _mm256_loadu_si256((const __m256i *)q);                                       \
             b = _mm256_loadu_si256((const __m256i *)(q + 32));                                \
             any = _mm256_or_si256(any, _mm256_or_si256(a, b));                                \
-            bw[w] = (uint64_t)(uint32_t)_mm256_movemask_epi8(FLAG(a))                         \
-                    | (uint64_t)(uint32_t)_mm256_movemask_epi8(FLAG(b)) << 32;                \
+            bw[w] = (uint64_t)(uint32_t)_mm256_movemask_epi8(FLAG(_mm256, si256, a))          \
+                    | (uint64_t)(uint32_t)_mm256_movemask_epi8(FLAG(_mm256, si256, b)) << 32; \
             nl = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, newline))      \
                  | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, newline)) << 32; \
             if (nl) {                                                                         \
@@ -599,16 +602,8 @@ cdef extern from *:
         *high = 1;                                                                            \
         return 0;                                                                             \
     }
-    #  define FASTCTX_FLAG256_LOW(x) \
-        _mm256_cmpgt_epi8(_mm256_set1_epi8(0x24), _mm256_add_epi8((x), _mm256_set1_epi8(1)))
-    #  define FASTCTX_FLAG256_WORDS(x) \
-        _mm256_or_si256(FASTCTX_FLAG256_LOW(x), _mm256_cmpeq_epi8((x), _mm256_set1_epi8(0x5C)))
-    #  define FASTCTX_FLAG256_MARKUP(x) \
-        _mm256_or_si256(FASTCTX_FLAG256_LOW(x), _mm256_or_si256( \
-            _mm256_cmpeq_epi8(_mm256_or_si256((x), _mm256_set1_epi8(1)), _mm256_set1_epi8(0x27)), \
-            _mm256_cmpeq_epi8(_mm256_or_si256((x), _mm256_set1_epi8(2)), _mm256_set1_epi8(0x3E))))
-    FASTCTX_WORD_RECORD_AVX2(fastctx_word_record_avx2, FASTCTX_FLAG256_WORDS)
-    FASTCTX_WORD_RECORD_AVX2(fastctx_markup_record_avx2, FASTCTX_FLAG256_MARKUP)
+    FASTCTX_WORD_RECORD_AVX2(fastctx_word_record_avx2, FASTCTX_FLAG_WORDS)
+    FASTCTX_WORD_RECORD_AVX2(fastctx_markup_record_avx2, FASTCTX_FLAG_MARKUP)
     static int fastctx_parse_avx2 = 0;
     static int fastctx_cpu_avx2(void) { return __builtin_cpu_supports("avx2") != 0; }
     static inline int64_t fastctx_word_record(const uint8_t *p, int64_t avail, int64_t max,
