@@ -244,6 +244,35 @@ def test_render_start_stop_ranges_match_the_reference():
         both(fmt, batch, start, stop)
 
 
+def _quote_placements():
+    """Values of 1 to 40 bytes with a quote at every position, and with two quotes at every
+    pair of distances, each once in the middle of its column and once as its last value."""
+    values = []
+    for n in range(1, 41):
+        for at in range(n):
+            values.append("a" * at + '"' + "b" * (n - at - 1))
+    for gap in range(0, 20):
+        values.append('x,"' + "y" * gap + '"' + "z" * (19 - gap))
+    return values
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_csv_quotes_double_at_every_position_and_at_the_column_end(quoted):
+    # the quote doubling takes 16 bytes a step where the column's bytes allow and byte by
+    # byte near their end; every placement reads back through the csv module. A `quoted`
+    # variable's value is written with its own quotes, so it is always a quoted field.
+    second = "error.messageString" if quoted else "routeKey"
+    fmt = fastctx.compile(f"$context.requestId,$context.{second},$context.status")
+    assert fmt.shape == "csv"
+    values = _quote_placements()
+    for order in (values, values[::-1]):
+        batch = Batch.from_pydict({"requestId": order, second: order, "status": [1] * len(order)})
+        out, _ = both(fmt, batch)
+        rows = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))
+        assert [r[0] for r in rows] == order
+        assert [r[1] for r in rows] == ['"' + v + '"' if quoted else v for v in order]
+
+
 EVENTS_SMALL = {
     "requestId": ["a", "b,c", 'd"e', None, "f\ng"],
     "identity.sourceIp": ["1.2.3.4", "", None, "::1", "x y"],

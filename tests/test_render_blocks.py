@@ -1,6 +1,6 @@
 """The render kernel's block loop and clean-span scan against the reference: long random
 columns with bytes to escape at every 16/32-byte boundary, blocks of 128 rows cut anywhere,
-vector scans on and off, and ``render_into`` buffers of any size."""
+vector scans (and the AVX2 offsets check) on and off, and ``render_into`` buffers of any size."""
 
 import random
 
@@ -52,6 +52,7 @@ def test_kernel_equals_reference_over_random_blocks(seed):
                 ends = np.cumsum([len(_reference.render(fmt.program, b, i, i + 1)[0]) for i in range(rows)])
                 for simd in (True, False):
                     old = _render._use_simd(simd)
+                    old_avx2 = _render._use_avx2(simd)
                     try:
                         renderer = _render.Renderer(fmt.program)
                         assert renderer.render(cols, 0, rows) == ref, (api, template, escape, simd)
@@ -65,3 +66,35 @@ def test_kernel_equals_reference_over_random_blocks(seed):
                         assert nrows == rows or ends[nrows] > size
                     finally:
                         _render._use_simd(old)
+                        _render._use_avx2(old_avx2)
+
+
+@pytest.mark.parametrize("avx2", [True, False])
+def test_a_bad_offset_anywhere_in_a_block_is_reported_at_its_row(avx2):
+    # the block loop's offsets check (32 bytes a step with AVX2, 16 without) must see a bad
+    # offset at any position of a block; the row-by-row loop then reports it where it is
+    from fastctx.batch import Column
+    from fastctx.errors import RenderError
+
+    rows = 300
+    fmt = fastctx.compile("$context.requestId $context.routeKey")
+    good = np.arange(rows + 1, dtype=np.int64) * 2
+    data = np.frombuffer(b"ab" * rows, dtype=np.uint8)
+    ids = Column.from_strings([f"r{i}" for i in range(rows)])
+    old = _render._use_avx2(avx2)
+    try:
+        renderer = _render.Renderer(fmt.program)
+        assert renderer.render([ids, Column("string", good, data)], 0, rows)[0] == b"".join(
+            b"r%d ab\n" % i for i in range(rows))
+        for at in list(range(0, 12)) + list(range(124, 134)) + list(range(250, rows + 1)):
+            for bad_value in (-1, good[at] - 3, 2 * rows + 1):
+                if at == 0 and bad_value == good[0] - 3:
+                    continue  # the same as -1
+                offsets = good.copy()
+                offsets[at] = bad_value
+                with pytest.raises(RenderError) as err:
+                    renderer.render([ids, Column("string", offsets, data)], 0, rows)
+                assert err.value.column == "routeKey"
+                assert err.value.row in (at - 1, at), (at, bad_value, err.value.row)
+    finally:
+        _render._use_avx2(old)

@@ -39,6 +39,14 @@ def test_tricky_text_is_quoted_where_needed_and_reads_back():
     assert data.startswith(b'plain,0\n"a,b",1\n"say ""hi""",2\n"cr\ronly",3\n')
 
 
+def test_quotes_double_at_every_position_and_at_the_column_end():
+    # 16 bytes a step where the column's bytes allow, byte by byte near their end
+    values = ["a" * at + '"' + "b" * (n - at - 1) for n in range(1, 41) for at in range(n)]
+    for order in (values, values[::-1]):
+        rows = read_back(both(Batch.from_pydict({"s": order})))
+        assert [r[0] for r in rows] == order
+
+
 def test_a_lone_cr_does_not_split_the_row_for_pandas_or_polars():
     pd = pytest.importorskip("pandas")
     batch = Batch.from_pydict({"a": ["x\ry", "z"], "b": [1, 2]})

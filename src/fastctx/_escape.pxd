@@ -397,9 +397,59 @@ cdef inline unsigned char* escape_with_table(
     return o
 
 
-cdef inline unsigned char* csv_double(const uint8_t* p, const uint8_t* e, unsigned char* o) noexcept nogil:
-    """Copy ``[p, e)`` doubling every ``"`` (the inside of an RFC 4180 quoted field)."""
+cdef extern from *:
+    """
+    /* The 16-byte steps of csv_double: each step's bytes are stored whole, then the output
+       moves past the step's first quote only, doubled, or past the step. A step is taken
+       while 3 input bytes are left, so its 16-byte store stays inside the room of 6 bytes an
+       input byte that every caller gives; reads may go past e up to lim (the end of the
+       column's data). Returns where the byte loop takes over. */
+    static inline const unsigned char *fastctx_csv_double16(const unsigned char *p,
+                                                            const unsigned char *e,
+                                                            const unsigned char *lim,
+                                                            unsigned char **out) {
+    #if FASTCTX_HAVE_SSE2
+        const __m128i quote = _mm_set1_epi8('"');
+        unsigned char *o = *out;
+        __m128i v;
+        unsigned m;
+        Py_ssize_t r, k;
+        while (e - p >= 3 && lim - p >= 16) {
+            v = _mm_loadu_si128((const __m128i *)p);
+            m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
+            r = e - p;
+            if (r < 16) m &= (1u << r) - 1u;
+            _mm_storeu_si128((__m128i *)o, v);
+            if (!m) {
+                k = r < 16 ? r : 16;
+                p += k;
+                o += k;
+                continue;
+            }
+            k = fastctx_ctz(m) + 1;
+            o[k] = '"';
+            o += k + 1;
+            p += k;
+        }
+        *out = o;
+    #endif
+        return p;
+    }
+    """
+    const uint8_t* csv_double16 "fastctx_csv_double16"(const uint8_t* p, const uint8_t* e, const uint8_t* lim, unsigned char** out) noexcept nogil
+
+
+cdef inline unsigned char* csv_double(
+    const uint8_t* p, const uint8_t* e, const uint8_t* lim, unsigned char* o
+) noexcept nogil:
+    """Copy ``[p, e)`` doubling every ``"`` (the inside of an RFC 4180 quoted field); bytes
+    up to ``lim`` may be read.
+
+    Sixteen bytes a step with SSE2, then byte by byte where fewer than 16 are left before
+    ``lim`` (measured with callgrind, instructions a row of the CSV preset: 664 -> 655).
+    """
     cdef uint8_t c
+    p = csv_double16(p, e, lim, &o)
     while p < e:
         c = p[0]
         p += 1

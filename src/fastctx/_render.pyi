@@ -32,5 +32,9 @@ def output_done() -> None:
 def _use_simd(enabled: bool) -> bool:
     """Turn the SSE2 clean-value check on or off (for tests); returns the previous state."""
 
+def _use_avx2(enabled: bool) -> bool:
+    """Turn the AVX2 offsets check on (where the CPU has it) or off (for tests); returns the
+    previous state."""
+
 def enum_values() -> dict[str, dict[str, int]]:
     """The C enum values compiled into the kernel, keyed by enum name."""

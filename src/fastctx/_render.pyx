@@ -78,14 +78,35 @@ cdef extern from *:
        non-decreasing offsets inside [0, data_len]. Branch-free, so the compiler
        vectorizes it (measured with callgrind: 12 -> 4.5 instructions an offset, CLF 852 -> 785
        instructions a row). */
-    static int fastctx_offsets_bad(const int64_t *v, Py_ssize_t n, int64_t data_len) {
-        /* unsigned arithmetic: the wrap-around is defined, the sign bits are the same */
-        const uint64_t *u = (const uint64_t *)v;
-        uint64_t acc = u[0] | ((uint64_t)data_len - u[n]);
-        Py_ssize_t i;
-        for (i = 1; i <= n; i++) acc |= u[i] | (u[i] - u[i - 1]);
+    #define FASTCTX_OFFSETS_BAD_BODY                                                         \
+        /* unsigned arithmetic: the wrap-around is defined, the sign bits are the same */    \
+        const uint64_t *u = (const uint64_t *)v;                                              \
+        uint64_t acc = u[0] | ((uint64_t)data_len - u[n]);                                    \
+        Py_ssize_t i;                                                                         \
+        for (i = 1; i <= n; i++) acc |= u[i] | (u[i] - u[i - 1]);                             \
         return (int)(acc >> 63);
+    static int fastctx_offsets_bad_base(const int64_t *v, Py_ssize_t n, int64_t data_len) {
+        FASTCTX_OFFSETS_BAD_BODY
     }
+    /* The same loop, four offsets a step where the CPU has AVX2 (checked at import; GCC and
+       Clang on x86-64 only). Instructions a row (callgrind): CSV 655 -> 638; CLF, JSON and
+       XML unchanged (671, 669, 756), as the row loop compiles a little worse around the call. */
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __attribute__((target("avx2"), noinline))
+    static int fastctx_offsets_bad_avx2(const int64_t *v, Py_ssize_t n, int64_t data_len) {
+        FASTCTX_OFFSETS_BAD_BODY
+    }
+    static int fastctx_render_avx2 = 0;
+    static int fastctx_render_cpu_avx2(void) { return __builtin_cpu_supports("avx2") != 0; }
+    static inline int fastctx_offsets_bad(const int64_t *v, Py_ssize_t n, int64_t data_len) {
+        return fastctx_render_avx2 ? fastctx_offsets_bad_avx2(v, n, data_len)
+                                   : fastctx_offsets_bad_base(v, n, data_len);
+    }
+    #else
+    static int fastctx_render_avx2 = 0;
+    static int fastctx_render_cpu_avx2(void) { return 0; }
+    #  define fastctx_offsets_bad fastctx_offsets_bad_base
+    #endif
 
     static CYTHON_INLINE int fastctx_ctz8(unsigned z) {
     #if defined(__GNUC__) || defined(__clang__)
@@ -127,6 +148,8 @@ cdef extern from *:
     }
     """
     int offsets_bad "fastctx_offsets_bad"(const int64_t* v, Py_ssize_t n, int64_t data_len) noexcept nogil
+    int fastctx_render_avx2
+    int fastctx_render_cpu_avx2() noexcept nogil
     int nulls_empty "fastctx_nulls_empty"(const uint8_t* bits, const int64_t* v, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     const char* DIGITS2 "fastctx_digits2"
     const char* MONTHS "fastctx_months"
@@ -387,13 +410,13 @@ cdef inline unsigned char* write_string(
         # slot's own quotes make it always quoted.
         if s.quoted:
             memcpy(o, b'"""', 3)
-            o = csv_double(p, e, o + 3)
+            o = csv_double(p, e, data_end, o + 3)
             memcpy(o, b'"""', 3)
             return o + 3
         if all_clean(s.table, p, n):
             return copy_value(o, p, n, data_end)
         o[0] = b'"'
-        o = csv_double(p, e, o + 1)
+        o = csv_double(p, e, data_end, o + 1)
         o[0] = b'"'
         return o + 1
     if esc == ESC_JSON_BARE:
@@ -429,7 +452,7 @@ cdef unsigned char* write_flagged(
     cdef unsigned char* mark = o
     if s.esc == ESC_CSV:
         o[0] = b'"'
-        o = csv_double(p, p + n, o + 1)
+        o = csv_double(p, p + n, s.data + s.data_len, o + 1)
         o[0] = b'"'
         return o + 1
     o = escape_with_table(s.table, p, p + n, o, dropped)
@@ -1174,6 +1197,19 @@ def _use_simd(bint enabled):
     old = _escape.fastctx_simd_enabled
     _escape.fastctx_simd_enabled = enabled and FASTCTX_HAVE_SSE2
     return bool(old)
+
+
+fastctx_render_avx2 = fastctx_render_cpu_avx2()
+
+
+def _use_avx2(bint enabled):
+    """Turn the AVX2 offsets check on (where the CPU has AVX2) or off (tests run both);
+    returns the previous setting. Process-wide and not meant for use while other threads
+    render."""
+    global fastctx_render_avx2
+    cdef bint old = fastctx_render_avx2
+    fastctx_render_avx2 = enabled and fastctx_render_cpu_avx2()
+    return old
 
 
 def enum_values():

@@ -176,7 +176,7 @@ cdef inline uint8_t *csv_field(uint8_t *o, const uint8_t *p, Py_ssize_t n,
         memcpy(o, p, <size_t>n)
         return o + n
     o[0] = b'"'
-    o = csv_double(p, p + n, o + 1)
+    o = csv_double(p, p + n, end, o + 1)
     o[0] = b'"'
     return o + 1
 
