@@ -3064,7 +3064,8 @@ def _word_split_mid(plan, ints, comb, bcomb, decode, roles, flagged):
             edge = plan.literals[s + 1][:1]
             ends = edge and flagged[edge[0]] and comb[0, s, edge[0]] & 1
         else:
-            edge = plan.literals[s][-1:]
+            literal = plan.literals[s]
+            edge = literal[len(literal) - 1:]  # no negative index: wraparound is off here
             ends = edge and flagged[edge[0]] and bcomb[0, s, edge[0]] & 1
         if not ends:
             return None
