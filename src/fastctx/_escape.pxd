@@ -166,7 +166,7 @@ cdef extern from *:
     #endif
 
     /* Build the vector form of `table`; usable only if it reproduces the table exactly. */
-    static void fastctx_matcher_init(fastctx_matcher *m, const unsigned char *table) {
+    static CYTHON_UNUSED void fastctx_matcher_init(fastctx_matcher *m, const unsigned char *table) {
         int c, k = 0, below = 0;
         memset(m, 0, sizeof(*m));
         while (below < 256 && table[below]) below++;
