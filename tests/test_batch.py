@@ -66,6 +66,11 @@ def test_wrong_types_name_column_and_row(values, message):
 def test_int64_overflow_is_an_error():
     with pytest.raises(OverflowError, match="row 0"):
         Batch.from_pydict({"c": [2**63]})
+    with pytest.raises(OverflowError, match=r"row 1: -9223372036854775809 does not fit"):
+        Batch.from_pydict({"c": [1, -(2**63) - 1]})
+    # too long for str(): the message gives its size instead
+    with pytest.raises(OverflowError, match="row 0: an integer of 16610 bits does not fit"):
+        Batch.from_pydict({"c": [10**5000]})
 
 
 def test_invalid_utf8_bytes_are_rejected():

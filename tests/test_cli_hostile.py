@@ -205,6 +205,11 @@ def test_rejects_side_file_is_verbatim_for_hostile_bytes(tmp_path):
     ("bytes.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "\xff"}\n', "bytes.jsonl: line 2 is not JSON"),
     ("big.csv", b"requestId,status\na,99999999999999999999999\n", "big.csv: column 'status' row 0"),
     ("big.jsonl", b'{"requestId": "a", "status": 99999999999999999999999}\n', "big.jsonl: column 'status'"),
+    # longer than the 4,300 digits Python's int() reads: the same message, with an excerpt
+    ("huge.csv", b"requestId,status\na,1\nb," + b"9" * 5000 + b"\n",
+     "huge.csv: column 'status' row 1: 999999999999999999999999... (5000 characters) does not fit in int64"),
+    ("huge.jsonl", b'{"requestId": "a", "status": "' + b"0" * 4000 + b'1' + b"2" * 19 + b'"}\n',
+     "huge.jsonl: column 'status' row 0: 000000000000000000000000... (4020 characters) does not fit"),
     ("float.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "b", "status": 2.5}\n',
      "float.jsonl: event 2: value '2.5' is not an integer (column 'status')"),
     ("cut.parquet", b"PAR1 not really", "cut.parquet: "),

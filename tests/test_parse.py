@@ -113,7 +113,10 @@ def test_times_in_sequence_share_nothing_they_should_not():
     [(b"0", 0, 0), (b"-5", -5, 0), (b"007", 7, 1), (b"-0", 0, 1),
      (b"9223372036854775807", 2**63 - 1, 0), (b"-9223372036854775808", -(2**63), 0),
      (b"999999999999999999", 10**18 - 1, 0), (b"-999999999999999999", 1 - 10**18, 0),
-     (b"1000000000000000000", 10**18, 0), (b"000000000000000001", 1, 1)],
+     (b"1000000000000000000", 10**18, 0), (b"000000000000000001", 1, 1),
+     (b"0" * 5000 + b"42", 42, 1), (b"-" + b"0" * 5000 + b"9223372036854775808", -(2**63), 1)],
+    ids=lambda v: (v[:24].decode() + f"...({len(v)} bytes)" if len(v) > 24 else v.decode())
+    if isinstance(v, bytes) else None,
 )
 def test_integers(text, value, normalized):
     batch = both(compiled(CLF), b"r [-] " + text + b' "x"')
@@ -122,7 +125,10 @@ def test_integers(text, value, normalized):
 
 
 @pytest.mark.parametrize("text", [b"9223372036854775808", b"-9223372036854775809", b"12a", b"--1", b"+1", b"1.5",
-                                  b"99999999999999999a", b"--", b"1 2"])
+                                  b"99999999999999999a", b"--", b"1 2",
+                                  # longer than the 4,300 digits Python's int() reads
+                                  b"9" * 5000, b"-" + b"1" * 60000, b"0" * 3000 + b"1" * 20],
+                         ids=lambda v: v[:24].decode() + f"...({len(v)} bytes)" if len(v) > 24 else v.decode())
 def test_bad_integers_are_rejected(text):
     batch = both(compiled(CLF), b"r [-] " + text + b' "x"')
     assert batch.stats.rejected == 1

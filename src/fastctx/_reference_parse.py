@@ -329,8 +329,13 @@ def parse_int(rec: bytes, a: int, b: int, slot: int):
     digits = rec[index:b]
     if not digits or any(not 0x30 <= d <= 0x39 for d in digits):
         raise _Fail(E_INT, slot, a)
-    value = int(digits)
+    # past its leading zeros, a number of more than 19 digits is out of range (and int()
+    # refuses strings of more than 4,300 digits)
+    significant = digits.lstrip(b"0")
     negative = index > a
+    if len(significant) > 19:
+        raise _Fail(E_RANGE, slot, a)
+    value = int(significant or b"0")
     if value > INT64_MAX + negative:
         raise _Fail(E_RANGE, slot, a)
     canonical = not (len(digits) > 1 and digits[0] == 0x30) and not (negative and value == 0)

@@ -126,7 +126,9 @@ class Column:
                 valid[row] = False
             elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
                 if not -(2**63) <= item < 2**63:
-                    raise OverflowError(f"column {name!r} row {row}: {item} does not fit in int64")
+                    bits = abs(item).bit_length()  # str() refuses more than 4,300 digits
+                    shown = item if bits <= 128 else f"an integer of {bits} bits"
+                    raise OverflowError(f"column {name!r} row {row}: {shown} does not fit in int64")
                 values[row] = item
             else:
                 raise TypeError(

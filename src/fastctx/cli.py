@@ -614,6 +614,15 @@ _ISO_UTC = re.compile(r"[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z\Z")
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?\Z")
 
 
+def _event_int(text: str, name: str, row: int) -> int:
+    """An event field's integer text as an int; one past int64 (however long: ``int()``
+    refuses more than 4,300 digits) is an ``OverflowError`` naming the column and row."""
+    if len(text.lstrip("-").lstrip("0")) > 19:
+        shown = text if len(text) <= 40 else f"{text[:24]}... ({len(text)} characters)"
+        raise OverflowError(f"column {name!r} row {row}: {shown} does not fit in int64")
+    return int(text)
+
+
 def _typed_column(name, values, typed):
     """The column of an event field that a template slot reads as a number or a time.
 
@@ -632,7 +641,8 @@ def _typed_column(name, values, typed):
     if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
         return Column.from_ints(values, name)
     if all(isinstance(v, str) and _INTEGER.match(v) for v in present):
-        return Column.from_ints([None if v is None else int(v) for v in values], name)
+        return Column.from_ints([None if v is None else _event_int(v, name, row)
+                                 for row, v in enumerate(values)], name)
     if kind == "time" and present and all(isinstance(v, str) and _ISO_UTC.match(v) for v in present):
         import numpy as np
 
