@@ -5,6 +5,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+import fastctx
 from fastctx import Batch, Column
 
 UTC = dt.timezone.utc
@@ -103,3 +104,18 @@ def test_empty_batch():
 def test_schema_names_the_arrow_types():
     batch = Batch.from_pydict({"s": [1], "t": [dt.datetime(2024, 1, 1)], "r": ["x"]})
     assert batch.schema == {"s": "int64", "t": "timestamp[ms, UTC]", "r": "large_string"}
+
+
+def test_times_a_datetime_cannot_hold_are_a_clear_error_in_to_pydict():
+    # a parse accepts an epoch_ms of any int64 and a CLF time of year 0; to_pydict names the
+    # column and row, and the int64 milliseconds stay readable
+    fmt = fastctx.compile("$context.requestId $context.requestTimeEpoch")
+    batch = fmt.parse(b"r 5\nr 9223372036854775807\n")
+    with pytest.raises(OverflowError, match=r"column 'requestTimeEpoch' row 1: 9223372036854775807 ms"):
+        batch.to_pydict()
+    assert batch.column("requestTimeEpoch").values.tolist() == [5, 2**63 - 1]
+    clf = fastctx.compile("$context.requestId [$context.requestTime]")
+    with pytest.raises(OverflowError, match="column 'requestTime' row 0: -62167219200000 ms"):
+        clf.parse(b"r [01/Jan/0000:00:00:00 +0000]\n").to_pydict()
+    edges = clf.parse(b"r [01/Jan/0001:00:00:00 +0000]\nr [31/Dec/9999:23:59:59 +0000]\n").to_pydict()
+    assert [t.year for t in edges["requestTime"]] == [1, 9999]

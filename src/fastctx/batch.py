@@ -23,6 +23,9 @@ KINDS = ("int64", "timestamp", "string")
 ARROW_TYPES = {"int64": "int64", "timestamp": "timestamp[ms, UTC]", "string": "large_string"}
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MS = _dt.timedelta(milliseconds=1)
+# the epoch milliseconds of datetime.min and of the last millisecond of datetime.max, in UTC
+_DATETIME_MIN_MS = (_dt.datetime.min.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _MS
+_DATETIME_MAX_MS = (_dt.datetime.max.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _MS
 
 
 def _pack_validity(valid: np.ndarray) -> np.ndarray | None:
@@ -209,10 +212,20 @@ class Column:
                 for i in range(self.length)
             ]
         if self.kind == "timestamp":
-            return [
-                _EPOCH + _dt.timedelta(milliseconds=v) if ok else None
-                for v, ok in zip(self.values.tolist(), valid)
-            ]
+            values = self.values.tolist()
+            try:
+                return [_EPOCH + _dt.timedelta(milliseconds=v) if ok else None
+                        for v, ok in zip(values, valid)]
+            except OverflowError:
+                # a time a parse accepts (an epoch_ms of any int64, a CLF time of year 0)
+                # but a datetime cannot hold: name it rather than fail in the middle
+                row = next(i for i, (v, ok) in enumerate(zip(values, valid))
+                           if ok and not _DATETIME_MIN_MS <= v <= _DATETIME_MAX_MS)
+                raise OverflowError(
+                    f"row {row}: {values[row]} ms from 1970 is outside the years 1-9999 of a "
+                    "Python datetime; the column's int64 milliseconds (Column.values) and "
+                    "to_pyarrow() / to_polars() hold it"
+                ) from None
         return [v if ok else None for v, ok in zip(self.values.tolist(), valid)]
 
     def take_rows(self, start: int, stop: int) -> "Column":
@@ -347,8 +360,18 @@ class Batch:
         return {name: ARROW_TYPES[col.kind] for name, col in self._columns.items()}
 
     def to_pydict(self) -> dict:
-        """``{name: list}`` of Python values: int, str, UTC datetime, None."""
-        return {name: col.to_pylist() for name, col in self._columns.items()}
+        """``{name: list}`` of Python values: int, str, UTC datetime, None.
+
+        A timestamp outside the years 1-9999 (which a parse can accept: an ``epoch_ms`` of
+        any int64, a CLF time of year 0) raises ``OverflowError`` naming its column and row.
+        """
+        out = {}
+        for name, col in self._columns.items():
+            try:
+                out[name] = col.to_pylist()
+            except OverflowError as exc:
+                raise OverflowError(f"column {name!r} {exc}") from None
+        return out
 
     def slice(self, start: int, stop: int) -> "Batch":
         """Rows ``[start, stop)``."""
