@@ -13,6 +13,7 @@ from hypothesis import assume, given, strategies as st
 
 import fastctx
 from fastctx import _parse, _reference, _reference_parse as reference, generate
+from fastctx.batch import Batch
 from fastctx.parseplan import plan, resolution
 from fastctx.presets import PRESETS
 from fastctx.program import Action, Esc, VType
@@ -445,6 +446,48 @@ def test_split_before_a_token_never_leaves_it_a_byte_it_cannot_hold():
     assert batch.stats.normalized == 1  # the empty token, written '-' when rendered
     assert "connectionId" in batch.rejects[0].reason and batch.rejects[0].line == 4
     assert _reference.render(program, batch.slice(0, 2))[0] == b"r1,a, b,c1,200\nr2,a,b,c2,201\n"
+
+
+@pytest.mark.parametrize("escape", ["none", "auto"])
+@pytest.mark.parametrize("first, sep", [("routeKey", "-"), ("routeKey", ":"), ("error.messageString", "-"),
+                                        ("error.messageString", ":")])
+def test_a_free_text_split_moves_on_when_the_values_after_it_fail(first, sep, escape):
+    # The token after the int may hold the separator, so the split is searched from the left:
+    # the leftmost '<' leaves status 'b<92' (or a quoted value without its closing quote);
+    # the record is tried again with the split at the next '<', and so on.
+    template = f"$context.{first}<$context.status{sep}$context.requestId"
+    program = compiled(template, escape)
+    fmt = fastctx.compile(template, escape=escape)
+    texts = ["a<b", "x<y<z<w", "plain", "<<", "a<9<b"]
+    events = Batch.from_pydict({first: texts, "status": [92, -5, 0, 7, 1],
+                                "requestId": ["r", f"q{sep}1", "s", f"{sep}t", "u"]})
+    lines = fmt.render(events)
+    batch = both(program, lines)
+    assert batch.stats.accepted == len(texts) and batch.stats.normalized == 0
+    assert batch.to_pydict() == events.to_pydict()
+    assert fmt.render(batch) == lines
+
+
+def test_later_splits_are_bounded_and_the_leftmost_error_is_reported():
+    program = compiled("$context.routeKey<$context.status-$context.requestId", "none")
+    # 16 later splits at most: the 17th '<' is the last one tried
+    near, far = "<" * 16, "<" * 17
+    data = f"a{near}b<92-r\na{far}b<92-r\nx<y<z-r\n".encode()
+    batch = both(program, data, "collect")
+    assert batch.to_pydict() == {"routeKey": [f"a{near}b"], "status": [92], "requestId": ["r"]}
+    assert [r.line for r in batch.rejects] == [2, 3]
+    # the reason is the leftmost split's: status read from the byte after the first '<'
+    assert batch.rejects[0].offset == len(f"a{near}b<92-r\n")
+    assert batch.rejects[0].reason == ("not an integer in $context.status; expected "
+                                       "$context.status (int) at byte 2")
+
+
+def test_later_splits_stay_linear_on_a_long_record():
+    # a megabyte of separators before a status that never parses: at most 17 passes
+    program = compiled("$context.routeKey<$context.status-$context.requestId", "none")
+    record = b"a" + b"<" * 1_000_000 + b"x-r\n"
+    batch = both(program, record * 3, "collect")
+    assert batch.stats.rejected == 3
 
 
 def test_csv_field_with_newline_in_auto_mode():

@@ -83,6 +83,7 @@ cdef enum:
 
 cdef enum:
     ASCII_AHEAD = 4096  # bytes checked for ASCII ahead of the record in progress
+    LATER_SPLITS = 16   # retries of a rejected record with a later first split (later_split)
 
 cdef enum:
     ST_DONE = 0
@@ -197,6 +198,8 @@ cdef struct State:
     int64_t nrejects
     int64_t rejects_cap
     Fail fail
+    int32_t later              # occurrences past the leftmost that split's first search skips
+    int32_t free_slot          # the slot of that search in the last split (-1: none)
     # the date part of the last CLF time whose date is valid and far from the range's ends
     # (parse_time_full), and its day number
     uint64_t date_w0           # its bytes 0-7 and 3-10 (0: none, no time has these bytes)
@@ -1500,8 +1503,10 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
     cdef int64_t last_len = lo[nslots + 1] - lo[nslots]
     cdef int64_t front, back, end, start, llen, least
     cdef const uint8_t *lit
-    cdef int32_t i, j
+    cdef int32_t i, j, k
     cdef const SlotC *sp
+    cdef bint searched = False
+    st.free_slot = -1
     if n < first_len or not fastctx_eq(r, pool + lo[0], first_len):
         return fail(st, E_PREFIX, 0, 0)
     front = first_len
@@ -1566,6 +1571,17 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 end = find_split(r, front, back, lit, llen, sp.skip, 0)
             if end < 0:
                 return fail(st, E_LITERAL, i + 1, front)
+            if not searched:
+                # the first split found by search: a retry of the record (``later_split``)
+                # takes a later occurrence of the literal
+                searched = True
+                if llen > 0:
+                    st.free_slot = i
+                    for k in range(st.later):
+                        end = find_split(r, front, back, lit, llen, sp.skip, end + 1)
+                        if end < 0:
+                            st.free_slot = -1
+                            return fail(st, E_LITERAL, i + 1, front)
             st.clean[i] = fastctx_vfind(sp.vdec, r, front, end, st.rlim) == end
         st.sa[i] = front
         st.sb[i] = end
@@ -2311,6 +2327,20 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
     return CSV_GENERAL if left else 1
 
 
+cdef inline bint later_split(State *st) noexcept nogil:
+    """Whether a record ``try_mode`` just rejected is tried again with the first split that
+    ``split`` finds by search moved to the next occurrence of its literal: when the error
+    lies at or after that split's slot (a value the leftmost split cut short, or a typed
+    value after it that does not parse), at most ``LATER_SPLITS`` times. The leftmost split
+    still wins wherever it gives a valid record; each retry is one more pass over the
+    record, so the work stays linear. ``$context.routeKey<$context.status-$context.requestId``
+    reads ``a<b<92-r`` as ``a<b``, ``92``, ``r`` (the token ``requestId`` may hold ``-``, so
+    the split is searched from the left)."""
+    cdef int32_t code = st.fail.code
+    return (st.free_slot >= 0 and st.later < LATER_SPLITS and st.fail.index >= st.free_slot
+            and code != E_PREFIX and code != E_SUFFIX and code != E_UTF8)
+
+
 cdef void clear_row(State *st) noexcept nogil:
     """Take back the null bits a record that was not accepted wrote at row ``st.rows``."""
     cdef int32_t c
@@ -2397,7 +2427,7 @@ cdef int run(State *st) noexcept nogil:
     cdef int32_t mode
     cdef int result
     cdef bint canon, have_fail
-    cdef Fail first_fail
+    cdef Fail first_fail, mode_fail
     cdef uint64_t cw[CSV_WORDS]
     cdef uint64_t sw[CSV_WORDS]
     cdef int64_t nw = 0
@@ -2468,7 +2498,16 @@ cdef int run(State *st) noexcept nogil:
                         clear_row(st)
                         result = 0
                 for mode in range(st.nmodes if result != 1 else 0):
+                    st.later = 0
                     result = try_mode(st, r, n, mode, &canon)
+                    if result == 0 and later_split(st):
+                        mode_fail = st.fail  # the leftmost split's error is the one reported
+                        while result == 0 and later_split(st):
+                            clear_row(st)
+                            st.later += 1
+                            result = try_mode(st, r, n, mode, &canon)
+                        if result == 0:
+                            st.fail = mode_fail
                     if result == 1:
                         break
                     clear_row(st)

@@ -218,8 +218,21 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool, le
     return -1
 
 
-def split(rec: bytes, literals, slots) -> list:
-    """Spans ``(start, end)`` of every slot, or ``_Fail``."""
+#: Retries of a rejected record with a later first split (see ``parse_record``).
+LATER_SPLITS = 16
+
+
+def split(rec: bytes, literals, slots, later: int = 0, searched: list | None = None) -> list:
+    """Spans ``(start, end)`` of every slot, or ``_Fail``.
+
+    The first split found by search (a slot of the middle that does not find its own end)
+    takes the ``later``-th occurrence of its literal after the leftmost; its slot is put in
+    ``searched[0]`` (-1: none, or no such occurrence).
+    """
+    if searched is None:
+        searched = [-1]
+    searched[0] = -1
+    found = False
     n = len(slots)
     first, last = literals[0], literals[n]
     if not rec.startswith(first):
@@ -236,7 +249,7 @@ def split(rec: bytes, literals, slots) -> list:
     i, j = 0, n - 1
 
     def take_forward(k: int, least: int = 0) -> None:
-        nonlocal front
+        nonlocal front, found
         sp = slots[k]
         literal = literals[k + 1]
         if sp.forward:
@@ -252,6 +265,15 @@ def split(rec: bytes, literals, slots) -> list:
                 end = find_split(rec, front, back, literal, sp.skip)
             if end < 0:
                 raise _Fail(E_LITERAL, k + 1, front)
+            if not found:
+                found = True
+                if literal:
+                    searched[0] = k
+                    for _ in range(later):
+                        end = find_split(rec, front, back, literal, sp.skip, end + 1)
+                        if end < 0:
+                            searched[0] = -1
+                            raise _Fail(E_LITERAL, k + 1, front)
         spans[k] = (front, end)
         front = end + len(literal)
 
@@ -571,21 +593,32 @@ def parse_record(rec: bytes, p: ParsePlan):
         raise _Fail(E_UTF8, -1, exc.start) from None
     failure = None
     for mode, slots in enumerate(p.modes):
-        try:
-            spans = split(rec, p.literals, slots)
-            values = [None] * len(p.names)
-            canonical = True
-            for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
-                value, ok = decode(rec, a, b, sp, index)
-                canonical = canonical and ok
-                if sp.first:
-                    values[sp.column] = value
-                elif values[sp.column] != value:
-                    raise _Fail(E_DUP, index, a)
-            return values, (mode > 0 or not canonical)
-        except _Fail as fail:
-            if failure is None:
-                failure = fail
+        # A record the leftmost split rejects at or after the first split found by search is
+        # tried again with that split at the next occurrence of its literal, up to
+        # LATER_SPLITS times; the leftmost split's error is the one reported.
+        mode_failure = None
+        for later in range(LATER_SPLITS + 1):
+            searched = [-1]
+            try:
+                spans = split(rec, p.literals, slots, later, searched)
+                values = [None] * len(p.names)
+                canonical = True
+                for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
+                    value, ok = decode(rec, a, b, sp, index)
+                    canonical = canonical and ok
+                    if sp.first:
+                        values[sp.column] = value
+                    elif values[sp.column] != value:
+                        raise _Fail(E_DUP, index, a)
+                return values, (mode > 0 or not canonical)
+            except _Fail as fail:
+                if mode_failure is None:
+                    mode_failure = fail
+                if (searched[0] < 0 or fail.index < searched[0]
+                        or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
+                    break
+        if failure is None:
+            failure = mode_failure
     raise failure
 
 
