@@ -593,9 +593,9 @@ def parse_record(rec: bytes, p: ParsePlan):
         raise _Fail(E_UTF8, -1, exc.start) from None
     failure = None
     for mode, slots in enumerate(p.modes):
-        # A record the leftmost split rejects at or after the first split found by search is
-        # tried again with that split at the next occurrence of its literal, up to
-        # LATER_SPLITS times; the leftmost split's error is the one reported.
+        # A record the leftmost split rejects in the slot of the first split found by search,
+        # or in the next one, is tried again with that split at the next occurrence of its
+        # literal, up to LATER_SPLITS times; the leftmost split's error is the one reported.
         mode_failure = None
         for later in range(LATER_SPLITS + 1):
             searched = [-1]
@@ -614,7 +614,9 @@ def parse_record(rec: bytes, p: ParsePlan):
             except _Fail as fail:
                 if mode_failure is None:
                     mode_failure = fail
-                if (searched[0] < 0 or fail.index < searched[0]
+                # the slot of the error: a literal not found is the one after slot index - 1
+                slot = fail.index - 1 if fail.code == E_LITERAL else fail.index
+                if (searched[0] < 0 or not searched[0] <= slot <= searched[0] + 1
                         or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
                     break
         if failure is None:

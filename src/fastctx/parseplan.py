@@ -28,10 +28,10 @@ unescaped, a free-text ``routeKey`` and a token ``connectionId`` get ``a, b`` an
 not ``a`` and `` b,c1``. Every step scans forward or backward once, so the work per byte is
 bounded by the longest literal.
 
-When a record fails at or after the first split found by search (a value it cut short, or a
-typed value after it that does not parse), the record is split again with that split at the
-next occurrence of its literal, at most 16 times (``LATER_SPLITS``), and the leftmost
-split's error is the one reported: ``$context.routeKey<$context.status-$context.requestId``
+When a record fails in the slot of the first split found by search or in the next one (a
+value the split cut short, or a typed value right after it that does not parse), the record
+is split again with that split at the next occurrence of its literal, at most 16 times
+(``LATER_SPLITS``), and the leftmost split's error is the one reported: ``$context.routeKey<$context.status-$context.requestId``
 reads ``a<b<92-r`` as ``a<b``, ``92`` and ``r``, where the token ``requestId``, which may
 hold ``-``, cannot be read from the right. The work stays linear: at most 17 passes.
 """
