@@ -90,7 +90,8 @@ cdef extern from *:
     }
     /* The same loop, four offsets a step where the CPU has AVX2 (checked at import; GCC and
        Clang on x86-64 only). Instructions a row (callgrind): CSV 655 -> 638; CLF, JSON and
-       XML unchanged (671, 669, 756), as the row loop compiles a little worse around the call. */
+       XML about the same (671, 667, 755 -> 672, 669, 756), as the row loop compiles a little
+       worse around the call. */
     #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __attribute__((target("avx2"), noinline))
     static int fastctx_offsets_bad_avx2(const int64_t *v, Py_ssize_t n, int64_t data_len) {
