@@ -26,7 +26,7 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 from fastctx._calendar cimport days_from_civil, days_in_month
-from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_ctz64
+from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, fastctx_ctz64
 from fastctx._opcodes cimport (
     ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
     ESC_JSON_BARE, ESC_JSON_STR, ESC_NONE, ESC_XML, KIND_INT64, KIND_STRING, KIND_TIMESTAMP,
@@ -453,8 +453,7 @@ cdef extern from *:
     /* 32 bytes a step where the CPU has AVX2 (the sets of tier 1; other sets as above):
        CSV 1,481 -> 1,384 instructions per line (callgrind). Not inlined, as the function
        for another target cannot be. */
-    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    #  include <immintrin.h>
+    #if FASTCTX_AVX2_TARGET
     #  define FASTCTX_CSV_PRE_AVX2                                                            \
         FASTCTX_CSV_PRE_SSE2                                                                  \
         const __m256i comma2 = _mm256_set1_epi8(',');                                         \
@@ -575,8 +574,7 @@ cdef extern from *:
     /* The same passes 32 bytes a step where the CPU has AVX2 (checked at import; GCC and
        Clang on x86-64 only; the rest of the module stays SSE2): instructions per line
        (callgrind), CLF 1,518 -> 1,416, JSON 1,747 -> 1,582, XML 2,030 -> 1,770. */
-    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    #  include <immintrin.h>
+    #if FASTCTX_AVX2_TARGET
     #  define FASTCTX_WORD_RECORD_AVX2(name, FLAG)                                              \
     __attribute__((target("avx2"), noinline))                                                 \
     static int64_t name(const uint8_t *p, int64_t avail, int64_t max, uint64_t *bw,          \
@@ -608,7 +606,6 @@ cdef extern from *:
     FASTCTX_WORD_RECORD_AVX2(fastctx_word_record_avx2, FASTCTX_FLAG_WORDS)
     FASTCTX_WORD_RECORD_AVX2(fastctx_markup_record_avx2, FASTCTX_FLAG_MARKUP)
     static int fastctx_parse_avx2 = 0;
-    static int fastctx_cpu_avx2(void) { return __builtin_cpu_supports("avx2") != 0; }
     static inline int64_t fastctx_word_record(const uint8_t *p, int64_t avail, int64_t max,
                                               uint64_t *bw, int64_t *len, int *high) {
         return fastctx_parse_avx2 ? fastctx_word_record_avx2(p, avail, max, bw, len, high)
@@ -629,7 +626,6 @@ cdef extern from *:
     }
     #else
     static int fastctx_parse_avx2 = 0;
-    static int fastctx_cpu_avx2(void) { return 0; }
     #  define fastctx_word_record fastctx_word_record_sse2
     #  define fastctx_markup_record fastctx_markup_record_sse2
     #  define fastctx_csv_record fastctx_csv_record_sse2
@@ -685,7 +681,6 @@ cdef extern from *:
         return 0;
     }
     static int fastctx_parse_avx2 = 0;
-    static int fastctx_cpu_avx2(void) { return 0; }
     #endif
     /* Table-driven byte scans, four bytes per step: the loads are independent, so the CPU
        overlaps them, and one branch covers four bytes. On the CLF preset this cut the
@@ -836,7 +831,6 @@ cdef extern from *:
         int32_t usable
     int fastctx_parse_simd
     int fastctx_parse_avx2
-    int fastctx_cpu_avx2() noexcept nogil
     int64_t fastctx_ascii_run(const uint8_t *p, int64_t i, int64_t n, int64_t lim) noexcept nogil
     int64_t fastctx_csv_end(const uint8_t *buf, int64_t size, int64_t pos) noexcept nogil
     int64_t fastctx_vfind(const fastctx_vset *s, const uint8_t *r, int64_t i, int64_t end,

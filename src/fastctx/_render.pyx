@@ -42,7 +42,7 @@ from fastctx._escape cimport (
 )
 from fastctx cimport _escape
 from fastctx._opcodes cimport *
-from fastctx._simd cimport FASTCTX_HAVE_SSE2
+from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2
 
 from .errors import RenderError
 from .program import ESCAPE_TABLES, Op, VType, Esc
@@ -92,20 +92,18 @@ cdef extern from *:
        Clang on x86-64 only). Instructions a row (callgrind): CSV 655 -> 638; CLF, JSON and
        XML about the same (671, 667, 755 -> 672, 669, 756), as the row loop compiles a little
        worse around the call. */
-    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #if FASTCTX_AVX2_TARGET
     __attribute__((target("avx2"), noinline))
     static int fastctx_offsets_bad_avx2(const int64_t *v, Py_ssize_t n, int64_t data_len) {
         FASTCTX_OFFSETS_BAD_BODY
     }
     static int fastctx_render_avx2 = 0;
-    static int fastctx_render_cpu_avx2(void) { return __builtin_cpu_supports("avx2") != 0; }
     static inline int fastctx_offsets_bad(const int64_t *v, Py_ssize_t n, int64_t data_len) {
         return fastctx_render_avx2 ? fastctx_offsets_bad_avx2(v, n, data_len)
                                    : fastctx_offsets_bad_base(v, n, data_len);
     }
     #else
     static int fastctx_render_avx2 = 0;
-    static int fastctx_render_cpu_avx2(void) { return 0; }
     #  define fastctx_offsets_bad fastctx_offsets_bad_base
     #endif
 
@@ -150,7 +148,6 @@ cdef extern from *:
     """
     int offsets_bad "fastctx_offsets_bad"(const int64_t* v, Py_ssize_t n, int64_t data_len) noexcept nogil
     int fastctx_render_avx2
-    int fastctx_render_cpu_avx2() noexcept nogil
     int nulls_empty "fastctx_nulls_empty"(const uint8_t* bits, const int64_t* v, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     const char* DIGITS2 "fastctx_digits2"
     const char* MONTHS "fastctx_months"
@@ -1200,7 +1197,7 @@ def _use_simd(bint enabled):
     return bool(old)
 
 
-fastctx_render_avx2 = fastctx_render_cpu_avx2()
+fastctx_render_avx2 = fastctx_cpu_avx2()
 
 
 def _use_avx2(bint enabled):
@@ -1209,7 +1206,7 @@ def _use_avx2(bint enabled):
     render."""
     global fastctx_render_avx2
     cdef bint old = fastctx_render_avx2
-    fastctx_render_avx2 = enabled and fastctx_render_cpu_avx2()
+    fastctx_render_avx2 = enabled and fastctx_cpu_avx2()
     return old
 
 
