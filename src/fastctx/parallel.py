@@ -26,11 +26,13 @@ Render
     output size and shrunk to size in place through the C API, so there is neither a second
     full copy nor an upper-bound reservation. A range whose start offset is already known
     (all ranges before it are placed) is rendered straight into the output; otherwise into a
-    reused scratch buffer, and copied in by whichever thread places the range before it: the
-    thread that rendered it goes on to the next range instead of waiting. Measured, 1M rows,
-    2 threads, both ways in one process, speed-up over one thread, waiting -> parking:
-    ``render`` CLF 1.55 -> 1.68x, JSON 1.61 -> 1.75x, CSV 1.53 -> 1.57x, XML 1.48 -> 1.54x;
-    ``render_into`` 1.53 -> 1.55x, 1.44 -> 1.48x, 1.39 -> 1.41x, 1.31 -> 1.31x. When the estimate
+    reused scratch buffer and parked: the thread that rendered it goes on to the next range
+    instead of waiting, and once the range before it is placed, its copy is queued for the
+    first free thread. Measured, 1M rows, 2 threads, both ways in one process, speed-up over
+    one thread, waiting -> parking: ``render`` CLF 1.55 -> 1.68x, JSON 1.61 -> 1.75x, CSV
+    1.53 -> 1.57x, XML 1.48 -> 1.54x; ``render_into`` 1.53 -> 1.55x, 1.44 -> 1.48x, 1.39 ->
+    1.41x, 1.31 -> 1.31x (then the thread that placed a range made the parked ones' copies
+    itself; see ``_render_round`` for the queue). When the estimate
     falls short and a range does not fit, no further range is handed out; once the pool is
     idle the output grows in place and the ranges resume from the first one not placed.
     ``render_into`` runs the same rounds into the caller's buffer, which never grows: the
