@@ -529,3 +529,33 @@ def test_render_duckdb_relation_and_pandas_dataframe():
     con = duckdb.connect()
     relation = con.sql('select * replace (status::int as status) from frame')
     assert fmt.render(relation) == expected
+
+
+def test_timestamp_seconds_past_the_int64_millisecond_range_raise_instead_of_wrapping():
+    pa = pytest.importorskip("pyarrow")
+    fmt = fastctx.compile("$context.requestId [$context.requestTime]")
+    limit = (2**63 - 1) // 1000
+    for bad in (limit + 1, (2**64 + 1720635321384) // 1000, -limit - 1):
+        table = pa.table({"requestId": ["r0", "r1"],
+                          "requestTime": pa.array([1720635321, bad], pa.timestamp("s"))})
+        with pytest.raises(OverflowError, match=rf"'requestTime'.*{bad} seconds in row 1"):
+            fmt.render(table)
+        with pytest.raises(OverflowError, match="requestTime"):
+            Batch.from_arrow(table)
+    # the edges themselves convert, and a null slot's value is never looked at
+    edges = pa.array([limit, -limit], pa.timestamp("s"))
+    assert Batch.from_arrow(pa.table({"t": edges})).column("t").values.tolist() == [limit * 1000, -limit * 1000]
+    values = np.array([1, limit + 5], dtype=np.int64)
+    holed = pa.Array.from_buffers(pa.timestamp("s"), 2, [pa.py_buffer(np.packbits([1, 0], bitorder="little")),
+                                                        pa.py_buffer(values)])
+    column = Batch.from_arrow(pa.table({"t": holed})).column("t")
+    assert column.values[0] == 1000 and column.null_count == 1
+
+
+def test_float_integers_out_of_range_and_fractions_give_their_own_errors():
+    pa = pytest.importorskip("pyarrow")
+    with pytest.raises(OverflowError, match="'status'.*out of the int64 range"):
+        Batch.from_arrow(pa.table({"status": pa.array([200.0, 1e19])}))
+    with pytest.raises(TypeError, match="'status'.*not whole numbers"):
+        Batch.from_arrow(pa.table({"status": pa.array([200.0, 1.5])}))
+    assert Batch.from_arrow(pa.table({"status": pa.array([200.0, None])})).to_pydict() == {"status": [200, None]}

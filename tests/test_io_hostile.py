@@ -185,3 +185,111 @@ def test_a_named_pipe_is_read_as_a_stream(tmp_path, fmt, packed):
     finally:
         writer.join(timeout=30)
     assert batch.num_rows == 2000 and batch.stats.records == 2000
+
+
+# -- each log event is one record, whatever it holds -------------------------------------------
+
+CSV_TEMPLATE = "$context.requestId,$context.status"
+OPEN = "a quoted field is not closed before the end of the log event"
+
+
+@pytest.mark.parametrize("messages, rows, bad", [
+    (['"abc', "r2,200", "r3,201"], ["r2", "r3"], [1]),
+    (["r0,1", '"abc', 'def",200', "r3,201"], ["r0", "r3"], [2, 3]),  # joined, they would parse
+    (["r0,1", 'x,"y""', "r2,2"], ["r0", "r2"], [2]),  # a doubled quote does not close it
+    (["r0,1", "r1,2", '"open'], ["r0", "r1"], [3]),  # the last one runs on to the end
+    (['"a,b",200', 'r1,"2"', '"x-y",3'], ["a,b", "r1", "x-y"], []),  # every quote closed
+])
+def test_a_csv_message_leaving_a_quote_open_does_not_swallow_the_next_events(messages, rows, bad):
+    fmt = fastctx.compile(CSV_TEMPLATE)
+    events = [{"id": str(i), "timestamp": 1000 + i, "message": m} for i, m in enumerate(messages)]
+    prefixed = b"".join(b"2024-07-10T18:15:21.%03dZ " % i + m.encode() + b"\n" for i, m in enumerate(messages))
+    for data, envelope in [(payload(events), "eventTimestamp"), (prefixed, "ingestionTime")]:
+        for size in (1, 8, 1 << 20):
+            batch = fastctx.read_all(data, fmt, on_error="collect", batch_size=size)
+            assert batch.to_pydict()["requestId"] == rows
+            assert batch.stats.records == len(messages) and batch.num_rows == len(rows)
+            assert [r.line for r in batch.rejects] == bad
+            assert [r.raw for r in batch.rejects] == [messages[i - 1].encode() for i in bad]
+            kept = [i for i in range(len(messages)) if i + 1 not in bad]
+            assert len(batch.column(envelope).values) == len(kept)
+        opened = [r for r in batch.rejects if r.raw.startswith(b'"') or b',"' in r.raw]
+        assert all(r.reason == OPEN for r in opened)
+        if bad:
+            with pytest.raises(fastctx.ParseError) as info:
+                fastctx.read_all(data, fmt)
+            assert info.value.line == bad[0] and info.value.raw == messages[bad[0] - 1].encode()
+        else:
+            assert fastctx.read_all(data, fmt).num_rows == len(rows)
+
+
+def test_an_open_quote_after_a_bad_record_reports_the_bad_record_first():
+    fmt = fastctx.compile(CSV_TEMPLATE)
+    for data in [payload([{"id": "1", "timestamp": 1, "message": m} for m in ["bad", '"a', "r,1"]]),
+                 b"2024-07-10T18:15:21.000Z bad\n2024-07-10T18:15:21.000Z \"a\n2024-07-10T18:15:21.000Z r,1\n"]:
+        with pytest.raises(fastctx.ParseError) as info:
+            fastctx.read_all(data, fmt)
+        assert info.value.line == 1 and info.value.raw == b"bad"
+    # and an open quote before a message holding a newline is reported first
+    data = payload([{"id": "1", "timestamp": 1, "message": m} for m in ["r,1", '"a', "x\ny"]])
+    with pytest.raises(fastctx.ParseError) as info:
+        fastctx.read_all(data, fmt)
+    assert info.value.line == 2 and info.value.reason == OPEN and info.value.offset == 4
+
+
+def test_an_open_quote_in_a_long_export_line_is_found_in_linear_time():
+    fmt = fastctx.compile(CSV_TEMPLATE)
+    line = b'"' + b"a,\"\"," * 200_000  # a quoted field never closed, 1 MB of commas and quotes
+    data = b"2024-07-10T18:15:21.000Z " + line + b"\n2024-07-10T18:15:21.000Z r,1\n"
+    batch = fastctx.read_all(data, fmt, on_error="collect")
+    assert batch.to_pydict()["requestId"] == ["r"] and batch.rejects[0].reason == OPEN
+
+
+@pytest.mark.parametrize("tail", [b"2024-07-10T18:15:22.000Z ", b"2024-07-10T18:15:22.000Z \r"])
+def test_an_export_line_of_only_its_prefix_is_an_empty_record_with_or_without_newline(fmt, tail):
+    head = b"2024-07-10T18:15:21.799Z r1 200\n"
+    for data in (head + tail, head + tail + b"\n"):
+        for size in (1, 16, 1 << 20):
+            batch = fastctx.read_all(data, fmt, batch_size=size, kind="export")
+            assert batch.stats.as_dict() == {"records": 2, "accepted": 1, "rejected": 0, "empty": 1,
+                                             "normalized": 0}
+            assert batch.to_pydict()["requestId"] == ["r1"]
+            assert len(batch.column("ingestionTime").values) == 1
+    alone = fastctx.read_all(tail, fmt, kind="export")
+    assert alone.stats.records == 1 and alone.stats.empty == 1 and alone.num_rows == 0
+    # the last event's record is the same with its newline or without
+    last = b"2024-07-10T18:15:22.000Z r2 201\r"
+    assert (fastctx.read_all(head + last, fmt).to_pydict()
+            == fastctx.read_all(head + last + b"\n", fmt).to_pydict())
+
+
+def test_a_prefix_only_last_line_through_the_command_line_is_no_traceback(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "export.log"
+    path.write_bytes(b"2024-07-10T18:15:21.799Z r1 200\n2024-07-10T18:15:22.000Z ")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "fastctx", "parse", "--template", TEMPLATE,
+                           str(path), "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert out.read_text().count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["bytes", "file", "stream"])
+def test_max_record_holds_for_records_shorter_than_a_batch(fmt, kind, tmp_path):
+    data = b"r1 200\n" + b"r" * 100 + b" 200\nr3 1\n"
+    if kind == "file":
+        path = tmp_path / "log"
+        path.write_bytes(data)
+        source = lambda: str(path)
+    elif kind == "stream":
+        source = lambda: io.BytesIO(data)
+    else:
+        source = lambda: data
+    for size in (16, 64, 1 << 20):
+        with pytest.raises(InputError, match="byte offset 7 is longer than 50 bytes"):
+            fastctx.read_all(source(), fmt, max_record=50, batch_size=size)
+        assert fastctx.read_all(source(), fmt, max_record=104, batch_size=size).num_rows == 3
+    with pytest.raises(InputError, match="longer than 103 bytes"):
+        fastctx.read_all(source(), fmt, max_record=103)

@@ -799,16 +799,30 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
             raw = np.where(mask, raw, 0)
         # pandas stores integer columns with missing values as float64 + NaN (nulls in
         # Arrow): take them when every value is a whole number that fits int64.
-        if n and not (np.isfinite(raw).all() and (raw == np.trunc(raw)).all()
-                      and raw.min() >= -2.0**63 and raw.max() < 2.0**63):
+        if n and not (np.isfinite(raw).all() and (raw == np.trunc(raw)).all()):
             raise TypeError(
                 f"column {name!r}: Arrow format {fmt!r} (floating point) holds values that "
                 "are not whole numbers; fastctx integer columns need integers")
+        if n and not (raw.min() >= -2.0**63 and raw.max() < 2.0**63):
+            raise OverflowError(
+                f"column {name!r}: Arrow format {fmt!r} (floating point) holds whole numbers "
+                "out of the int64 range")
         return Column("int64", raw.astype(np.int64), None, validity, null_count)
     if fmt[:2] == "ts":
         multiply, divide = _TS_TO_MS[fmt[2]]
         values = _fixed(owner, array, 1, offset, n, np.int64)
         if multiply != 1:
+            # seconds past +-INT64_MAX // 1000 have no int64 milliseconds: multiplied, they
+            # would wrap to a valid-looking time (null slots are undefined: not checked)
+            limit = (2**63 - 1) // multiply
+            outside = (values > limit) | (values < -limit)
+            if validity is not None and outside.any():
+                outside &= np.unpackbits(validity, count=n, bitorder="little").astype(bool)
+            if outside.any():
+                row = int(np.flatnonzero(outside)[0])
+                raise OverflowError(
+                    f"column {name!r}: the timestamp of {int(values[row])} seconds in row {row} "
+                    "of its Arrow array is out of range for int64 milliseconds")
             values = values * multiply
         elif divide != 1:
             values = np.floor_divide(values, divide)

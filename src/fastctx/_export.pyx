@@ -76,7 +76,8 @@ def strip_export(data):
     """``(records, prefixed, times, empty)`` of export lines: the lines without their
     prefixes (bytes), and per line whether it had one (bool), its epoch milliseconds (int64,
     0 where none) and whether what is left of it is an empty record (bool: nothing, or a
-    lone CR, before its newline). Lines end with ``\\n``; the last may lack it."""
+    lone CR, before its newline). Lines end with ``\\n``; the last may lack it, and gets one
+    in ``records`` if it had a prefix: then ``records`` holds exactly one record per line."""
     view = memoryview(data).cast("B")
     cdef Py_ssize_t size = view.nbytes
     if size == 0:
@@ -115,9 +116,17 @@ def strip_export(data):
                 prefixed[line] = 1
                 pos += WIDTH
             rest = end - pos - (hit != NULL)  # the record's bytes, its newline not counted
-            empty[line] = rest == 0 or (rest == 1 and src[pos] == 13)
+            # a lone CR is an empty record before a newline, and data at the end of the input
+            empty[line] = rest == 0 or (rest == 1 and src[pos] == 13
+                                        and (hit != NULL or prefixed[line]))
             memcpy(out + filled, src + pos, <size_t>(end - pos))
             filled += end - pos
+            if hit == NULL and prefixed[line]:
+                # The last event lacks its newline: give it one (the prefix left room), so
+                # that the parser counts one record per line here too, an empty one included
+                # (nothing after the prefix is no record at all without it).
+                out[filled] = 10
+                filled += 1
             pos = end
             line += 1
     _PyBytes_Resize(&records, filled)  # on failure: MemoryError, records freed and NULL

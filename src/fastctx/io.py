@@ -14,7 +14,8 @@ Sources and kinds (``kind="auto"`` detects them from the first bytes):
 ``export``
     CloudWatch Logs export to S3: every line is ``2024-07-10T18:15:21.799Z `` + the record.
     The prefix becomes an ``ingestionTime`` column (timestamp[ms, UTC]); byte offsets of
-    rejects count the prefixes, as in the file.
+    rejects count the prefixes, as in the file. A line of only its prefix is an empty record,
+    with or without its newline.
 ``subscription``
     CloudWatch Logs subscription payloads: gzip JSON, or the Lambda event that carries it
     base64-encoded under ``awslogs.data``. A ``DATA_MESSAGE``'s ``logEvents[].message`` are the
@@ -25,6 +26,11 @@ Sources and kinds (``kind="auto"`` detects them from the first bytes):
     Kinesis Data Firehose objects: subscription documents (each usually gzip) written back to
     back with no separator, the whole possibly gzip-compressed again. Read like
     ``subscription``.
+
+Each line of ``export`` input is one record, and each log event of ``subscription`` and
+``firehose`` input: a message holding a newline is rejected whole, and in ``auto`` CSV (where a
+quoted field may hold newlines) a line or message that leaves a quoted field open is rejected
+on its own, never joined to the next.
 
 Examples
 --------
@@ -88,6 +94,12 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MULTILINE = "the log event's message holds a newline; an access-log record is one line"
 _EXPORT_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 _EXPORT_WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
+# A line that `auto` CSV's record framing ends at its newline: every field that starts with
+# '"' is closed (RFC 4180: the field runs to the '"' not doubled; quotes elsewhere are plain).
+# Possessive, so that a line of any length is matched in linear time.
+_CSV_FIELD = rb'(?:"(?:[^"]|"")*+"[^,]*+|[^,"][^,]*+|)'
+_CSV_CLOSED_LINE = re.compile(_CSV_FIELD + rb"(?:," + _CSV_FIELD + rb")*+")
+_OPEN_QUOTE = "a quoted field is not closed before the end of the log event"
 _CLOUDWATCH_KEY = re.compile(
     rb'\A\s*\{\s*"(?:messageType|owner|logGroup|logStream|subscriptionFilters|logEvents|awslogs)"\s*:'
 )
@@ -494,18 +506,38 @@ class _Reader:
                 self._check_length(len(data), emitted)
                 pieces = [data]
                 continue
+            self._check_lines(memoryview(data)[:cut], emitted)
             yield memoryview(data)[:cut]
             emitted += cut
             rest = data[cut:]
             pieces, size = ([rest], len(rest)) if rest else ([], 0)
         if pieces:
-            yield b"".join(pieces)
+            data = b"".join(pieces)
+            self._check_lines(data, emitted)
+            yield data
 
     def _check_length(self, size, offset):
         if size > self.max_record:
             raise InputError(
                 f"the record at byte offset {offset} is longer than {self.max_record} bytes: "
                 "no record boundary found")
+
+    def _check_lines(self, chunk, offset):
+        """Raise for the first line of ``chunk`` (at byte ``offset``) longer than ``max_record``
+        bytes, its newline not counted. The cuts check the records longer than a batch; only
+        a ``max_record`` below the batch size lets a shorter one through them."""
+        size = memoryview(chunk).nbytes
+        if size <= self.max_record:
+            return
+        array = np.frombuffer(chunk, dtype=np.uint8)
+        ends = np.flatnonzero(array == 0x0A)
+        starts = np.concatenate(([0], ends + 1))
+        lengths = np.concatenate((ends, [size])) - starts
+        longer = np.flatnonzero(lengths > self.max_record)
+        if len(longer):
+            raise InputError(
+                f"the record at byte offset {offset + int(starts[longer[0]])} is longer than "
+                f"{self.max_record} bytes")
 
     def _mapped_records(self, mapped, lag=0):
         total = len(mapped)
@@ -523,6 +555,7 @@ class _Reader:
                     stop = min(stop + self.batch_size, total)
                     cut = stop if stop == total else _cut(mapped, start, stop, self.quotes)
                 piece = view[start:cut]
+                self._check_lines(piece, start)
                 yield piece
                 pieces.append(piece)
                 if len(pieces) > lag:  # no longer in use: let go of it now
@@ -612,10 +645,10 @@ class _Reader:
             # the kernel copies the records out of the chunk: no copy of the chunk first
             records, prefixed, times, empty = strip_export(chunk)
             line = self.line
-            batch = self._parse_aligned(records, prefixed)
+            batch, records = self._parse_lines(records, len(prefixed), prefixed)
             self.offset += memoryview(chunk).nbytes
             extra = {"ingestionTime": (times, prefixed)} if "ingestionTime" in envelope else {}
-            batch = self._attach(batch, records, line, extra, prefixed, empty)
+            batch = self._attach(batch, records, line, extra, prefixed, empty, lines=len(prefixed))
             if batch.stats.records:
                 yield batch
 
@@ -628,10 +661,14 @@ class _Reader:
         except ParseError as exc:
             raise _shift_error(exc, self.line, prefixed) from None
 
-    def _attach(self, batch, records, line_base, extra, prefixed=None, empty=None):
+    def _attach(self, batch, records, line_base, extra, prefixed=None, empty=None, lines=None):
         """Add per-line envelope columns to the accepted rows; restore the caller's on_error.
-        ``empty``: per line, whether it is an empty record (found here when not given)."""
+        ``empty``: per line, whether it is an empty record (found here when not given).
+        ``lines``: the log events or lines given, each of which must be one record."""
         nlines = batch.stats.records
+        if lines is not None and nlines != lines:
+            raise InputError(
+                f"cannot match {nlines} parsed records to {lines} log events near line {line_base}")
         self.line = line_base + nlines
         keep = np.ones(nlines, dtype=bool)
         if empty is None:
@@ -679,23 +716,22 @@ class _Reader:
         messages = [m[:-1] if m.endswith(b"\n") else m for m, *_ in events]
         # A message that still holds a newline is not one access-log record. It is a bad
         # record like any other (rejected whole, never split in two, never the end of the
-        # stream): the parser sees in its place bytes of the same length that are never
-        # UTF-8, so offsets stay right, and its reject is then given its own reason and bytes.
+        # stream): the parser sees in its place bytes of the same length that are never UTF-8,
+        # so offsets stay right, and its reject is then given its own reason and bytes.
+        # (`_parse_lines` does the same for a message that leaves a quoted CSV field open.)
         broken = {index: message for index, message in enumerate(messages) if b"\n" in message}
         if broken and self.on_error == "raise":
             first = min(broken)
             head = b"".join(m + b"\n" for m in messages[:first])
             if head:
-                self._parse_aligned(head)  # a bad record before it is reported first
-            message = broken[first]
-            column = message.index(b"\n")
-            raise ParseError(_MULTILINE, self.line + first, self.offset + len(head) + column,
-                             column, "one line per log event", message)
+                self._parse_lines(head, first)  # a bad record before it is reported first
+            raise _broken_error(_MULTILINE, messages[first], self.line + first,
+                                self.offset + len(head))
         for index in broken:
             messages[index] = b"\xff" * len(messages[index])
         data = b"\n".join(messages) + b"\n"
         line = self.line
-        batch = self._parse_aligned(data)
+        batch, _ = self._parse_lines(data, len(messages))
         for reject in batch.rejects:
             original = broken.get(reject.line - line)
             if original is not None:
@@ -707,7 +743,62 @@ class _Reader:
             position = fields[name]
             values = [event[position] for event in events]
             extra[name] = (values, None)
-        return self._attach(batch, data, line, extra)
+        return self._attach(batch, data, line, extra, lines=len(messages))
+
+    def _parse_lines(self, records, nlines, prefixed=None):
+        """``(batch, records)``: ``records`` (``nlines`` lines, one log event each) parsed as
+        ``_parse_aligned`` does, so that each line is one record.
+
+        In `auto` CSV a quoted field may hold newlines, so a line that leaves one open would
+        run on into the next. Such lines are rare and always bad, so the records are parsed
+        as they are first; only if a line ran on (fewer records than lines, a rejected record
+        holding a newline, or an error at or after such a line) are those lines found and made bad records of their own, as
+        ``_events_batch`` makes the messages that hold a newline, and parsed again.
+        """
+        error = None
+        if not self.quotes or b'"' not in records:
+            return self._parse_aligned(records, prefixed), records
+        try:
+            batch = self._parse_aligned(records, prefixed)
+            # (a last line left open runs on to the end: one record still, with a newline)
+            if batch.stats.records == nlines and not any(b"\n" in r.raw for r in batch.rejects):
+                return batch, records
+        except ParseError as exc:
+            error = exc
+        lines = records.split(b"\n")
+        broken = [index for index, line in enumerate(lines)
+                  if b'"' in line and _CSV_CLOSED_LINE.fullmatch(line) is None]
+        if error is not None and (not broken or error.line - self.line < broken[0]):
+            raise error  # a bad record before any line that runs on
+        if not broken:
+            return batch, records  # _attach reports the mismatch
+        if self.on_error == "raise":
+            first = broken[0]
+            head = b"".join(part + b"\n" for part in lines[:first])
+            if head:
+                self._parse_aligned(head, prefixed)  # a bad record before it is reported first
+            error = _broken_error(_OPEN_QUOTE, lines[first], self.line + first,
+                                  self.offset + len(head))
+            raise _shift_error(error, self.line, prefixed)
+        originals = {index: lines[index] for index in broken}
+        for index in broken:
+            lines[index] = b"\xff" * len(lines[index])
+        records = b"\n".join(lines)
+        batch = self._parse_aligned(records, prefixed)
+        for reject in batch.rejects:
+            original = originals.get(reject.line - self.line)
+            if original is not None:
+                reject.reason, reject.raw = _OPEN_QUOTE, original
+        return batch, records
+
+
+def _broken_error(reason, message, line, offset) -> ParseError:
+    """The ParseError of a log event that is no record of its own (see ``_events_batch``)."""
+    if reason == _MULTILINE:
+        column, expected = message.index(b"\n"), "one line per log event"
+    else:  # the field left open starts where the closed fields before it end
+        column, expected = _CSV_CLOSED_LINE.match(message).end(), "a closing quote"
+    return ParseError(reason, line, offset + column, column, expected, message)
 
 
 def _shift_error(exc, line_base, prefixed):
