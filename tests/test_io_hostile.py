@@ -109,7 +109,8 @@ def test_lambda_event_problems_are_input_errors(fmt):
     control = {"messageType": "CONTROL_MESSAGE", "logEvents": [
         {"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination"}]}
     batch = fastctx.read_all(event(base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()), fmt)
-    assert batch.num_rows == 0 and batch.column_names == ["requestId", "status"]
+    # no record, and the columns a record would have given, the envelope's included
+    assert batch.num_rows == 0 and batch.column_names == ["requestId", "status", "eventTimestamp"]
 
 
 def test_a_message_holding_a_newline_is_a_reject_not_the_end_of_the_stream(fmt):
@@ -293,3 +294,17 @@ def test_max_record_holds_for_records_shorter_than_a_batch(fmt, kind, tmp_path):
         assert fastctx.read_all(source(), fmt, max_record=104, batch_size=size).num_rows == 3
     with pytest.raises(InputError, match="longer than 103 bytes"):
         fastctx.read_all(source(), fmt, max_record=103)
+
+
+@pytest.mark.parametrize("data, options, envelope", [
+    (b"", {"kind": "export"}, ["ingestionTime"]),
+    (b"", {"kind": "firehose", "columns": ["eventId", "eventTimestamp"]}, ["eventId", "eventTimestamp"]),
+    (b"", {}, []),  # nothing tells the kind: lines
+])
+def test_an_input_without_records_keeps_the_envelope_columns(fmt, data, options, envelope):
+    batch = fastctx.read_all(data, fmt, **options)
+    assert batch.num_rows == 0 and batch.column_names == ["requestId", "status"] + envelope
+    one = fastctx.read_all(payload([{"id": "1", "timestamp": 5, "message": "r1 200"}]), fmt,
+                           **{k: v for k, v in options.items() if k != "kind"})
+    if options.get("kind") == "firehose":
+        assert batch.schema == one.schema

@@ -158,7 +158,27 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if columns != "auto" and kind != "auto":
         _envelope_columns(kind, columns)
-    return _iterate(source, _Reader(fmt, batch_size, on_error, threads, max_record), kind, columns)
+    reader = _Reader(fmt, batch_size, on_error, threads, max_record)
+    return _Batches(_iterate(source, reader, kind, columns), reader)
+
+
+class _Batches:
+    """The iterator ``read`` returns: its batches, and the reader behind them (``read_all``
+    takes the envelope columns of an input that held no record from it)."""
+
+    def __init__(self, batches, reader):
+        self._batches = batches
+        self.reader = reader
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Batch:
+        return next(self._batches)
+
+    def close(self) -> None:
+        """Stop reading now and close the source (as a generator's ``close``)."""
+        self._batches.close()
 
 
 def _iterate(source, reader, kind, columns):
@@ -167,6 +187,7 @@ def _iterate(source, reader, kind, columns):
         if kind == "auto":
             kind = _detect(head)
         envelope = _envelope_columns(kind, columns)
+        reader.envelope = envelope
         if kind in ("subscription", "firehose"):
             yield from reader.documents(blocks, envelope)
         elif kind == "export":
@@ -189,10 +210,14 @@ def read_all(source, format, **options) -> Batch:
 
     fmt = format if isinstance(format, Format) else Format(
         format, options.get("api", "websocket"), options.get("escape", "auto"))
-    batches = list(read(source, fmt, **options))
-    if not batches:
+    reading = read(source, fmt, **options)
+    batches = list(reading)
+    if not batches:  # the columns a batch would have had, empty
         empty = fmt.parse(b"", threads=1)
-        return empty
+        columns = empty.columns
+        for name in reading.reader.envelope:
+            columns[name] = _typed_column(name, [], None, np.zeros(0, dtype=bool))
+        return Batch(columns, 0, empty.stats, [])
     if len(batches) == 1:
         return batches[0]
     return Batch.concat(batches)
@@ -462,6 +487,7 @@ class _Reader:
         self.on_error = on_error
         self.threads = threads
         self.max_record = max_record
+        self.envelope = ()  # the envelope columns, once the kind is known
         self.quotes = needs_quote_tracking(fmt.program)
         self.line = 1
         self.offset = 0
