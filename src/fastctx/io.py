@@ -742,8 +742,8 @@ class _Reader:
         messages = [m[:-1] if m.endswith(b"\n") else m for m, *_ in events]
         # A message that still holds a newline is not one access-log record. It is a bad
         # record like any other (rejected whole, never split in two, never the end of the
-        # stream): the parser sees in its place bytes of the same length that are never UTF-8,
-        # so offsets stay right, and its reject is then given its own reason and bytes.
+        # stream): the parser sees in its place bytes of the same length that are never
+        # UTF-8, so offsets stay right, and its reject is then given its own reason and bytes.
         # (`_parse_lines` does the same for a message that leaves a quoted CSV field open.)
         broken = {index: message for index, message in enumerate(messages) if b"\n" in message}
         if broken and self.on_error == "raise":
@@ -777,9 +777,10 @@ class _Reader:
 
         In `auto` CSV a quoted field may hold newlines, so a line that leaves one open would
         run on into the next. Such lines are rare and always bad, so the records are parsed
-        as they are first; only if a line ran on (fewer records than lines, a rejected record
-        holding a newline, or an error at or after such a line) are those lines found and made bad records of their own, as
-        ``_events_batch`` makes the messages that hold a newline, and parsed again.
+        as they are first. Only if a line ran on (fewer records than lines, a rejected record
+        holding a newline, or an error at or after such a line) are those lines found, made
+        bad records of their own as ``_events_batch`` makes the messages that hold a
+        newline, and the records parsed again.
         """
         error = None
         if not self.quotes or b'"' not in records:
