@@ -25,10 +25,16 @@ def reference(data: bytes):
                 value = int(np.datetime64(head[:23].decode(), "ms").astype(np.int64))
             except ValueError:
                 ok = False
-        records.append(line[WIDTH:] if ok else line)
+        record = line[WIDTH:] if ok else line
+        terminated = record.endswith(b"\n")
+        if ok and not terminated:
+            record += b"\n"  # a prefixed last line gets its newline: one record per line
+        records.append(record)
         prefixed.append(ok)
         times.append(value if ok else 0)
-        empty.append(records[-1].rstrip(b"\n") in (b"", b"\r"))
+        # a lone CR is an empty record before a newline, and data at the end of the input
+        body = record.rstrip(b"\n")
+        empty.append(body == b"" or (body == b"\r" and (terminated or ok)))
     return b"".join(records), prefixed, times, empty
 
 
