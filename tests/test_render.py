@@ -632,3 +632,51 @@ def test_large_render_is_the_same_however_its_pages_were_prepared(recent):
         time.sleep(0.35)
     assert fmt.render(batch, threads=1) == expected
     assert fmt.render(batch, threads=2) == expected
+
+
+@pytest.mark.parametrize("recent, slow_ns", [(True, 0), (True, 1 << 62), (False, 1 << 62)],
+                         ids=["small-after-two-stages", "huge-pages", "small-from-the-start"])
+def test_a_render_in_timed_stages_is_the_same_whichever_pages_it_turns_to(recent, slow_ns):
+    # An output of 32 MiB or more, soon after another, is written 8 MiB at a time with huge
+    # pages; two slow stages turn the rest into pre-faulted small pages, and without a recent
+    # output it takes those from the start. Either way, and with a record larger than a
+    # stage, the bytes are those rendered piece by piece.
+    fmt = fastctx.compile("$context.requestId $context.routeKey $context.status")
+    n = 420_000
+    ids = [f"r{i}" for i in range(n)]
+    keys = ["k" * (150 + i % 23) for i in range(n)]
+    keys[1_000] = "x" * (20 << 20)  # a record larger than a stage
+    batch = Batch.from_pydict({"requestId": ids, "routeKey": keys, "status": list(range(n))})
+    columns = [batch.get(name) for name in fmt.program.columns]
+    renderer = _render.Renderer(fmt.program)
+    old = _render._fresh_slow_ns(slow_ns)
+    try:
+        if recent:
+            _render.output_done()
+        else:
+            _render._forget_output()
+        out, _ = renderer.render(columns, 0, n)
+    finally:
+        assert _render._fresh_slow_ns(old) == slow_ns
+    assert len(out) > 64 << 20
+    expected = b"".join(renderer.render(columns, lo, min(lo + 50_000, n))[0] for lo in range(0, n, 50_000))
+    assert out == expected
+
+
+@pytest.mark.parametrize("variable, takes", [("routeKey", "text"), ("status", "integers"),
+                                             ("identity.sourceIp", "text"), ("error.message", "text")])
+def test_a_timestamp_column_for_a_variable_that_takes_no_timestamps_is_an_error(variable, takes):
+    # rendered as its epoch milliseconds it would be a silently wrong value
+    fmt = fastctx.compile(f"$context.requestId $context.{variable} $context.requestTimeEpoch")
+    when = dt.datetime(2024, 7, 10, 18, 15, 21, tzinfo=dt.timezone.utc)
+    for data in ({"requestId": ["r1"], variable: [when]},
+                 {"requestId": ["r1"], variable: np.array(["2024-07-10"], dtype="datetime64[ms]")}):
+        err = both_raise(fmt, Batch.from_pydict(data))
+        assert err.column == variable and f"$context.{variable}, which takes {takes}" in str(err)
+        with pytest.raises(RenderError, match=f"takes {takes}"):
+            fmt.render(data)
+    # the variables that take timestamps take them, and a timestamp column in no slot is ignored
+    ok = fastctx.compile("$context.requestId [$context.requestTime] $context.requestTimeEpoch")
+    data = Batch.from_pydict({"requestId": ["r1"], "requestTime": [when], "requestTimeEpoch": [when],
+                              "routeKey": [when]})
+    assert both(ok, data)[0] == b"r1 [10/Jul/2024:18:15:21 +0000] 1720635321000\n"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from .batch import Batch, Column
-from .errors import RenderError
-from .program import ESCAPE_TABLES, JSON_SHORT, XML_ENTITIES, Action, Esc, Op, Program, VType
+from .errors import RenderError, timestamps_not_taken
+from .program import (ESCAPE_TABLES, JSON_SHORT, VTYPE_TAKES, XML_ENTITIES, Action, Esc, Op,
+                      Program, VType)
 
 __all__ = ["render", "clf_time", "escape_value", "is_json_number"]
 
@@ -136,7 +137,13 @@ def render_value(slot, column: Column | None, row: int, name: str) -> tuple[byte
 
 def bind(program: Program, batch: Batch) -> list:
     """The batch's column for each program column (None where the batch has none)."""
-    return [batch.get(name) for name in program.columns]
+    columns = [batch.get(name) for name in program.columns]
+    for slot in program.slots:
+        column = columns[slot.column]
+        if (column is not None and column.kind == "timestamp"
+                and slot.vtype not in (VType.EPOCH_MS, VType.CLF_TIME)):
+            raise timestamps_not_taken(slot.name, VTYPE_TAKES[slot.vtype])
+    return columns
 
 
 def render(program: Program, batch: Batch, start: int = 0, stop: int | None = None) -> tuple[bytes, int]:

@@ -9,9 +9,12 @@ grows the output or raises. The rules are those of ``_reference.render_value``, 
 
 Output sizing. ``render`` computes the literal and raw string bytes of the rows exactly (from
 the offsets), measures what numbers, times and escapes add on up to 512 sampled records, and
-allocates one ``bytes`` of that size plus 0.5%, whose fresh pages are prepared in one go
-(``prepare_fresh`` in ``_buffer.pxd``: huge pages right after another large output,
-pre-faulted small pages otherwise). The kernel stops at the last whole
+allocates one ``bytes`` of that size plus 0.5%. Its fresh pages are hinted: an output of
+64 MiB or more is written 16 MiB at a time with huge pages, until a stage is slow enough to
+show they are refilled from the host, and the rest becomes pre-faulted small pages
+(``fastctx_fresh_advise`` in ``_buffer.pxd``); a smaller one gets huge pages right after
+another large output and pre-faulted small pages otherwise (``prepare_fresh``). The kernel
+stops at the last whole
 record that fits; in the rare case that is not the last row, the wrapper grows the ``bytes``
 (``_PyBytes_Resize``) by the average record size so far times the rows left. The final shrink
 gives the padding back. Measured with tracemalloc on 1,000,000 events of each WebSocket
@@ -33,19 +36,19 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from fastctx._buffer cimport (
-    BUF_SLACK, buf_free, buf_grow, buf_init_owned, buf_room, buf_set, fastctx_buf, fresh_done,
-    prepare_fresh,
+    BUF_SLACK, FRESH_STAGE, buf_free, buf_grow, buf_init_owned, buf_room, buf_set, fastctx_buf,
+    fresh_advise, fresh_done, fresh_recent, fresh_slow_ns, now_ns, prepare_fresh,
 )
 from fastctx._escape cimport (
     MAX_EXPANSION, all_clean, csv_double, escape_with_table, fastctx_matcher, is_clean, is_integer,
     is_json_number, matcher_init, scan_clean,
 )
-from fastctx cimport _escape
+from fastctx cimport _buffer, _escape
 from fastctx._opcodes cimport *
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2
 
-from .errors import RenderError
-from .program import ESCAPE_TABLES, Op, VType, Esc
+from .errors import RenderError, timestamps_not_taken
+from .program import ESCAPE_TABLES, VTYPE_TAKES, Op, VType, Esc
 
 __all__ = ["Renderer", "enum_values"]
 
@@ -911,6 +914,8 @@ cdef class Renderer:
                 continue
             name = self.program.slots[k].name
             kind = _kind_code(column.kind)
+            if kind == KIND_TIMESTAMP and vtype != VT_EPOCH_MS and vtype != VT_CLF_TIME:
+                raise timestamps_not_taken(name, VTYPE_TAKES[VType(vtype)])
             values = column.values
             keep.append(values)
             need = stop + 1 if kind == KIND_STRING else stop
@@ -1052,8 +1057,11 @@ cdef class Renderer:
         cdef RunResult res
         cdef fastctx_buf out, scratch
         cdef PyObject* obj = NULL
-        cdef Py_ssize_t cap, used, done, remaining, avg, grow_to
+        cdef Py_ssize_t cap, used, done, remaining, avg, grow_to, limit, prepared
         cdef int st
+        cdef bint staged, huge_pages = True
+        cdef long long began
+        cdef int slow = 0
         if start < 0 or stop < start:
             raise ValueError(f"bad row range [{start}, {stop})")
         if stop == start:
@@ -1071,11 +1079,25 @@ cdef class Renderer:
                 raise MemoryError()
             out.owned = 0
             used = 0
+            prepared = 0  # the fresh bytes advised so far
             res.row = start
+            # A large output is written in stages, each timed: slow stages mean its huge pages
+            # are refilled from the host, and the rest becomes pre-faulted small pages
+            # (`fastctx_fresh_advise` in _buffer.pxd).
+            staged = cap >= 4 * <Py_ssize_t>FRESH_STAGE
+            huge_pages = staged and fresh_recent()
             while True:
-                buf_set(&out, <unsigned char*>bytes_ptr(obj), used, cap)
+                # (a stage holds at least the record that did not fit the last one)
+                limit = (min(cap, used + max(<Py_ssize_t>FRESH_STAGE, res.need))
+                         if staged and huge_pages else cap)
+                buf_set(&out, <unsigned char*>bytes_ptr(obj), used, limit)
                 with nogil:
-                    prepare_fresh(out.start + used, cap - used, 1)
+                    if not staged:  # smaller: huge pages right after another large output
+                        prepare_fresh(out.start + used, cap - used, 1)
+                    elif prepared < cap:
+                        fresh_advise(out.start + prepared, cap - prepared, huge_pages)
+                        prepared = cap
+                    began = now_ns()
                     st = render_range(&ctx, &out, &scratch, res.row, stop, &res)
                 used = out.pos - out.start
                 if st == ST_OK:
@@ -1083,6 +1105,13 @@ cdef class Renderer:
                     break
                 if st == ST_ERROR:
                     self._raise(&res, columns)
+                if limit < cap:  # the end of a stage, not of the output
+                    # two slow stages in a row: one alone may be a core waking from idle
+                    slow = slow + 1 if now_ns() - began > fresh_slow_ns else 0
+                    if slow == 2:
+                        huge_pages = False
+                        prepared = used  # the rest: small pages, faulted in now
+                    continue
                 # Full (rare, the estimate is padded): grow by the average record so far times
                 # the rows left (+3%).
                 done = res.row - start
@@ -1180,6 +1209,21 @@ def prepare_output(size_t address, size_t size, bint populate=True):
     ``populate``; see ``prepare_fresh`` in ``_buffer.pxd``."""
     with nogil:
         prepare_fresh(<void*>address, size, populate)
+
+
+def _fresh_slow_ns(long long ns):
+    """Tests: the stage time above which ``render`` turns the rest of a large fresh output
+    into pre-faulted small pages (0: after the first two stages; huge: never); returns the
+    old."""
+    old = _buffer.fastctx_fresh_slow_ns
+    _buffer.fastctx_fresh_slow_ns = ns
+    return old
+
+
+def _forget_output():
+    """Tests: as if no large output was ever made (the next large ``render`` takes
+    pre-faulted small pages from the start)."""
+    _buffer.fastctx_fresh_last_ns = -1
 
 
 def output_done():

@@ -118,6 +118,14 @@ class RenderError(FastctxError, ValueError):
         return (type(self), (self.reason, self.column, self.row))
 
 
+def timestamps_not_taken(column: str, takes: str) -> RenderError:
+    """A timestamp column given for a variable that takes ``takes`` ("integers", "text"):
+    rendered as its epoch milliseconds it would be a silently wrong value."""
+    return RenderError(
+        f"timestamps cannot be rendered as $context.{column}, which takes {takes} (only the "
+        "epoch_ms and clf_time variables take timestamps)", column)
+
+
 class BufferTooSmallError(FastctxError, ValueError):
     """``render_into`` ran out of room.
 

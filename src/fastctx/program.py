@@ -36,6 +36,12 @@ class VType(IntEnum):
     QUOTED = 5  # '"' + string + '"', the quotes never escaped
 
 
+#: What a variable of each value type is given, in words (for errors).
+VTYPE_TAKES = {VType.INT: "integers", VType.EPOCH_MS: "epoch milliseconds",
+               VType.CLF_TIME: "epoch milliseconds", VType.TOKEN: "text", VType.TEXT: "text",
+               VType.QUOTED: "text"}
+
+
 class Esc(IntEnum):
     """How a slot's value is escaped, fixed at compile time by shape, position and mode."""
 
