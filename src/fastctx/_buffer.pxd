@@ -161,6 +161,7 @@ cdef extern from *:
     }
     static void fastctx_fresh_done(void) {}
     #  define FASTCTX_FRESH_STAGE ((size_t)8 << 20)
+    static long long fastctx_fresh_last_ns = -1;
     static long long fastctx_fresh_slow_ns = 20000000LL;
     static long long fastctx_now_ns(void) { return 0; }
     static int fastctx_fresh_recent(void) { return 1; }

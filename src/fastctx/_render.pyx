@@ -10,8 +10,9 @@ grows the output or raises. The rules are those of ``_reference.render_value``, 
 Output sizing. ``render`` computes the literal and raw string bytes of the rows exactly (from
 the offsets), measures what numbers, times and escapes add on up to 512 sampled records, and
 allocates one ``bytes`` of that size plus 0.5%. Its fresh pages are hinted: an output of
-64 MiB or more is written 16 MiB at a time with huge pages, until a stage is slow enough to
-show they are refilled from the host, and the rest becomes pre-faulted small pages
+32 MiB or more, within 20 s of the last one, is written 8 MiB at a time with huge pages
+until two stages in a row are slow enough to show they are refilled from the host, and the
+rest becomes pre-faulted small pages, as the whole output does otherwise
 (``fastctx_fresh_advise`` in ``_buffer.pxd``); a smaller one gets huge pages right after
 another large output and pre-faulted small pages otherwise (``prepare_fresh``). The kernel
 stops at the last whole
