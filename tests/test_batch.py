@@ -119,3 +119,31 @@ def test_times_a_datetime_cannot_hold_are_a_clear_error_in_to_pydict():
         clf.parse(b"r [01/Jan/0000:00:00:00 +0000]\n").to_pydict()
     edges = clf.parse(b"r [01/Jan/0001:00:00:00 +0000]\nr [31/Dec/9999:23:59:59 +0000]\n").to_pydict()
     assert [t.year for t in edges["requestTime"]] == [1, 9999]
+
+
+def test_out_of_range_datetime64_values_raise_instead_of_wrapping():
+    with pytest.raises(OverflowError, match=r"'t' row 1: .* out of range for int64 epoch milliseconds"):
+        Batch.from_pydict({"t": np.array([0, 2**62], dtype="datetime64[s]")})
+    with pytest.raises(OverflowError, match="'t' row 0"):
+        Batch.from_pydict({"t": np.array([10**17, "NaT"], dtype="datetime64[s]")})
+    limit = (2**63 - 1) // 1000  # the edge converts; NaT and finer units are never out of range
+    column = Batch.from_pydict({"t": np.array([limit, "NaT"], dtype="datetime64[s]")}).column("t")
+    assert column.values[0] == limit * 1000 and column.null_count == 1
+    assert Batch.from_pydict({"t": np.array([2**62], dtype="datetime64[ns]")}).column("t").values[0] == 2**62 // 10**6
+
+
+def test_nat_is_a_null_timestamp():
+    pd = pytest.importorskip("pandas")
+    batch = Batch.from_pydict({"t": [dt.datetime(2024, 1, 1), pd.NaT, None]})
+    assert batch.to_pydict()["t"] == [dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), None, None]
+
+
+def test_numpy_integer_scalars_out_of_range_name_the_column_and_row():
+    with pytest.raises(OverflowError, match=r"'status' row 1: 18446744073709551615 does not fit in int64"):
+        Batch.from_pydict({"status": [np.uint64(1), np.uint64(2**64 - 1)]})
+    assert Batch.from_pydict({"status": [np.uint64(7), np.int8(-3)]}).to_pydict() == {"status": [7, -3]}
+
+
+def test_text_with_a_lone_surrogate_is_refused_not_stored_as_invalid_utf8():
+    with pytest.raises(ValueError, match=r"'requestId' row 1: text is not valid Unicode"):
+        Batch.from_pydict({"requestId": ["ok", "\ud800"]})

@@ -318,3 +318,11 @@ def test_warning_is_emitted_once_per_compiled_format():
         warnings.simplefilter("always")
         fastctx.Format(template, api="rest")
     assert [w.category for w in caught] == [FormatWarning]
+
+
+def test_a_lone_surrogate_in_a_template_is_a_format_error_with_a_caret():
+    for strict in (True, False):
+        with pytest.raises(fastctx.FormatError) as info:
+            fastctx.compile("$context.requestId \ud83d x", strict=strict)
+        assert info.value.column == 20 and "lone surrogate" in str(info.value)
+        str(info.value).encode("utf-8")  # printable: the surrogate is shown escaped

@@ -107,3 +107,30 @@ def test_random_garbage_never_crashes(program):
         batch = both(program, data)
         stats = batch.stats
         assert stats.accepted + stats.rejected + stats.empty == stats.records
+
+
+@pytest.mark.parametrize("template", ["abc", "{}", "<a/>", "x,y"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_format_with_no_variable_parses_to_a_batch_of_no_columns(template, threads, monkeypatch):
+    from fastctx import parallel
+
+    monkeypatch.setattr(parallel, "MIN_PARSE_CHUNK", 8)
+    fmt = fastctx.compile(template, strict=False)
+    data = (template + "\n") * 50 + "other\n\n" + (template + "\n") * 50
+    batch = fmt.parse(data, on_error="collect", threads=threads)
+    assert batch.column_names == [] and batch.num_rows == 100
+    assert batch.stats.as_dict() == {"records": 102, "accepted": 100, "rejected": 1, "empty": 1,
+                                     "normalized": 0}
+    assert [r.line for r in batch.rejects] == [51]
+    assert fmt.parse(b"", threads=threads).num_rows == 0
+
+
+def test_a_memory_pool_size_too_large_is_reported_and_the_default_kept():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import fastctx; print(fastctx.memory_pool_limit())"],
+                          capture_output=True, text=True,
+                          env={**__import__("os").environ, "FASTCTX_MEMORY_POOL": "99999999999G"})
+    assert proc.returncode == 0 and proc.stdout.strip() == str(512 << 20)
+    assert "too large" in proc.stderr

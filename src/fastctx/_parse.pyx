@@ -2714,7 +2714,11 @@ def _limit_from_env():
         warnings.warn(f"FASTCTX_MEMORY_POOL={text!r} is not a size (bytes, or e.g. 64M, 2G); "
                       f"keeping {pool_limit >> 20} MiB", RuntimeWarning, stacklevel=2)
         return
-    memory_pool_limit(int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+    try:
+        memory_pool_limit(int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+    except OverflowError:
+        warnings.warn(f"FASTCTX_MEMORY_POOL={text!r} is too large; keeping {pool_limit >> 20} MiB",
+                      RuntimeWarning, stacklevel=2)
 
 
 _limit_from_env()
@@ -3337,7 +3341,7 @@ cdef class Parser:
                 fn()
         total_rows = sum((<_Chunk>chunk).rows for chunk in chunks)
         pending = []
-        for c in range(len(self._kinds)):
+        for c in range(len(self.plan.names)):
             string = first.datas[c] is not None
             (<_Buffer>first.values[c]).resize((total_rows + (1 if string else 0)) * 8)
             (<_Buffer>first.valids[c]).resize((total_rows + 7) // 8 + 1)
@@ -3357,7 +3361,7 @@ cdef class Parser:
                 job.result()
         for k in range(1, len(chunks)):
             part = chunks[k]
-            for c in range(len(self._kinds)):
+            for c in range(len(self.plan.names)):
                 first.data_len[c] += part.data_len[c]
                 first.nulls[c] += part.nulls[c]
             first.rejects += part.rejects
@@ -3602,7 +3606,7 @@ cdef class Parser:
         cdef int c
         rows = chunk.rows
         columns = {}
-        for c in range(len(self._kinds)):
+        for c in range(len(self.plan.names)):
             name = self.plan.names[c]
             nulls = chunk.nulls[c]
             validity = (<_Buffer>chunk.valids[c]).array(np.uint8, (rows + 7) // 8) if nulls else None

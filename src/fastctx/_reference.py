@@ -149,6 +149,8 @@ def bind(program: Program, batch: Batch) -> list:
 def render(program: Program, batch: Batch, start: int = 0, stop: int | None = None) -> tuple[bytes, int]:
     """Render rows ``[start, stop)``: ``(lines, dropped)``, every record ending in ``\\n``."""
     stop = batch.num_rows if stop is None else stop
+    if stop == start:
+        return b"", 0  # no row: nothing to bind, as the kernel
     columns = bind(program, batch)
     code = program.instructions.tolist()
     out = bytearray()

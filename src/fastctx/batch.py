@@ -102,7 +102,12 @@ class Column:
                 valid[row] = False
                 encoded.append(b"")
             elif isinstance(item, str):
-                encoded.append(item.encode("utf-8", "surrogatepass"))
+                try:
+                    encoded.append(item.encode("utf-8"))
+                except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 holds it
+                    raise ValueError(
+                        f"column {name!r} row {row}: text is not valid Unicode ({exc.reason})"
+                    ) from None
             elif isinstance(item, (bytes, bytearray)):
                 try:
                     bytes(item).decode("utf-8")
@@ -129,7 +134,7 @@ class Column:
                 valid[row] = False
             elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
                 if not -(2**63) <= item < 2**63:
-                    bits = abs(item).bit_length()  # str() refuses more than 4,300 digits
+                    bits = abs(int(item)).bit_length()  # str() refuses more than 4,300 digits
                     shown = item if bits <= 128 else f"an integer of {bits} bits"
                     raise OverflowError(f"column {name!r} row {row}: {shown} does not fit in int64")
                 values[row] = item
@@ -145,7 +150,7 @@ class Column:
         values = np.zeros(len(items), dtype=np.int64)
         valid = np.ones(len(items), dtype=bool)
         for row, item in enumerate(items):
-            if item is None:
+            if item is None or item != item:  # None, or pandas' NaT (never equal to itself)
                 valid[row] = False
             elif isinstance(item, _dt.datetime):
                 if item.tzinfo is None:
@@ -169,6 +174,19 @@ class Column:
             return cls("int64", array.astype(np.int64, copy=False))
         if kind == "M":
             valid = ~np.isnat(array)
+            unit, count = np.datetime_data(array.dtype)
+            coarse = unit in ("Y", "M", "W", "D", "h", "m", "s")
+            if coarse and valid.any():
+                # coarser than ms: past +-INT64_MAX ms the conversion would wrap silently
+                per_ms = int(np.timedelta64(count, unit).astype("timedelta64[ms]").astype(np.int64))
+                raw = array.view(np.int64)
+                limit = (2**63 - 1) // per_ms
+                outside = valid & ((raw > limit) | (raw < -limit))
+                if outside.any():
+                    row = int(np.flatnonzero(outside)[0])
+                    raise OverflowError(
+                        f"column {name!r} row {row}: {array[row]} is out of range for "
+                        "int64 epoch milliseconds")
             ms = array.astype("datetime64[ms]").view(np.int64)
             return cls("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
         if kind in "UO":

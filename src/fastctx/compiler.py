@@ -76,6 +76,12 @@ def _validate(template: str, parts: list, strict: bool, api: str) -> bool:
     """AWS's rules; returns whether the template carries its own trailing newline."""
     if not template.strip():
         raise FormatError("Access Log format must not be empty or blank", template, 1 if template else None)
+    try:
+        template.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: shown escaped, the caret under it
+        raise FormatError("Access Log format must be valid Unicode: it holds a lone surrogate",
+                          template.encode("utf-8", "backslashreplace").decode("utf-8"),
+                          exc.start + 1) from None
     body = template[:-1] if template.endswith("\n") else template
     for bad in ("\n", "\r"):
         index = body.find(bad)
