@@ -1060,7 +1060,7 @@ cdef class Renderer:
         cdef PyObject* obj = NULL
         cdef Py_ssize_t cap, used, done, remaining, avg, grow_to, limit, prepared
         cdef int st
-        cdef bint staged, huge_pages = True
+        cdef bint staged, huge_pages  # huge pages: only for a staged output
         cdef long long began
         cdef int slow = 0
         if start < 0 or stop < start:
@@ -1090,7 +1090,7 @@ cdef class Renderer:
             while True:
                 # (a stage holds at least the record that did not fit the last one)
                 limit = (min(cap, used + max(<Py_ssize_t>FRESH_STAGE, res.need))
-                         if staged and huge_pages else cap)
+                         if huge_pages else cap)
                 buf_set(&out, <unsigned char*>bytes_ptr(obj), used, limit)
                 with nogil:
                     if not staged:  # smaller: huge pages right after another large output

@@ -555,11 +555,8 @@ class _Reader:
         size = memoryview(chunk).nbytes
         if size <= self.max_record:
             return
-        array = np.frombuffer(chunk, dtype=np.uint8)
-        ends = np.flatnonzero(array == 0x0A)
-        starts = np.concatenate(([0], ends + 1))
-        lengths = np.concatenate((ends, [size])) - starts
-        longer = np.flatnonzero(lengths > self.max_record)
+        starts, stops = _line_spans(np.frombuffer(chunk, dtype=np.uint8))
+        longer = np.flatnonzero(stops - starts > self.max_record)
         if len(longer):
             raise InputError(
                 f"the record at byte offset {offset + int(starts[longer[0]])} is longer than "
@@ -837,12 +834,18 @@ def _shift_error(exc, line_base, prefixed):
     return ParseError(exc.reason, exc.line, exc.offset + shift, exc.column, exc.expected, exc.raw)
 
 
+def _line_spans(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, stops)`` of the lines of ``array`` (bytes), newlines not included; the
+    piece after the last newline is a line too, empty if the input ends with one."""
+    ends = np.flatnonzero(array == 0x0A)
+    return np.concatenate(([0], ends + 1)), np.concatenate((ends, [len(array)]))
+
+
 def _empty_lines(records: bytes, nlines: int) -> np.ndarray:
     """Indexes of the empty lines (``""`` or ``"\\r"``) among the first ``nlines``."""
     array = np.frombuffer(records, dtype=np.uint8)
-    ends = np.flatnonzero(array == 0x0A)
-    starts = np.concatenate(([0], ends + 1))[:nlines]
-    stops = np.concatenate((ends, [len(array)]))[:nlines]
+    starts, stops = _line_spans(array)
+    starts, stops = starts[:nlines], stops[:nlines]
     length = stops - starts
     empty = length == 0
     one = np.flatnonzero(length == 1)
