@@ -54,7 +54,9 @@ def test_naive_datetimes_are_utc():
     [
         ([1, "x"], "column 'c' row 1: expected int or None, got str"),
         (["x", 2], "column 'c' row 1: expected str or None, got int"),
-        ([1.5], "cannot store float"),
+        ([1.5], r"column 'c' row 0: 1\.5 is not a whole number"),
+        ([None, 2.0, float("inf")], "row 2: inf is not a whole number"),
+        ([object()], "cannot store object"),
         ([True], "cannot store bool"),
         ([1, True], "row 1: expected int or None, got bool"),
     ],
@@ -147,3 +149,93 @@ def test_numpy_integer_scalars_out_of_range_name_the_column_and_row():
 def test_text_with_a_lone_surrogate_is_refused_not_stored_as_invalid_utf8():
     with pytest.raises(ValueError, match=r"'requestId' row 1: text is not valid Unicode"):
         Batch.from_pydict({"requestId": ["ok", "\ud800"]})
+
+
+def test_missing_values_of_numpy_and_lists_are_nulls():
+    # NaN (pandas' marker in float and object columns) is missing; whole floats are integers
+    batch = Batch.from_pydict({
+        "f": np.array([200.0, np.nan, -3.0]),
+        "l": [200.0, float("nan"), None],
+        "s": ["a", float("nan"), None],
+        "o": np.array([7, None, 8], dtype=object),
+        "os": np.array(["x", None], dtype=object).repeat([2, 1]),
+    })
+    assert batch.column("f").kind == "int64" and batch.column("o").kind == "int64"
+    assert batch.to_pydict() == {
+        "f": [200, None, -3], "l": [200, None, None], "s": ["a", None, None],
+        "o": [7, None, 8], "os": ["x", "x", None]}
+    with pytest.raises(TypeError, match=r"'f' row 1: 2\.5 is not a whole number"):
+        Batch.from_pydict({"f": np.array([1.0, 2.5])})
+    with pytest.raises(OverflowError, match="'f' row 0: 1e\\+19 does not fit in int64"):
+        Batch.from_pydict({"f": np.array([1e19])})
+    with pytest.raises(TypeError, match="numpy dtype bool is not supported"):
+        Batch.from_pydict({"b": np.array([True])})
+
+
+def test_masked_arrays_keep_their_mask():
+    masked = np.ma.masked_array
+    batch = Batch.from_pydict({
+        "i": masked([200, 500, 7], mask=[False, True, False]),
+        # the masked entries may hold anything: a NaN, a value that is not a whole number
+        "f": masked([1.0, np.nan, 2.5], mask=[False, True, True]),
+        "s": masked(["a", "bad", "c"], mask=[True, True, False]),
+        "t": masked(np.array([0, 2**62, 1000], dtype="datetime64[s]"), mask=[False, True, False]),
+        "o": masked(np.array([1, "junk", 3], dtype=object), mask=[False, True, False]),
+    })
+    assert batch.to_pydict() == {
+        "i": [200, None, 7], "f": [1, None, None], "s": [None, None, "c"],
+        "t": [dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), None,
+              dt.datetime(1970, 1, 1, 0, 16, 40, tzinfo=dt.timezone.utc)],
+        "o": [1, None, 3]}
+    assert Batch.from_pydict({"i": masked([1, 2])}).column("i").validity is None
+
+
+@pytest.mark.parametrize("through_arrow", [True, False])
+def test_pandas_series_with_missing_values(monkeypatch, through_arrow):
+    pd = pytest.importorskip("pandas")
+    if not through_arrow:
+        # pandas < 3, or pandas without pyarrow: no Arrow export, the Series' own path
+        from fastctx import batch as batch_module
+
+        def no_arrow(values, name):
+            raise ImportError("pyarrow is not installed")
+        import fastctx._arrow
+        monkeypatch.setattr(fastctx._arrow, "import_column", no_arrow)
+        assert batch_module._is_pandas(pd.Series([1]))
+    utc = dt.timezone.utc
+    batch = Batch.from_pydict({
+        "Int64": pd.Series([200, None], dtype="Int64"),
+        "UInt8": pd.Series([None, 255], dtype="UInt8"),
+        "float": pd.Series([200, None]),  # float64 with NaN
+        "string": pd.Series(["a", None], dtype="string"),
+        "object": pd.Series(["a", np.nan]),
+        "category": pd.Series(["a", None], dtype="category"),
+        "utc": pd.Series(pd.to_datetime(["2024-07-10 18:15:21.5", None], utc=True)),
+        "naive": pd.Series(pd.to_datetime(["2024-07-10 18:15:21", None])),
+        "paris": pd.Series(pd.to_datetime(["2024-07-10 20:15:21", None]).tz_localize("Europe/Paris")),
+    })
+    when = dt.datetime(2024, 7, 10, 18, 15, 21, tzinfo=utc)
+    assert batch.to_pydict() == {
+        "Int64": [200, None], "UInt8": [None, 255], "float": [200, None],
+        "string": ["a", None], "object": ["a", None], "category": ["a", None],
+        "utc": [when.replace(microsecond=500000), None], "naive": [when, None],
+        "paris": [when, None]}
+    with pytest.raises(TypeError, match="'mixed' row 1: expected str or None, got int"):
+        Batch.from_pydict({"mixed": pd.Series(["a", 3])})
+    with pytest.raises(OverflowError, match="'big': uint64 values do not fit in int64"):
+        Batch.from_pydict({"big": pd.Series([2**64 - 1, None], dtype="UInt64")})
+
+
+def test_arrow_arrays_and_series_as_columns():
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    batch = Batch.from_pydict({
+        "pa": pa.array([200, None], type=pa.int32()),
+        "chunked": pa.chunked_array([["a"], [None]]),
+        "sliced": pa.array(["x", "y", "z"]).slice(1),
+        "polars": pl.Series([None, 7]),
+    })
+    assert batch.to_pydict() == {"pa": [200, None], "chunked": ["a", None],
+                                 "sliced": ["y", "z"], "polars": [None, 7]}
+    with pytest.raises(TypeError, match=r"column 'flag': Arrow format 'b' \(boolean\)"):
+        Batch.from_pydict({"flag": pa.array([True])})

@@ -205,6 +205,22 @@ def test_firehose_back_to_back_gzip_documents(fmt):
     assert fastctx.read_all(io.BytesIO(plain_json), fmt, kind="firehose").num_rows == 30
 
 
+def test_json_access_logs_that_start_with_an_envelope_key_are_lines():
+    # "owner", "logGroup" and "logStream" open subscription documents, and access logs too
+    for key in ("owner", "logGroup", "logStream"):
+        fmt = fastctx.compile(f'{{"{key}":"$context.identity.accountId",'
+                              '"requestId":"$context.requestId"}')
+        lines = (f'{{"{key}":"123","requestId":"r1"}}\n'
+                 f'{{"{key}":"456","requestId":"r2"}}\n').encode()
+        assert fastctx.read_all(io.BytesIO(lines), fmt).to_pydict() == {
+            "identity.accountId": ["123", "456"], "requestId": ["r1", "r2"]}
+        # a subscription document in that key order is still one
+        doc = {key: "x", **subscription(['{"%s":"1","requestId":"r9"}' % key])}
+        for payload in (json.dumps(doc).encode(), gzip.compress(json.dumps(doc).encode())):
+            got = fastctx.read_all(io.BytesIO(payload), fmt, columns=["logStream"]).to_pydict()
+            assert got["requestId"] == ["r9"] and got["logStream"] == ["stage-1"]
+
+
 def test_bad_payloads_are_clear_errors(fmt):
     good = gzip.compress(json.dumps(subscription(["r 1"])).encode())
     cases = {

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from .batch import Batch
+from .batch import Batch, Column
 
 def export_schema(batch: Batch) -> Any:
     """A PyCapsule named ``arrow_schema``: a struct type with one field per column."""
@@ -16,3 +16,7 @@ def export_stream(batch: Batch) -> Any:
 
 def import_batch(obj: Any, names: Iterable[str] | None = None) -> Batch:
     """Any ``__arrow_c_stream__`` / ``__arrow_c_array__`` exporter -> ``Batch``."""
+
+def import_column(obj: Any, name: str = "?") -> Column:
+    """One exporter of a single array type (pyarrow Array / ChunkedArray, polars or pandas
+    Series) -> ``Column``."""

@@ -979,6 +979,75 @@ cdef object _import_array(object schema_capsule, object array_capsule, object na
     return _assemble(wanted, kinds, [_import_chunk(owner, schema_field, wanted)])
 
 
+cdef object _stream_column(object capsule, object name):
+    """The arrays of a stream of one column's type -> one Column."""
+    cdef ArrowArrayStream* source = <ArrowArrayStream*>PyCapsule_GetPointer(
+        capsule, "arrow_array_stream")
+    cdef ArrowArrayStream stream
+    cdef ArrowSchema schema
+    cdef _ImportedArray owner
+    cdef int status
+    if source.release == NULL:
+        raise ValueError("the Arrow stream was already consumed")
+    memcpy(&stream, source, sizeof(ArrowArrayStream))
+    source.release = NULL
+    memset(&schema, 0, sizeof(ArrowSchema))
+    try:
+        status = stream.get_schema(&stream, &schema)
+        if status:
+            raise _stream_error(&stream, status, "get_schema")
+        try:
+            field = _field_from_schema(&schema)
+        finally:
+            schema.release(&schema)
+        kind = _kind_of(field, name)
+        chunks = []
+        while True:
+            owner = _ImportedArray.__new__(_ImportedArray)
+            status = stream.get_next(&stream, &owner.array)
+            if status:
+                owner.array.release = NULL
+                raise _stream_error(&stream, status, "get_next")
+            if owner.array.release == NULL:
+                break
+            chunks.append(_convert(owner, &owner.array, field, owner.array.offset,
+                                   owner.array.length, None, name))
+    finally:
+        stream.release(&stream)
+    return _concat(chunks, kind)
+
+
+def import_column(obj, name="?"):
+    """One column from an Arrow PyCapsule exporter of a single array type: a pyarrow Array or
+    ChunkedArray, a polars Series, a pandas (>= 3) Series. The same conversions as
+    ``import_batch`` applies to a column (zero-copy where the layout matches), with ``name``
+    in its errors."""
+    cdef ArrowSchema* schema
+    cdef ArrowArray* source
+    cdef _ImportedArray owner
+    if hasattr(obj, "__arrow_c_stream__"):
+        capsule = obj.__arrow_c_stream__()
+        if not PyCapsule_IsValid(capsule, "arrow_array_stream"):
+            raise TypeError("__arrow_c_stream__ did not return an 'arrow_array_stream' capsule")
+        return _stream_column(capsule, name)
+    capsules = obj.__arrow_c_array__()
+    if (not isinstance(capsules, tuple) or len(capsules) != 2
+            or not PyCapsule_IsValid(capsules[0], "arrow_schema")
+            or not PyCapsule_IsValid(capsules[1], "arrow_array")):
+        raise TypeError("__arrow_c_array__ did not return (arrow_schema, arrow_array) capsules")
+    schema = <ArrowSchema*>PyCapsule_GetPointer(capsules[0], "arrow_schema")
+    source = <ArrowArray*>PyCapsule_GetPointer(capsules[1], "arrow_array")
+    if source.release == NULL:
+        raise ValueError("the Arrow array was already consumed")
+    field = _field_from_schema(schema)
+    _kind_of(field, name)  # an unsupported type fails before the array is taken
+    owner = _ImportedArray.__new__(_ImportedArray)
+    memcpy(&owner.array, source, sizeof(ArrowArray))
+    source.release = NULL
+    return _convert(owner, &owner.array, field, owner.array.offset, owner.array.length, None,
+                    name)
+
+
 def import_batch(obj, names=None):
     """Any Arrow PyCapsule exporter -> ``Batch``.
 

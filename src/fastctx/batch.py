@@ -41,6 +41,38 @@ def _unpack_validity(bitmap: np.ndarray | None, length: int) -> np.ndarray:
     return np.unpackbits(bitmap, count=length, bitorder="little").astype(bool)
 
 
+def _missing(item) -> bool:
+    """Whether a Python value stands for a missing one: ``None``, a float NaN (pandas' marker
+    in object and float columns), pandas' ``NA`` or ``NaT`` (tested by type name, so pandas
+    is never imported)."""
+    if item is None:
+        return True
+    if isinstance(item, (float, np.floating)):
+        return item != item
+    kind = type(item)
+    return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
+
+
+def _whole_floats(array: np.ndarray, name: str) -> np.ndarray:
+    """Floats that are whole numbers in the int64 range (pandas' integer columns with missing
+    values) -> int64; the caller has replaced the missing ones."""
+    bad = ~np.isfinite(array) | (array != np.trunc(array))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise TypeError(f"column {name!r} row {row}: {float(array[row])!r} is not a whole "
+                        "number; fastctx integer columns need integers")
+    outside = (array < -2.0**63) | (array >= 2.0**63)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise OverflowError(
+            f"column {name!r} row {row}: {float(array[row])!r} does not fit in int64")
+    return array.astype(np.int64)
+
+
+def _is_pandas(values) -> bool:
+    return type(values).__module__.startswith("pandas") and hasattr(values, "to_numpy")
+
+
 class Column:
     """One column: numpy buffers in Arrow layout.
 
@@ -94,14 +126,12 @@ class Column:
 
     @classmethod
     def from_strings(cls, items, name: str = "?") -> "Column":
-        """A string column from str / None items (bytes are taken as UTF-8 and checked)."""
+        """A string column from str / None items (bytes are taken as UTF-8 and checked; NaN,
+        pandas' NA and NaT are missing too)."""
         encoded = []
         valid = np.ones(len(items), dtype=bool)
         for row, item in enumerate(items):
-            if item is None:
-                valid[row] = False
-                encoded.append(b"")
-            elif isinstance(item, str):
+            if isinstance(item, str):
                 try:
                     encoded.append(item.encode("utf-8"))
                 except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 holds it
@@ -116,6 +146,9 @@ class Column:
                         f"column {name!r} row {row}: bytes are not valid UTF-8 ({exc.reason})"
                     ) from None
                 encoded.append(bytes(item))
+            elif _missing(item):
+                valid[row] = False
+                encoded.append(b"")
             else:
                 raise TypeError(
                     f"column {name!r} row {row}: expected str or None, got {type(item).__name__}"
@@ -127,17 +160,25 @@ class Column:
 
     @classmethod
     def from_ints(cls, items, name: str = "?") -> "Column":
+        """An int64 column from int / None items (floats that are whole numbers are taken, as
+        pandas stores integers with missing values; NaN, pandas' NA and NaT are missing)."""
         values = np.zeros(len(items), dtype=np.int64)
         valid = np.ones(len(items), dtype=bool)
         for row, item in enumerate(items):
-            if item is None:
-                valid[row] = False
-            elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+            if isinstance(item, (float, np.floating)) and item == item:
+                # pandas turns an integer column with missing values into floats
+                if not (np.isfinite(item) and item == np.trunc(item)):
+                    raise TypeError(f"column {name!r} row {row}: {float(item)!r} is not a "
+                                    "whole number; fastctx integer columns need integers")
+                item = int(item)
+            if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
                 if not -(2**63) <= item < 2**63:
                     bits = abs(int(item)).bit_length()  # str() refuses more than 4,300 digits
                     shown = item if bits <= 128 else f"an integer of {bits} bits"
                     raise OverflowError(f"column {name!r} row {row}: {shown} does not fit in int64")
                 values[row] = item
+            elif _missing(item):
+                valid[row] = False
             else:
                 raise TypeError(
                     f"column {name!r} row {row}: expected int or None, got {type(item).__name__}"
@@ -150,12 +191,12 @@ class Column:
         values = np.zeros(len(items), dtype=np.int64)
         valid = np.ones(len(items), dtype=bool)
         for row, item in enumerate(items):
-            if item is None or item != item:  # None, or pandas' NaT (never equal to itself)
-                valid[row] = False
-            elif isinstance(item, _dt.datetime):
+            if isinstance(item, _dt.datetime) and item == item:  # pandas' NaT is a datetime
                 if item.tzinfo is None:
                     item = item.replace(tzinfo=_dt.timezone.utc)
                 values[row] = (item - _EPOCH) // _MS
+            elif _missing(item):
+                valid[row] = False
             else:
                 raise TypeError(
                     f"column {name!r} row {row}: expected datetime or None, got {type(item).__name__}"
@@ -164,10 +205,19 @@ class Column:
 
     @classmethod
     def from_numpy(cls, array: np.ndarray, name: str = "?") -> "Column":
+        """A column from a 1-D numpy array: integers, floats that are whole numbers (NaN is
+        missing), datetime64 (NaT is missing), str, bytes, or objects (their kind inferred as
+        for a list). The masked entries of a masked array are missing."""
+        if isinstance(array, np.ma.MaskedArray):
+            return cls._from_masked(array, name)
         array = np.asarray(array)
         if array.ndim != 1:
             raise ValueError(f"column {name!r}: expected a 1-D array, got {array.ndim}-D")
         kind = array.dtype.kind
+        if kind == "f":
+            missing = np.isnan(array)
+            values = _whole_floats(np.where(missing, 0.0, array), name)
+            return cls("int64", values, validity=_pack_validity(~missing))
         if kind in "iu":
             if kind == "u" and array.dtype.itemsize == 8 and len(array) and array.max() >= 2**63:
                 raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
@@ -189,29 +239,93 @@ class Column:
                         "int64 epoch milliseconds")
             ms = array.astype("datetime64[ms]").view(np.int64)
             return cls("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
-        if kind in "UO":
+        if kind == "U":
             return cls.from_strings(array.tolist(), name)
+        if kind == "O":
+            return cls._from_items(array.tolist(), name)
         if kind == "S":
             return cls.from_strings([bytes(x) for x in array.tolist()], name)
         raise TypeError(
             f"column {name!r}: numpy dtype {array.dtype} is not supported "
-            "(use integers, datetime64, str or object)"
+            "(use integers, whole-number floats, datetime64, str or object)"
         )
 
     @classmethod
+    def _from_masked(cls, array: np.ma.MaskedArray, name: str) -> "Column":
+        """A masked array: its data (the masked entries replaced, as they may hold anything)
+        with the masked rows missing."""
+        if array.ndim != 1:
+            raise ValueError(f"column {name!r}: expected a 1-D array, got {array.ndim}-D")
+        mask = np.ma.getmaskarray(array)
+        data = np.ma.getdata(array)
+        if not mask.any():
+            return cls.from_numpy(data, name)
+        kind = data.dtype.kind
+        if kind == "O":
+            items = data.tolist()
+            for row in np.flatnonzero(mask).tolist():
+                items[row] = None
+            return cls._from_items(items, name)
+        filler = {"M": np.datetime64("NaT"), "U": "", "S": b""}.get(kind, 0)
+        column = cls.from_numpy(np.where(mask, np.array(filler, dtype=data.dtype), data), name)
+        valid = column.valid_mask() & ~mask
+        return cls(column.kind, column.values, column.data, _pack_validity(valid))
+
+    @classmethod
+    def _from_pandas(cls, values, name: str) -> "Column":
+        """A pandas Series or Index that does not export Arrow (pandas < 3, or no pyarrow):
+        numpy dtypes as numpy arrays, nullable integers as int64 with their mask, any other
+        extension type (strings, categories, Arrow-backed) as objects with None for NA."""
+        dtype = values.dtype
+        if isinstance(dtype, np.dtype):
+            return cls.from_numpy(values.to_numpy(), name)
+        kind = getattr(dtype, "kind", "O")
+        if kind in "iu":
+            missing = np.asarray(values.isna(), dtype=bool)
+            if kind == "u" and dtype.itemsize == 8 and (~missing).any() \
+                    and values[~missing].max() >= 2**63:
+                raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
+            ints = values.to_numpy(dtype=np.int64, na_value=0)
+            return cls("int64", ints, validity=_pack_validity(~missing))
+        if kind == "M":  # tz-aware: UTC instants
+            return cls.from_numpy(values.to_numpy(dtype="datetime64[ns]"), name)
+        return cls._from_items(values.to_numpy(dtype=object, na_value=None).tolist(), name)
+
+    @classmethod
     def from_values(cls, values, name: str = "?") -> "Column":
-        """Infer the kind of a list / numpy array / Column."""
+        """Infer the kind of a list, numpy array, Column, Arrow array (pyarrow Array or
+        ChunkedArray, polars Series: imported as ``Batch.from_arrow`` imports a column) or
+        pandas Series."""
         if isinstance(values, Column):
             return values
         if isinstance(values, np.ndarray):
             return cls.from_numpy(values, name)
-        items = list(values)
-        first = next((item for item in items if item is not None), None)
+        if hasattr(values, "__arrow_c_stream__") or hasattr(values, "__arrow_c_array__"):
+            from . import _arrow
+
+            try:
+                return _arrow.import_column(values, name)
+            except Exception:
+                # pandas exports Arrow through pyarrow, when installed, and pyarrow refuses
+                # mixed object columns: its own path then names the row
+                if not _is_pandas(values):
+                    raise
+        if _is_pandas(values):
+            return cls._from_pandas(values, name)
+        return cls._from_items(list(values), name)
+
+    @classmethod
+    def _from_items(cls, items: list, name: str) -> "Column":
+        """A list of Python values, its kind that of the first one not missing: str or
+        bytes, datetime, int (or a float, which must be a whole number); strings when every
+        value is missing."""
+        first = next((item for item in items if not _missing(item)), None)
         if first is None or isinstance(first, (str, bytes, bytearray)):
             return cls.from_strings(items, name)
         if isinstance(first, _dt.datetime):
             return cls.from_datetimes(items, name)
-        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
+        if isinstance(first, (int, np.integer, float, np.floating)) \
+                and not isinstance(first, (bool, np.bool_)):
             return cls.from_ints(items, name)
         raise TypeError(
             f"column {name!r}: cannot store {type(first).__name__} values "

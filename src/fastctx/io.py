@@ -101,8 +101,13 @@ _CSV_FIELD = rb'(?:"(?:[^"]|"")*+"[^,]*+|[^,"][^,]*+|)'
 _CSV_CLOSED_LINE = re.compile(_CSV_FIELD + rb"(?:," + _CSV_FIELD + rb")*+")
 _OPEN_QUOTE = "a quoted field is not closed before the end of the log event"
 _CLOUDWATCH_KEY = re.compile(
-    rb'\A\s*\{\s*"(?:messageType|owner|logGroup|logStream|subscriptionFilters|logEvents|awslogs)"\s*:'
+    rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters|logEvents|awslogs)"\s*:'
 )
+# A JSON access log may well start with "owner", "logGroup" or "logStream" too: after those,
+# a subscription document is told by its own keys, which follow within a few KiB.
+_CLOUDWATCH_OWN = (b"messageType", b"subscriptionFilters", b"logEvents", b"awslogs")
+_CLOUDWATCH_BODY = re.compile(rb'"(?:messageType|logEvents)"\s*:\s*[\["]')
+_CLOUDWATCH_SEARCH = 64 << 10
 
 
 # -- the public functions ----------------------------------------------------------------------
@@ -384,7 +389,9 @@ class _MappedBlocks:
 
 
 def _detect(head: bytes) -> str:
-    if _CLOUDWATCH_KEY.match(head):
+    key = _CLOUDWATCH_KEY.match(head)
+    if key and (key.group(1) in _CLOUDWATCH_OWN
+                or _CLOUDWATCH_BODY.search(head, 0, _CLOUDWATCH_SEARCH)):
         return "subscription"
     first = head.lstrip(b"\r\n")
     if _EXPORT_PREFIX.match(first):
