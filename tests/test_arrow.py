@@ -360,7 +360,7 @@ def test_import_only_the_named_columns():
         ("bool", "column 'bad': Arrow format 'b' (boolean)"),
         ("list", "column 'bad': Arrow format '+l' (list)"),
         ("binary", "column 'bad': Arrow format 'z' (binary)"),
-        ("float", "column 'bad': Arrow format 'g'"),
+        ("float", "column 'bad' row 0: 1.5 is not a whole number"),
     ],
 )
 def test_unsupported_types_name_the_column_and_format(array, message):
@@ -378,6 +378,28 @@ def test_uint64_overflow_is_an_error():
         Batch.from_arrow(pa.table({"big": pa.array([2**63], pa.uint64())}))
 
 
+def test_numeric_dictionaries_check_only_the_entries_rows_use():
+    pa = pytest.importorskip("pyarrow")
+
+    def dictionary(indices, entries, entry_type):
+        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()),
+                                              pa.array(entries, entry_type))
+    # a filtered pandas category keeps its unused entries: 0.5, NaN, 2**64 - 1 are never read
+    cases = [
+        (dictionary([0, None, 2], [3.0, 0.5, 4.0], pa.float64()), [3, None, 4]),
+        (dictionary([1, 1, 0], [float("nan"), 7.0], pa.float32()), [7, 7, None]),
+        (dictionary([0, None], [5, 2**64 - 1], pa.uint64()), [5, None]),
+        (dictionary([0, 1], [1.0, None], pa.float64()), [1, None]),  # a null entry
+    ]
+    for array, expected in cases:
+        assert Batch.from_arrow(pa.table({"d": array})).to_pydict() == {"d": expected}, array
+    # a used entry that is no integer is named at the first row that uses it
+    with pytest.raises(TypeError, match=r"'d' row 2: 0\.5 is not a whole number"):
+        Batch.from_arrow(pa.table({"d": dictionary([0, None, 1], [3.0, 0.5], pa.float64())}))
+    with pytest.raises(OverflowError, match=r"'d' row 1: 18446744073709551615 \(uint64\)"):
+        Batch.from_arrow(pa.table({"d": dictionary([0, 1], [5, 2**64 - 1], pa.uint64())}))
+
+
 def test_import_not_a_record_batch():
     pa = pytest.importorskip("pyarrow")
     with pytest.raises(TypeError, match="struct"):
@@ -386,7 +408,7 @@ def test_import_not_a_record_batch():
         Batch.from_arrow([1, 2, 3])
 
 
-@pytest.mark.parametrize("values", [["a", "b"], [10, 20]])
+@pytest.mark.parametrize("values", [["a", "b"], [10, 20], [10.0, 20.0]])
 def test_import_dictionary_index_out_of_range(values):
     pa = pytest.importorskip("pyarrow")
     good = pa.DictionaryArray.from_arrays(pa.array([1, None, 0], pa.int32()), pa.array(values))
@@ -554,8 +576,10 @@ def test_timestamp_seconds_past_the_int64_millisecond_range_raise_instead_of_wra
 
 def test_float_integers_out_of_range_and_fractions_give_their_own_errors():
     pa = pytest.importorskip("pyarrow")
-    with pytest.raises(OverflowError, match="'status'.*out of the int64 range"):
+    with pytest.raises(OverflowError, match=r"'status' row 1: 1e\+19 does not fit in int64"):
         Batch.from_arrow(pa.table({"status": pa.array([200.0, 1e19])}))
-    with pytest.raises(TypeError, match="'status'.*not whole numbers"):
+    with pytest.raises(TypeError, match=r"'status' row 1: 1\.5 is not a whole number"):
         Batch.from_arrow(pa.table({"status": pa.array([200.0, 1.5])}))
+    with pytest.raises(TypeError, match=r"'status' row 2: inf is not a whole number"):
+        Batch.from_arrow(pa.table({"status": pa.array([float("nan"), None, float("inf")])}))
     assert Batch.from_arrow(pa.table({"status": pa.array([200.0, None])})).to_pydict() == {"status": [200, None]}

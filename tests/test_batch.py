@@ -222,7 +222,7 @@ def test_pandas_series_with_missing_values(monkeypatch, through_arrow):
         "paris": [when, None]}
     with pytest.raises(TypeError, match="'mixed' row 1: expected str or None, got int"):
         Batch.from_pydict({"mixed": pd.Series(["a", 3])})
-    with pytest.raises(OverflowError, match="'big': uint64 values do not fit in int64"):
+    with pytest.raises(OverflowError, match=r"'big' row 0: 18446744073709551615 \(uint64\) does not"):
         Batch.from_pydict({"big": pd.Series([2**64 - 1, None], dtype="UInt64")})
 
 
@@ -239,3 +239,76 @@ def test_arrow_arrays_and_series_as_columns():
                                  "sliced": ["y", "z"], "polars": [None, 7]}
     with pytest.raises(TypeError, match=r"column 'flag': Arrow format 'b' \(boolean\)"):
         Batch.from_pydict({"flag": pa.array([True])})
+
+
+def test_pandas_columns_pyarrow_would_misread_are_read_by_pandas(monkeypatch):
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    utc = dt.timezone.utc
+    when = dt.datetime(2020, 1, 1, tzinfo=utc)
+    # an object column is read value by value: pyarrow took the 5 for 5 microseconds
+    with pytest.raises(TypeError, match="'c' row 1: expected datetime or None, got int"):
+        Batch.from_pydict({"c": pd.Series([when, 5], dtype=object)})
+    # a pandas extension type that is not its storage (periods are int64 ordinals in Arrow)
+    periods = pd.Series(pd.period_range("2020-01", periods=2, freq="M"))
+    with pytest.raises(TypeError, match="'p'.*extension type 'pandas.period'"):
+        Batch.from_arrow(pd.DataFrame({"p": periods}))
+    with pytest.raises(TypeError, match="'p': cannot store Period values"):
+        Batch.from_pydict({"p": periods})
+    # pandas' own path (no Arrow export): times past the nanosecond range, Arrow-backed
+    # dates, integer categories with missing values keep their exact values
+    import fastctx._arrow
+
+    real = fastctx._arrow.import_column
+
+    def series_without_arrow(values, name="?"):
+        if type(values).__module__.startswith("pandas"):
+            raise ImportError("pyarrow is not installed")
+        return real(values, name)
+    monkeypatch.setattr(fastctx._arrow, "import_column", series_without_arrow)
+    far = pd.Series(pd.to_datetime(["2500-01-01", None]).as_unit("s").tz_localize("UTC"))
+    dates = pd.Series([dt.date(2020, 1, 1), None], dtype=pd.ArrowDtype(pa.date32()))
+    codes = pd.Series([2**62 + 1, None], dtype="category")
+    assert Batch.from_pydict({"far": far, "dates": dates, "codes": codes}).to_pydict() == {
+        "far": [dt.datetime(2500, 1, 1, tzinfo=utc), None], "dates": [when, None],
+        "codes": [2**62 + 1, None]}
+    top = pd.Series([None, 2**63 - 1], dtype="category")  # through float64 it overflowed
+    assert Column.from_values(top).to_pylist() == [None, 2**63 - 1]
+    index = pd.DatetimeIndex(["2020-01-01 01:00", None]).tz_localize("Europe/Paris")
+    assert Column.from_values(index).to_pylist() == [when, None]
+    assert Column.from_values(pd.Index([3, 4])).to_pylist() == [3, 4]
+    with pytest.raises(TypeError, match="cannot store Period"):
+        Column.from_values(pd.Series(pd.period_range("2020-01", periods=1, freq="M")), "p")
+
+
+@pytest.mark.parametrize("value", ["abc", b"ab", {"k": 1}, None, 5])
+def test_a_column_must_be_a_sequence(value):
+    # a str would have been taken for its characters, as rows
+    with pytest.raises(TypeError, match="column 'c': expected a sequence of values"):
+        Batch.from_pydict({"c": value, "n": [1, 2, 3]})
+
+
+def test_a_frame_is_not_a_column():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    with pytest.raises(TypeError, match=r"column 'c': Arrow format '\+s' \(struct\)"):
+        Batch.from_pydict({"c": pd.DataFrame({"a": [1]})})
+
+
+def test_arrow_float_nan_is_missing_as_in_numpy():
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    nan = float("nan")
+    for column in (pa.array([1.0, nan, None]), pl.Series([1.0, nan, None]),
+                   np.array([1.0, nan, nan]), pa.array([1, None, 2], type=pa.float16())):
+        values = Batch.from_pydict({"c": column}).to_pydict()["c"]
+        assert values[0] == 1 and values[1] is None, column
+
+
+def test_float16_converts_without_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Batch.from_pydict({"h": np.array([1, 2048], dtype=np.float16)}).to_pydict() == {
+            "h": [1, 2048]}

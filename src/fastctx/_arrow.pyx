@@ -30,7 +30,7 @@ from libc.string cimport memcpy, memset, strlen
 cimport numpy as cnp
 import numpy as np
 
-from .batch import Batch, Column
+from .batch import Batch, Column, whole_floats
 
 cnp.import_array()
 
@@ -495,13 +495,39 @@ cdef object _wrap(object owner, const void* ptr, int64_t nbytes, dtype):
 class _Field:
     """A Python copy of one ``ArrowSchema`` node."""
 
-    __slots__ = ("format", "name", "children", "dictionary")
+    __slots__ = ("format", "name", "children", "dictionary", "extension")
 
-    def __init__(self, format, name, children, dictionary):
+    def __init__(self, format, name, children, dictionary, extension=None):
         self.format = format
         self.name = name
         self.children = children
         self.dictionary = dictionary
+        self.extension = extension
+
+
+cdef object _extension_name(const char* metadata):
+    """The ``ARROW:extension:name`` of a schema's metadata (int32 count, then int32-length
+    keys and values), or None."""
+    cdef int32_t count, size
+    cdef const char* at = metadata
+    if metadata == NULL:
+        return None
+    memcpy(&count, at, 4)
+    at += 4
+    for _ in range(count):
+        memcpy(&size, at, 4)
+        key = at[4:4 + size]
+        at += 4 + size
+        memcpy(&size, at, 4)
+        if key == b"ARROW:extension:name":
+            return at[4:4 + size].decode("utf-8", "replace")
+        at += 4 + size
+    return None
+
+
+# Extension types whose storage holds the values themselves; any other extension (pandas'
+# periods and intervals, arrow.bool8, UUIDs...) means something else than its storage type.
+_PLAIN_EXTENSIONS = ("arrow.json",)
 
 
 cdef object _field_from_schema(const ArrowSchema* schema):
@@ -513,7 +539,8 @@ cdef object _field_from_schema(const ArrowSchema* schema):
     for i in range(schema.n_children):
         children.append(_field_from_schema(schema.children[i]))
     dictionary = _field_from_schema(schema.dictionary) if schema.dictionary != NULL else None
-    return _Field(schema.format.decode("utf-8", "replace"), name, children, dictionary)
+    return _Field(schema.format.decode("utf-8", "replace"), name, children, dictionary,
+                  _extension_name(schema.metadata))
 
 
 _INT_FORMATS = {
@@ -546,6 +573,11 @@ def _unsupported(name, fmt):
 def _kind_of(field, name):
     """The fastctx column kind an Arrow field converts to (TypeError if none)."""
     fmt = field.format
+    if field.extension is not None and field.extension not in _PLAIN_EXTENSIONS:
+        raise TypeError(
+            f"column {name!r}: the Arrow extension type {field.extension!r} (stored as format "
+            f"{fmt!r}) is not supported; fastctx columns are integers, timestamps/dates or "
+            "strings (cast the column first)")
     if field.dictionary is not None:
         if fmt not in _INT_FORMATS:
             raise TypeError(f"column {name!r}: dictionary indices of Arrow format {fmt!r}")
@@ -758,6 +790,56 @@ def _decode_dictionary(dictionary_column, indices, mask, name):
     return Column("string", out_offsets, out_data, bitmap, null_count)
 
 
+def _checked_int64(raw, mask, validity, null_count, name):
+    """uint64 or float values -> an int64 Column, checked where a row holds a value (``mask``,
+    None: every row; ``validity``/``null_count`` as Arrow gave them). pandas stores integer
+    columns with missing values as floats with NaN (nulls in Arrow, or NaN itself): whole
+    numbers that fit int64 are taken and NaN is missing, as in a numpy float array
+    (``batch.whole_floats`` names the first other value's row)."""
+    cdef int64_t n = len(raw)
+    if raw.dtype == np.uint64:
+        outside = raw >= 2**63
+        if mask is not None:
+            outside &= mask
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            raise OverflowError(
+                f"column {name!r} row {row}: {int(raw[row])} (uint64) does not fit in int64")
+        return Column("int64", raw.astype(np.int64), None, validity, null_count)
+    raw = raw.astype(np.float64)
+    valid = ~np.isnan(raw)
+    if mask is not None:
+        valid &= mask
+    values = whole_floats(np.where(valid, raw, 0.0), name)
+    if valid.all():
+        return Column("int64", values)
+    return Column("int64", values, None, np.packbits(valid, bitorder="little"),
+                  int(n - np.count_nonzero(valid)))
+
+
+cdef object _numeric_dictionary(object owner, const ArrowArray* array, object entries,
+                                int64_t offset, int64_t n, object mask, object fmt, object name):
+    """A dictionary of uint64 or float entries: gathered per row first, so that only the
+    entries a row uses are checked (a filtered pandas category keeps the others)."""
+    cdef const ArrowArray* d = array.dictionary
+    if d.release == NULL:
+        raise ValueError(f"column {name!r}: the Arrow dictionary is released")
+    dtype = np.uint64 if entries.format == "L" else _FLOAT_FORMATS[entries.format]
+    raw = _fixed(owner, d, 1, d.offset, d.length, dtype)
+    bitmap, _ = _validity(owner, d, d.offset, d.length, None)
+    indices = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt]).astype(np.int64)
+    rows = np.ones(n, dtype=bool) if mask is None else mask
+    indices = np.where(rows, indices, 0)  # null slots may hold any index
+    if n and rows.any() and (indices.min() < 0 or indices.max() >= d.length):
+        raise ValueError(f"column {name!r}: dictionary index out of range (size {d.length})")
+    gathered = raw[indices] if d.length else np.zeros(n, dtype)
+    if bitmap is not None and d.length:
+        rows = rows & np.unpackbits(bitmap, count=d.length, bitorder="little").astype(bool)[indices]
+    nulls = n - int(np.count_nonzero(rows))
+    return _checked_int64(gathered, rows if nulls else None,
+                          np.packbits(rows, bitorder="little") if nulls else None, nulls, name)
+
+
 cdef object _convert(object owner, const ArrowArray* array, object field, int64_t offset,
                      int64_t n, object parent_mask, object name):
     """Rows ``[offset, offset + n)`` of one imported child array -> a ``Column``."""
@@ -778,6 +860,10 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
     if field.dictionary is not None:
         if array.dictionary == NULL:
             raise ValueError(f"column {name!r}: dictionary-encoded array without its dictionary")
+        entries = field.dictionary
+        if entries.dictionary is None and entries.extension is None and (
+                entries.format == "L" or entries.format in _FLOAT_FORMATS):
+            return _numeric_dictionary(owner, array, entries, offset, n, mask, fmt, name)
         dictionary = _convert(owner, array.dictionary, field.dictionary,
                               array.dictionary.offset, array.dictionary.length, None, name)
         indices = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
@@ -788,26 +874,12 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
                       null_count)
     if fmt in _INT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
-        if fmt == "L" and n:
-            checked = raw if mask is None else raw[mask]
-            if len(checked) and checked.max() >= 2**63:
-                raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
+        if fmt == "L":
+            return _checked_int64(raw, mask, validity, null_count, name)
         return Column("int64", raw.astype(np.int64), None, validity, null_count)
     if fmt in _FLOAT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _FLOAT_FORMATS[fmt])
-        if mask is not None:
-            raw = np.where(mask, raw, 0)
-        # pandas stores integer columns with missing values as float64 + NaN (nulls in
-        # Arrow): take them when every value is a whole number that fits int64.
-        if n and not (np.isfinite(raw).all() and (raw == np.trunc(raw)).all()):
-            raise TypeError(
-                f"column {name!r}: Arrow format {fmt!r} (floating point) holds values that "
-                "are not whole numbers; fastctx integer columns need integers")
-        if n and not (raw.min() >= -2.0**63 and raw.max() < 2.0**63):
-            raise OverflowError(
-                f"column {name!r}: Arrow format {fmt!r} (floating point) holds whole numbers "
-                "out of the int64 range")
-        return Column("int64", raw.astype(np.int64), None, validity, null_count)
+        return _checked_int64(raw, mask, validity, null_count, name)
     if fmt[:2] == "ts":
         multiply, divide = _TS_TO_MS[fmt[2]]
         values = _fixed(owner, array, 1, offset, n, np.int64)

@@ -13,7 +13,7 @@ A validity bitmap is LSB-first, one bit per row, 1 = valid; ``None`` means no nu
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -53,9 +53,11 @@ def _missing(item) -> bool:
     return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
 
 
-def _whole_floats(array: np.ndarray, name: str) -> np.ndarray:
+def whole_floats(array: np.ndarray, name: str) -> np.ndarray:
     """Floats that are whole numbers in the int64 range (pandas' integer columns with missing
-    values) -> int64; the caller has replaced the missing ones."""
+    values) -> int64; the caller has replaced the missing ones. Otherwise TypeError or
+    OverflowError naming the first row that is not."""
+    array = np.asarray(array, dtype=np.float64)  # float16 would overflow at 2**63
     bad = ~np.isfinite(array) | (array != np.trunc(array))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -70,7 +72,9 @@ def _whole_floats(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _is_pandas(values) -> bool:
-    return type(values).__module__.startswith("pandas") and hasattr(values, "to_numpy")
+    """A pandas Series or Index (a DataFrame, with no single dtype, is not a column)."""
+    return (type(values).__module__.startswith("pandas") and hasattr(values, "to_numpy")
+            and hasattr(values, "dtype"))
 
 
 class Column:
@@ -216,11 +220,13 @@ class Column:
         kind = array.dtype.kind
         if kind == "f":
             missing = np.isnan(array)
-            values = _whole_floats(np.where(missing, 0.0, array), name)
+            values = whole_floats(np.where(missing, 0.0, array), name)
             return cls("int64", values, validity=_pack_validity(~missing))
         if kind in "iu":
             if kind == "u" and array.dtype.itemsize == 8 and len(array) and array.max() >= 2**63:
-                raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
+                row = int(np.flatnonzero(array >= 2**63)[0])
+                raise OverflowError(
+                    f"column {name!r} row {row}: {int(array[row])} (uint64) does not fit in int64")
             return cls("int64", array.astype(np.int64, copy=False))
         if kind == "M":
             valid = ~np.isnat(array)
@@ -273,22 +279,36 @@ class Column:
 
     @classmethod
     def _from_pandas(cls, values, name: str) -> "Column":
-        """A pandas Series or Index that does not export Arrow (pandas < 3, or no pyarrow):
-        numpy dtypes as numpy arrays, nullable integers as int64 with their mask, any other
-        extension type (strings, categories, Arrow-backed) as objects with None for NA."""
+        """A pandas Series or Index by pandas' own means, for object columns (pyarrow would
+        guess their type: a 5 among datetimes became 5 microseconds) and wherever the Arrow
+        export is missing (pandas < 3, or no pyarrow): numpy dtypes as numpy arrays, nullable
+        integers with their mask, times with a zone as UTC in their own unit, categories from
+        their categories, anything else as Python objects with None for NA."""
         dtype = values.dtype
         if isinstance(dtype, np.dtype):
             return cls.from_numpy(values.to_numpy(), name)
+        if type(dtype).__name__ == "ArrowDtype":  # needs pyarrow, which exports it as it is
+            from . import _arrow
+
+            return _arrow.import_column(values.array.__arrow_array__(), name)
+        if type(dtype).__name__ == "CategoricalDtype":
+            categories = values.cat.categories.tolist() if hasattr(values, "cat") \
+                else values.categories.tolist()
+            codes = np.asarray(values.cat.codes if hasattr(values, "cat") else values.codes)
+            return cls._from_items([categories[c] if c >= 0 else None for c in codes.tolist()],
+                                   name)
         kind = getattr(dtype, "kind", "O")
         if kind in "iu":
             missing = np.asarray(values.isna(), dtype=bool)
-            if kind == "u" and dtype.itemsize == 8 and (~missing).any() \
-                    and values[~missing].max() >= 2**63:
-                raise OverflowError(f"column {name!r}: uint64 values do not fit in int64")
-            ints = values.to_numpy(dtype=np.int64, na_value=0)
-            return cls("int64", ints, validity=_pack_validity(~missing))
-        if kind == "M":  # tz-aware: UTC instants
-            return cls.from_numpy(values.to_numpy(dtype="datetime64[ns]"), name)
+            wide = np.uint64 if kind == "u" and dtype.itemsize == 8 else np.int64
+            column = cls.from_numpy(values.to_numpy(dtype=wide, na_value=0), name)
+            return cls("int64", column.values, validity=_pack_validity(~missing))
+        if kind == "M" and getattr(dtype, "tz", None) is not None:
+            if hasattr(values, "dt"):  # a Series; an Index converts itself
+                utc = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            else:
+                utc = values.tz_convert("UTC").tz_localize(None)
+            return cls.from_numpy(utc.to_numpy(), name)
         return cls._from_items(values.to_numpy(dtype=object, na_value=None).tolist(), name)
 
     @classmethod
@@ -300,6 +320,14 @@ class Column:
             return values
         if isinstance(values, np.ndarray):
             return cls.from_numpy(values, name)
+        if isinstance(values, (str, bytes, bytearray, memoryview, Mapping)) \
+                or not isinstance(values, Iterable):
+            raise TypeError(
+                f"column {name!r}: expected a sequence of values (a list, numpy array, Arrow "
+                f"array or Series), got {type(values).__name__}")
+        pandas = _is_pandas(values)
+        if pandas and isinstance(values.dtype, np.dtype) and values.dtype.kind == "O":
+            return cls._from_pandas(values, name)
         if hasattr(values, "__arrow_c_stream__") or hasattr(values, "__arrow_c_array__"):
             from . import _arrow
 
@@ -308,9 +336,9 @@ class Column:
             except Exception:
                 # pandas exports Arrow through pyarrow, when installed, and pyarrow refuses
                 # mixed object columns: its own path then names the row
-                if not _is_pandas(values):
+                if not pandas:
                     raise
-        if _is_pandas(values):
+        if pandas:
             return cls._from_pandas(values, name)
         return cls._from_items(list(values), name)
 
@@ -549,7 +577,10 @@ class Batch:
 
         Matching layouts (int64, large_string, timestamp[ms]) are zero-copy; other integer
         widths, timestamp units, dates, string / string_view / dictionary strings are
-        converted without going through Python objects. ``names`` limits the columns.
+        converted without going through Python objects; floats must be whole numbers (NaN
+        is missing). An extension type (pandas' periods, ``arrow.bool8``...) is refused
+        rather than read as its storage, except ``arrow.json``. ``names`` limits the
+        columns.
 
         Examples
         --------
