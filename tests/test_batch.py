@@ -312,3 +312,27 @@ def test_float16_converts_without_warnings():
         warnings.simplefilter("error")
         assert Batch.from_pydict({"h": np.array([1, 2048], dtype=np.float16)}).to_pydict() == {
             "h": [1, 2048]}
+
+
+def test_pandas_frames_render_column_by_column():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    fmt = fastctx.compile("$context.requestId $context.status $context.requestTime")
+    when = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    frame = pd.DataFrame({
+        "requestId": pd.Series([b"a", None], dtype=object),  # bytes: pyarrow made them binary
+        "status": [200, None],
+        "requestTime": pd.Series([when, None], dtype=object),
+        "unused": [True, False],  # a type fastctx cannot hold, never converted
+        7: ["x", "y"],  # a name that is not a str
+    })
+    assert fmt.render(frame) == b"a 200 01/Jan/2020:00:00:00 +0000\n- - -\n"
+    frame["requestTime"] = pd.Series([when, 5], dtype=object)
+    with pytest.raises(TypeError, match="'requestTime' row 1: expected datetime or None, got int"):
+        fmt.render(frame)
+    from fastctx.api import as_batch
+
+    assert as_batch(frame[["status", 7]]).to_pydict() == {"status": [200, None], "7": ["x", "y"]}
+    # only missing values: strings, as from a list (pyarrow chose floats for NaN)
+    missing = as_batch(pd.DataFrame({"m": pd.Series([np.nan, None, pd.NaT], dtype=object)}))
+    assert missing.column("m").kind == "string" and missing.to_pydict() == {"m": [None] * 3}

@@ -21,6 +21,13 @@ def as_batch(data, names=None) -> Batch:
     """
     if isinstance(data, Batch):
         return data
+    if type(data).__module__.startswith("pandas") and hasattr(data, "columns") \
+            and hasattr(data, "dtypes"):
+        # column by column, as a dict of Series: a whole frame's Arrow export guesses the type
+        # of a mixed object column (a 5 among datetimes became 5 microseconds)
+        wanted = [name for name in data.columns if names is None or str(name) in set(names)]
+        columns = {str(name): Column.from_values(data[name], str(name)) for name in wanted}
+        return Batch(columns, len(data))
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         from . import _arrow
 

@@ -71,6 +71,13 @@ def whole_floats(array: np.ndarray, name: str) -> np.ndarray:
     return array.astype(np.int64)
 
 
+# What pandas' inference says of an object column whose values pyarrow converts as they are
+# (of one type, or whole floats among ints): any other mix it would guess at (a 5 among
+# datetimes became 5 microseconds) and bytes it would make binary. A column of only missing
+# values is strings, as from a list (pyarrow chose floats for NaN, timestamps for NaT).
+_ARROW_READS = frozenset(("string", "integer", "floating", "mixed-integer-float", "datetime"))
+
+
 def _is_pandas(values) -> bool:
     """A pandas Series or Index (a DataFrame, with no single dtype, is not a column)."""
     return (type(values).__module__.startswith("pandas") and hasattr(values, "to_numpy")
@@ -285,6 +292,21 @@ class Column:
         integers with their mask, times with a zone as UTC in their own unit, categories from
         their categories, anything else as Python objects with None for NA."""
         dtype = values.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            from pandas.api.types import infer_dtype
+
+            if infer_dtype(values, skipna=True) in _ARROW_READS:
+                try:  # pyarrow converts in C++, twice as fast as a Python loop
+                    import pyarrow
+
+                    from . import _arrow
+
+                    column = _arrow.import_column(pyarrow.array(values, from_pandas=True), name)
+                    if column.null_count < len(column):
+                        return column
+                except Exception:  # no pyarrow, or values it refuses: read them one by one
+                    pass
+            return cls._from_items(values.to_numpy().tolist(), name)
         if isinstance(dtype, np.dtype):
             return cls.from_numpy(values.to_numpy(), name)
         if type(dtype).__name__ == "ArrowDtype":  # needs pyarrow, which exports it as it is
