@@ -608,6 +608,16 @@ def test_inputs_bytes_bytearray_memoryview_str_mmap(tmp_path):
             assert both(program, item).to_pydict() == {"requestId": ["a", "b"], "status": [1, 2]}
 
 
+def test_strided_memoryviews_are_read_as_their_bytes():
+    fmt = fastctx.compile("$context.requestId $context.status")
+    strided = memoryview(b"".join(bytes([c, 46]) for c in b"a 1\nb 2\n"))[::2]
+    assert not strided.c_contiguous
+    expected = {"requestId": ["a", "b"], "status": [1, 2]}
+    assert fmt.parse(strided).to_pydict() == expected
+    assert fmt.parse(strided, threads=2).to_pydict() == expected
+    assert fastctx.read_all(strided, fmt).to_pydict() == expected
+
+
 def test_format_parse_uses_the_kernel():
     fmt = fastctx.compile("$context.requestId $context.status")
     assert fmt.parse(b"a 1\n").to_pydict() == {"requestId": ["a"], "status": [1]}

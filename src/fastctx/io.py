@@ -243,6 +243,8 @@ class _open:
         if isinstance(source, (bytes, bytearray, memoryview)):
             import io as _io
 
+            if isinstance(source, memoryview) and not source.c_contiguous:
+                source = source.tobytes()  # a strided view: BytesIO takes contiguous memory
             return _io.BytesIO(source), None
         if isinstance(source, str) and source == "-":
             return sys.stdin.buffer, None

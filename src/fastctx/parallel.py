@@ -230,6 +230,8 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     view = memoryview(data)
+    if not view.c_contiguous:  # a strided view: the kernel reads contiguous bytes
+        view = memoryview(view.tobytes())
     if view.ndim != 1 or view.format != "B":
         view = view.cast("B")
     array = np.frombuffer(view, dtype=np.uint8)
