@@ -25,7 +25,8 @@ def as_batch(data, names=None) -> Batch:
             and hasattr(data, "dtypes"):
         # column by column, as a dict of Series: a whole frame's Arrow export guesses the type
         # of a mixed object column (a 5 among datetimes became 5 microseconds)
-        wanted = [name for name in data.columns if names is None or str(name) in set(names)]
+        keep = None if names is None else set(names)
+        wanted = [name for name in data.columns if keep is None or str(name) in keep]
         columns = {str(name): Column.from_values(data[name], str(name)) for name in wanted}
         return Batch(columns, len(data))
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
