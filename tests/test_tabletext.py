@@ -177,6 +177,28 @@ def test_years_outside_0_to_9999_are_numpy_text():
     assert tabletext.csv_rows(batch) == b'1970-01-01T00:00:00.000Z\n""\n'
 
 
+def test_times_numpy_writes_wrongly_are_mended():
+    # numpy writes the lowest int64 as NaT (it is a time, not a null) and year -1 as -001
+    from fastctx.batch import Column
+
+    values = [-(2**63), -62_167_219_200_001, -93_692_592_000_000, -93_692_592_000_001,
+              -62_167_219_200_000, 2**63 - 1]
+    batch = Batch({"t": Column("timestamp", np.array(values))}, len(values))
+    expected = ["-292275055-05-16T16:47:04.192Z", "-0001-12-31T23:59:59.999Z",
+                "-0999-01-01T00:00:00.000Z", "-1000-12-31T23:59:59.999Z",
+                "0000-01-01T00:00:00.000Z", "292278994-08-17T07:12:55.807Z"]
+    assert tabletext.iso_text(batch.column("t")).tolist() == expected
+    assert tabletext.csv_rows(batch).decode().split("\n")[:-1] == expected
+    assert [json.loads(line)["t"] for line in tabletext.json_rows(batch).splitlines()] == expected
+
+
+def test_json_keys_are_text_whatever_the_column_names():
+    batch = Batch.from_pydict({0: [1, 2], None: ["a", None]})
+    lines = tabletext.json_rows(batch).splitlines()
+    assert [json.loads(line) for line in lines] == [{"0": 1, "None": "a"}, {"0": 2, "None": None}]
+    assert tabletext.csv_header(batch.column_names) == b"0,None\n"  # as Arrow names them
+
+
 def test_output_grows_past_its_first_reservation():
     # reserved at the size of rows without escapes: six bytes a control character here
     values = ["\x01" * 100_000, 'q"' * 50_000, "plain"]
@@ -199,3 +221,7 @@ def test_malformed_columns_are_errors_not_reads(offsets):
         _textout.write_rows([(1, np.arange(2, dtype=np.int64), None, None, key)], 3, False)
     with pytest.raises(TypeError, match="bytes"):
         _textout.write_rows([(1, np.arange(2, dtype=np.int64), None, None, "s")], 2, True)
+    with pytest.raises(ValueError, match="rows must not be negative, got -1"):
+        _textout.write_rows([(1, np.arange(2, dtype=np.int64), None, None, key)], -1, True)
+    with pytest.raises(ValueError, match="column 0: kind 3 is not 0, 1 or 2"):
+        _textout.write_rows([(3, np.arange(2, dtype=np.int64), None, None, key)], 2, True)

@@ -314,6 +314,11 @@ def write_rows(list columns, Py_ssize_t rows, bint json):
     cdef int ncols = len(columns), k
     if ncols == 0:
         raise ValueError("no columns to write")
+    if rows < 0:
+        raise ValueError(f"rows must not be negative, got {rows}")
+    for k, column in enumerate(columns):
+        if column[0] not in (K_STRING, K_NUMBER, K_TIME):
+            raise ValueError(f"column {k}: kind {column[0]!r} is not 0, 1 or 2")
     cdef Col *cols = <Col *>malloc(ncols * sizeof(Col))
     cdef Py_ssize_t cap = 4096, length = 0, row = 0
     cdef PyObject *text = NULL

@@ -33,16 +33,39 @@ __all__ = ["csv_header", "csv_rows", "iso_text", "json_rows"]
 def iso_text(column):
     """A timestamp column's values as ISO 8601 UTC text to the millisecond (a numpy array).
 
-    numpy formats every int64 millisecond value, also years before 1000 (zero-padded) and
+    numpy formats the int64 millisecond values, also years before 1000 (zero-padded) and
     after 9999 that an epoch-ms variable may hold, where ``datetime`` fails or pads nothing.
+    Two of its texts are mended: a year before 0 gets the four digits ISO 8601 gives it
+    (numpy writes year -1 as ``-001``), and the lowest int64, numpy's NaT, its time.
     """
-    return np.datetime_as_string(column.values.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+    values = column.values[: column.length]
+    text = np.datetime_as_string(values.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+    lowest = values == np.iinfo(np.int64).min
+    short = (values >= _YEAR_MINUS_999_MS) & (values < _YEAR_0_MS)
+    if lowest.any() or short.any():
+        text = text.astype("U32")  # room for the longest text, -292275055-...
+        text[lowest] = _LOWEST_TEXT
+        text[short] = [_pad_year(t) for t in text[short].tolist()]
+    return text
+
+
+# Years -999 to -1, which numpy writes with three digits or fewer after the sign.
+_YEAR_MINUS_999_MS = int(np.datetime64("-0999-01-01T00:00:00", "ms").astype(np.int64))
+_YEAR_0_MS = int(np.datetime64("0000-01-01T00:00:00", "ms").astype(np.int64))
+# The lowest int64 millisecond is NaT to numpy: its seconds are not, then 192 ms.
+_LOWEST_TEXT = str(np.datetime_as_string(np.datetime64(-(2**63) // 1000, "s"), unit="s",
+                                         timezone="UTC"))[:-1] + ".192Z"
+
+
+def _pad_year(text: str) -> str:
+    year, rest = text[1:].split("-", 1)
+    return "-" + year.zfill(4) + "-" + rest
 
 
 def csv_header(names) -> bytes:
     """The header row of the column ``names``."""
     sink = _RowEnds()
-    csv.writer(sink, lineterminator="\r\n").writerow(list(names))
+    csv.writer(sink, lineterminator="\r\n").writerow([str(name) for name in names])
     return sink.text().encode("utf-8")
 
 
@@ -65,7 +88,9 @@ def _kernel_rows(batch, epoch_ms: bool, json_lines: bool) -> bytes:
     columns = []
     for index, name in enumerate(names):
         column = batch.column(name)
-        key = (("{" if index == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": ").encode()
+        # a name is text in JSON whatever Python object it is (a pandas frame's 0, None)
+        key = (("{" if index == 0 else ", ") + json.dumps(str(name), ensure_ascii=False)
+               + ": ").encode()
         if column.kind == "string":
             columns.append((0, column.values, column.data, column.validity, key))
         elif column.kind == "timestamp" and not epoch_ms:
