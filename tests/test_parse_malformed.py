@@ -4,12 +4,15 @@ Documented results:
 - empty input: no records; only newlines: every line an empty record;
 - CRLF: the CR before LF is dropped (a CR at the very end of input without LF is kept);
 - a truncated record or a wrong literal: rejected, naming the literal or variable expected;
+  where a typed value stopped at a byte it cannot hold, the reason names the value and byte;
 - invalid UTF-8: rejected (reason names UTF-8), also when an escape decodes to it;
 - NUL bytes: data like any other byte (a free-text value may hold them; a token or number not);
 - a 10 MB line: parsed like any other.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -72,6 +75,43 @@ def test_wrong_literals(program, line, expected):
     error = raises(program, line)
     assert any(text in str(error) for text in expected), str(error)
     assert error.line == 1
+
+
+JSON = fastctx.preset("websocket", "json")
+
+
+@pytest.mark.parametrize(
+    "template, values, named",
+    [
+        (JSON, {"requestId": "a b"},
+         "$context.requestId, which stops at ' ' (a token holds no whitespace or '\"')"),
+        (JSON, {"requestId": "a\tb"}, "$context.requestId, which stops at '\\t'"),
+        ("$context.status,$context.requestId", {"status": "2x0", "requestId": "r"},
+         "$context.status, which stops at 'x' (an int holds only digits)"),
+        ("[$context.requestTimeEpoch] $context.requestId",
+         {"requestTimeEpoch": "17x", "requestId": "r"},
+         "$context.requestTimeEpoch, which stops at 'x' (epoch milliseconds hold only digits)"),
+    ],
+)
+def test_literal_not_found_after_a_stopped_value_names_the_value(template, values, named):
+    # Written unescaped (a token holding a space, an int holding a letter), the value stops
+    # early and the literal after it is not where the parse looks: the reason says which
+    # value stopped, and at which byte.
+    line = _substitute(template, values).encode()
+    batch = both(fastctx.compile(template, escape="none").program, line)
+    assert batch.stats == Stats(1, 0, 1, 0, 0)
+    assert "literal not found" in batch.rejects[0].reason
+    assert named in batch.rejects[0].reason, batch.rejects[0].reason
+
+
+def _substitute(template: str, values: dict) -> str:
+    """Plain substitution, as AWS writes with no escaping; other variables are missing."""
+    return re.sub(r"\$context\.([A-Za-z.]+)", lambda m: values.get(m.group(1), "-"), template)
+
+
+def test_literal_not_found_after_free_text_names_only_the_literal(program):
+    reject = both(program, GOOD.replace(b"] ", b"]")).rejects[0]
+    assert "which stops at" not in reject.reason
 
 
 def test_invalid_utf8(program):

@@ -3594,7 +3594,7 @@ cdef class Parser:
         for k in range(st.nrejects):
             rj = st.rejects + k
             raw = view[rj.start : rj.start + rj.length].tobytes()
-            reason, expected = describe_error(self.plan, rj.code, rj.index)
+            reason, expected = describe_error(self.plan, rj.code, rj.index, raw, rj.column)
             if on_error == "raise":
                 raise ParseError(reason, rj.line, offset_base + rj.start + rj.column, rj.column,
                                  expected, raw)

@@ -664,7 +664,7 @@ def parse(program, data, on_error: str = "raise", line_base: int = 1, offset_bas
                 values, normalized = parse_record(rec, p)
             except _Fail as fail:
                 stats.rejected += 1
-                reason, expected = describe_error(p, fail.code, fail.index)
+                reason, expected = describe_error(p, fail.code, fail.index, rec, fail.column)
                 if on_error == "raise":
                     raise ParseError(reason, line, offset_base + pos + fail.column, fail.column, expected,
                                      rec) from None

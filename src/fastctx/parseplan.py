@@ -340,11 +340,30 @@ def as_arrays(p: ParsePlan) -> dict:
     return {"ints": ints, "tables": tables, "pool": pool, "lit_offsets": offsets, "kinds": kinds}
 
 
-def describe_error(p: ParsePlan, code: int, index: int) -> tuple[str, str]:
-    """``(reason, expected)`` for an error code and its slot or literal index."""
+#: What a typed value cannot hold, by the bytes that end it (for a literal not found after it).
+_STOPS = {VType.TOKEN: (_WHITESPACE + b'"', "a token holds no whitespace or '\"'"),
+          VType.INT: (None, "an int holds only digits"),
+          VType.EPOCH_MS: (None, "epoch milliseconds hold only digits")}
+
+
+def describe_error(p: ParsePlan, code: int, index: int, record: bytes = b"",
+                   column: int = -1) -> tuple[str, str]:
+    """``(reason, expected)`` for an error code and its slot or literal index.
+
+    A literal not found right where a typed value stopped at a byte it cannot hold (a
+    ``requestId`` holding a space) names that value and byte: the literal is what was
+    expected there, but the value is what is wrong."""
     reason = ERR_NAMES.get(code, f"error {code}")
     if code in (E_PREFIX, E_SUFFIX, E_LITERAL):
         literal = p.literals[index].decode("utf-8", "backslashreplace")
+        if code == E_LITERAL and 1 <= index <= len(p.slot_names) and 0 <= column < len(record):
+            slot = p.modes[0][index - 1]
+            stops, why = _STOPS.get(slot.vtype, (b"", ""))  # only typed values stop early
+            byte = record[column]
+            if why and (byte in stops if stops is not None else byte not in _DIGITS):
+                shown = bytes([byte]).decode("latin-1").encode("unicode_escape").decode()
+                reason += (f" after $context.{p.slot_names[index - 1]}, which stops at "
+                           f"'{shown}' ({why})")
         return reason, f"literal {literal!r}"
     if code == E_UTF8:
         return reason, "UTF-8 text"
