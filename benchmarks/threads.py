@@ -8,7 +8,9 @@ cores themselves allow.
 
 Prints, per WebSocket preset, the median lines/s on one thread and on all cores (or
 ``--threads``), and their ratio: ``render`` (a new ``bytes``), ``into`` (``render_into`` a
-reused buffer) and ``parse``. Data is built once with ``fastctx.generate`` outside the
+reused buffer) and ``parse``. ``--halves`` adds ``halves``: each thread renders an equal
+slice of the rows into a reused buffer of its own, one thread per slice and nothing placed
+or joined, the most a threaded ``render_into`` could gain on the machine. Data is built once with ``fastctx.generate`` outside the
 timed calls; each figure is the median of ``repeat`` calls with the garbage collector off.
 """
 
@@ -81,6 +83,24 @@ def memory_ceiling(threads: int, nbytes: int = 200_000_000, repeat: int = 5) -> 
             print(f"{name:<26}{done / a / 1e9:>9.1f} GB/s{done / b / 1e9:>9.1f} GB/s{a / b:>7.2f}x")
 
 
+def independent_slices(fmt, batch, nbytes: int, threads: int):
+    """``call(t)``: ``t`` threads each ``render_into`` an equal slice of ``batch`` into a
+    reused buffer of its own (``t == 1``: the whole batch into one)."""
+    pool = ThreadPoolExecutor(threads)
+    plans = {}
+    for count in {1, threads}:
+        cuts = [batch.num_rows * k // count for k in range(count + 1)]
+        plans[count] = [(batch.slice(lo, hi), bytearray(nbytes + (1 << 20)))
+                        for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+    def call(count):
+        written = sum(pool.map(lambda part: fmt.render_into(*part, threads=1), plans[count]))
+        assert written == nbytes, (written, nbytes)  # every row rendered, none twice
+        return written
+
+    return call
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
@@ -91,6 +111,8 @@ def main(argv=None) -> int:
                         help="first print how far plain memory copies (and work with no memory "
                              "traffic) scale on this machine")
     parser.add_argument("--ceiling-mb", type=int, default=200, help="bytes copied for --ceiling (MB)")
+    parser.add_argument("--halves", action="store_true",
+                        help="also time independent slices rendered into buffers of their own")
     args = parser.parse_args(argv)
     print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "
           f"{args.threads} threads vs 1, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
@@ -103,9 +125,12 @@ def main(argv=None) -> int:
         batch = generate.events(fmt, args.rows, seed=1)
         data = fmt.render(batch, threads=1)
         buffer = bytearray(len(data) + (1 << 20))  # touched once, reused by every call
-        for operation, call in (("render", lambda t: fmt.render(batch, threads=t)),
-                                ("into", lambda t: fmt.render_into(batch, buffer, threads=t)),
-                                ("parse", lambda t: fmt.parse(data, threads=t))):
+        operations = [("render", lambda t: fmt.render(batch, threads=t)),
+                      ("into", lambda t: fmt.render_into(batch, buffer, threads=t)),
+                      ("parse", lambda t: fmt.parse(data, threads=t))]
+        if args.halves:
+            operations.insert(2, ("halves", independent_slices(fmt, batch, len(data), args.threads)))
+        for operation, call in operations:
             call(args.threads)  # warm up: thread pool, first-touch of memory
             one, many = median_times(lambda: call(1), lambda: call(args.threads), args.repeat)
             print(f"{operation:<10}{shape:<7}{args.rows / one / 1e6:>11.2f} M/s{args.rows / many / 1e6:>11.2f} M/s"
