@@ -12,6 +12,7 @@ SAMPLES = [
     errors.UnknownVariableError(["$context.a"], [1], {"$context.a": None}, "$context.a"),
     errors.RenderError("value 'x' is not an integer", "status", 3),
     errors.BufferTooSmallError(2, 100, 120),
+    errors.BufferTooSmallError(2, 100, 120, start=5),
     errors.ParseError("not an integer", 7, 1234, 3, "$context.status", b"r1 2x0 ok"),
 ]
 

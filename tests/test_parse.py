@@ -449,6 +449,39 @@ def test_split_before_a_token_never_leaves_it_a_byte_it_cannot_hold():
 
 
 @pytest.mark.parametrize("escape", ["none", "auto"])
+def test_split_before_a_token_in_the_middle_leaves_it_valid(escape):
+    # A User-Agent holds ', ' ("KHTML, like Gecko"): AWS writes it unescaped in CSV. The
+    # token after it ends at its own comma, so the split that leaves the token a space is not
+    # taken; up to 17 splits are tried, then the leftmost one's error is reported.
+    template = ("$context.requestId,$context.identity.userAgent,$context.identity.sourceIp,"
+                "$context.status,$context.httpMethod")
+    program = compiled(template, escape, api="http")
+    agents = ["Mozilla/5.0 (KHTML, like Gecko)", "a, b, c, d", "plain",
+              "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120"]
+    lines = b"".join(f"r{k},{ua},10.0.0.{k},200,GET\n".encode() for k, ua in enumerate(agents))
+    lines += b"r9,a" + b", b" * 17 + b",10.0.0.9,200,GET\n"  # the 18th split: not tried
+    lines += b"r10,a,b,10.0.0.10,200,GET\n"  # no space: ambiguous, the leftmost split's error
+    batch = both(program, lines)
+    got = batch.to_pydict()
+    assert got["identity.userAgent"] == agents
+    assert got["identity.sourceIp"] == [f"10.0.0.{k}" for k in range(len(agents))]
+    assert got["status"] == [200] * len(agents)
+    assert [r.line for r in batch.rejects] == [5, 6]
+    assert "$context.status" in batch.rejects[1].reason
+    if escape == "none":
+        assert batch.stats.normalized == 0
+        assert _reference.render(program, batch)[0] == b"".join(lines.splitlines(True)[:4])
+
+
+def test_websocket_csv_route_key_with_a_comma_parses_unescaped():
+    line = b"1.2.3.4,-,-,10/Jul/2024:18:15:21 +0000,MESSAGE,say, hi,c1,200,r1\n"
+    for escape in ("none", "auto"):
+        batch = both(compiled(fastctx.preset("websocket", "csv"), escape), line)
+        assert batch.to_pydict()["routeKey"] == ["say, hi"]
+        assert batch.to_pydict()["connectionId"] == ["c1"]
+
+
+@pytest.mark.parametrize("escape", ["none", "auto"])
 @pytest.mark.parametrize("first, sep", [("routeKey", "-"), ("routeKey", ":"), ("error.messageString", "-"),
                                         ("error.messageString", ":")])
 def test_a_free_text_split_moves_on_when_the_values_after_it_fail(first, sep, escape):

@@ -320,6 +320,19 @@ def test_render_into_writes_whole_records_that_fit(shape):
         assert bytes(buf[: err.value.nbytes]) == full[: err.value.nbytes]
 
 
+def test_render_into_too_small_from_a_start_row_names_the_row_to_resume_at():
+    fmt = fastctx.compile("$context.requestId $context.status")
+    batch = Batch.from_pydict({"requestId": [f"r{i}" for i in range(10)], "status": [200] * 10})
+    buf = bytearray(30)  # 'rK 200\n' is 7 bytes: rows 5-8 fit
+    with pytest.raises(BufferTooSmallError) as err:
+        fmt.render_into(batch, buf, start=5)
+    assert (err.value.rows, err.value.nbytes, err.value.start) == (4, 28, 5)
+    assert "render the rest from row 9" in str(err.value)
+    rest = bytearray(100)
+    written = fmt.render_into(batch, rest, start=err.value.start + err.value.rows)
+    assert bytes(buf[:28]) + bytes(rest[:written]) == fmt.render(batch.slice(5, 10))
+
+
 def test_render_into_from_a_start_row_and_other_buffers():
     fmt = fastctx.compile(PRESETS["websocket"]["json"])
     batch = _events(40)

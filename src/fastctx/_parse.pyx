@@ -1448,6 +1448,41 @@ cdef int64_t value_floor(const uint8_t *r, int64_t front, int64_t back, const Sl
     return fastctx_scan_back(r, front, back, sp.bcomb, &seen)
 
 
+cdef inline int64_t first_never(State *st, const uint8_t *r, int64_t i, int64_t stop,
+                                const SlotC *sp) noexcept nogil:
+    """The first byte of ``r[i:stop]`` that the slot's value never holds, or ``stop``."""
+    cdef int64_t k = fastctx_vfind(sp.vstop, r, i, stop, st.rlim)
+    if k >= 0:
+        return k  # -1: the vector sets are off, or a block would pass the readable end
+    while i < stop and not (sp.bcomb[r[i]] & 1):
+        i += 1
+    return i
+
+
+cdef int64_t split_before_token(State *st, const uint8_t *r, int64_t front, int64_t back,
+                               int64_t end, const SlotC *sp, const SlotC *nx) noexcept nogil:
+    """The split of ``sp``'s value (the leftmost is at ``end``) when the slot after it, ``nx``,
+    is a token split at its own literal: the first of at most ``LATER_SPLITS + 1``
+    occurrences that leaves the token, up to its leftmost split, no byte it never holds
+    (``r1,Mozilla/5.0 (KHTML, like Gecko),1.2.3.4,200``: the User-Agent up to the second
+    comma, not the first, which left the token `` like Gecko)``). Otherwise the leftmost,
+    whose error is then reported. Each try is a pass over the bytes up to the token's end,
+    so the work stays linear."""
+    cdef int64_t first = end, start, stop
+    cdef int32_t tries
+    for tries in range(LATER_SPLITS + 1):
+        start = end + sp.after_len
+        stop = find_split(r, start, back, nx.after, nx.after_len, nx.skip, 0)
+        if stop < 0:
+            return first  # the token's own literal is missing after every later split too
+        if first_never(st, r, start, stop, nx) == stop:
+            return end
+        end = find_split(r, front, back, sp.after, sp.after_len, sp.skip, end + 1)
+        if end < 0:
+            return first
+    return first
+
+
 cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uint8_t *lit,
                         int64_t size, bint skip, int64_t lo) noexcept nogil:
     """The leftmost start ``> front`` and ``>= lo`` of ``lit`` in ``r[front:back]`` that is
@@ -1565,6 +1600,9 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 end = find_split(r, front, back, lit, llen, sp.skip, 0)
             if end < 0:
                 return fail(st, E_LITERAL, i + 1, front)
+            if (i + 1 < j and llen > 0 and slots[i + 1].vtype == VT_TOKEN
+                    and not slots[i + 1].forward and slots[i + 1].after_len > 0):
+                end = split_before_token(st, r, front, back, end, sp, slots + i + 1)
             if not searched:
                 # the first split found by search: a retry of the record (``later_split``)
                 # takes a later occurrence of the literal

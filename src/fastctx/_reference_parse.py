@@ -248,6 +248,24 @@ def split(rec: bytes, literals, slots, later: int = 0, searched: list | None = N
     spans: list = [None] * n
     i, j = 0, n - 1
 
+    def before_token(k: int, end: int) -> int:
+        """The split of slot ``k`` (the leftmost at ``end``) before a token split at its own
+        literal: the first of at most ``LATER_SPLITS + 1`` that leaves the token no byte it
+        never holds up to its leftmost split, else the leftmost."""
+        literal, nx, after = literals[k + 1], slots[k + 1], literals[k + 2]
+        first = end
+        for _ in range(LATER_SPLITS + 1):
+            start = end + len(literal)
+            stop = find_split(rec, start, back, after, nx.skip)
+            if stop < 0:
+                return first
+            if not any(nx.back[byte] for byte in rec[start:stop]):
+                return end
+            end = find_split(rec, front, back, literal, slots[k].skip, end + 1)
+            if end < 0:
+                return first
+        return first
+
     def take_forward(k: int, least: int = 0) -> None:
         nonlocal front, found
         sp = slots[k]
@@ -265,6 +283,9 @@ def split(rec: bytes, literals, slots, later: int = 0, searched: list | None = N
                 end = find_split(rec, front, back, literal, sp.skip)
             if end < 0:
                 raise _Fail(E_LITERAL, k + 1, front)
+            if (k + 1 < j and literal and slots[k + 1].vtype == VType.TOKEN
+                    and not slots[k + 1].forward and literals[k + 2]):
+                end = before_token(k, end)
             if not found:
                 found = True
                 if literal:

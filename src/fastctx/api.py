@@ -150,7 +150,8 @@ class Format:
         """Render rows from ``start`` into the writable buffer ``out``; returns bytes written.
 
         Raises ``BufferTooSmallError`` (with ``.rows`` and ``.nbytes`` of the whole records
-        that fit and were written) when the buffer cannot hold every row. ``threads``: how
+        that fit and were written; the rest starts at row ``start + .rows``) when the buffer
+        cannot hold every row. ``threads``: how
         many threads render row ranges in parallel (default: all cores); the bytes written
         are the same.
         """
@@ -162,7 +163,7 @@ class Format:
                                                      out, threads)
         self._warn_dropped(dropped)
         if start + rows < batch.num_rows:
-            raise BufferTooSmallError(rows, nbytes, memoryview(out).nbytes)
+            raise BufferTooSmallError(rows, nbytes, memoryview(out).nbytes, start)
         return nbytes
 
     def render_to(self, batch, file, chunk_size: int = 1 << 20) -> int:

@@ -132,22 +132,25 @@ class BufferTooSmallError(FastctxError, ValueError):
     Attributes
     ----------
     rows : int
-        How many whole records fit (and were written).
+        How many whole records fit (and were written), counted from ``start``.
     nbytes : int
         How many bytes those records take.
+    start : int
+        The row the call started at; the rest starts at row ``start + rows``.
     """
 
-    def __init__(self, rows: int, nbytes: int, capacity: int):
+    def __init__(self, rows: int, nbytes: int, capacity: int, start: int = 0):
         self.rows = rows
         self.nbytes = nbytes
         self.capacity = capacity
+        self.start = start
         super().__init__(
             f"output buffer of {capacity} bytes is too small: {rows} whole records "
-            f"({nbytes} bytes) fit; render the rest from row {rows}"
+            f"({nbytes} bytes) fit; render the rest from row {start + rows}"
         )
 
     def __reduce__(self):
-        return (type(self), (self.rows, self.nbytes, self.capacity))
+        return (type(self), (self.rows, self.nbytes, self.capacity, self.start))
 
 
 class ParseError(FastctxError, ValueError):
