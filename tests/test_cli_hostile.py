@@ -203,26 +203,44 @@ def test_rejects_side_file_is_verbatim_for_hostile_bytes(tmp_path):
     ("open.csv", b'requestId,status\n"a,1\nb,2\n', "open.csv: line 3 is not valid CSV"),
     ("bytes.csv", b"requestId,status\na,1\nb\xff,2\n", "bytes.csv: line 3 is not UTF-8 text"),
     ("bytes.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "\xff"}\n', "bytes.jsonl: line 2 is not JSON"),
-    ("big.csv", b"requestId,status\na,99999999999999999999999\n", "big.csv: column 'status' row 0"),
-    ("big.jsonl", b'{"requestId": "a", "status": 99999999999999999999999}\n', "big.jsonl: column 'status'"),
+    ("big.csv", b"requestId,status\na,99999999999999999999999\n", "big.csv: event 1: 99999999999999999999999 does not fit in int64 (column 'status')"),
+    ("big.jsonl", b'{"requestId": "a", "status": 99999999999999999999999}\n', "big.jsonl: event 1: 99999999999999999999999 does not fit in int64 (column 'status')"),
     # longer than the 4,300 digits Python's int() reads: the same message, with an excerpt
     ("huge.csv", b"requestId,status\na,1\nb," + b"9" * 5000 + b"\n",
-     "huge.csv: column 'status' row 1: 999999999999999999999999... (5000 characters) does not fit in int64"),
+     "huge.csv: event 2: 999999999999999999999999... (5000 characters) does not fit in int64"),
     ("huge.jsonl", b'{"requestId": "a", "status": "' + b"0" * 4000 + b'1' + b"2" * 19 + b'"}\n',
-     "huge.jsonl: column 'status' row 0: 000000000000000000000000... (4020 characters) does not fit"),
+     "huge.jsonl: event 1: 000000000000000000000000... (4020 characters) does not fit"),
     ("float.jsonl", b'{"requestId": "a", "status": 1}\n{"requestId": "b", "status": 2.5}\n',
-     "float.jsonl: event 2: value '2.5' is not an integer (column 'status')"),
+     "float.jsonl: event 2: '2.5' is not an integer, as the column's other values are "
+     "(column 'status')"),
+    # one value of another kind among the times: an error, not a column of text that would
+    # write every other time as raw epoch milliseconds
+    ("mixed.jsonl", b'{"requestId": "a", "requestTime": 1704067200000}\n'
+                    b'{"requestId": "b", "requestTime": "2024-01-01T00:00:00Z"}\n',
+     "mixed.jsonl: event 2: '2024-01-01T00:00:00Z' is not an integer, as the column's other "
+     "values are (column 'requestTime')"),
+    ("mixed.csv", b"requestId,requestTime\na,1704067200000\nb,n/a\n",
+     "mixed.csv: event 2: 'n/a' is not an integer"),
+    ("month.csv", b"requestId,requestTime\na,2024-01-01T00:00:00Z\nb,2024-13-01T00:00:00Z\n",
+     "month.csv: event 2: '2024-13-01T00:00:00Z' is not an ISO 8601 time"),
+    ("text.jsonl", b'{"requestId": "a", "requestTime": "01/Jan/2024:00:00:00 +0000"}\n'
+                   b'{"requestId": "b", "requestTime": 5}\n',
+     "text.jsonl: event 2: '5' is not text, as the column's first value is (column 'requestTime')"),
+    ("bool.jsonl", b'{"requestId": "a", "requestTime": true}\n',
+     "bool.jsonl: event 1: 'true' is not an integer, a time or text (column 'requestTime')"),
+    ("deep.jsonl", b'{"requestId": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+     "deep.jsonl: line 1 nests JSON too deeply to read"),
     ("cut.parquet", b"PAR1 not really", "cut.parquet: "),
     ("twice.csv", b"requestId,status,requestId\na,1,b\n", "twice.csv: the header names 'requestId' more than once"),
-])
+], ids=lambda value: value if isinstance(value, str) and "." in value[:12] else "")
 def test_bad_event_files_are_one_line_errors_naming_file_and_place(tmp_path, name, content, message):
     if name.endswith(".parquet"):
         pytest.importorskip("pyarrow")
     path = tmp_path / name
     path.write_bytes(content)
-    proc = run("render", "--template", TEMPLATE, path, code=1)
+    proc = run("render", "--template", TIMED, path, code=1)
     assert message in error_line(proc)
-    assert proc.stdout == b"" or name == "float.jsonl"
+    assert proc.stdout == b""
 
 
 def test_long_csv_event_values_render(tmp_path):
@@ -381,3 +399,25 @@ def test_a_closed_standard_stream_is_a_usage_error(args, closed):
 def test_bench_bad_options_are_usage_errors(args):
     proc = run("bench", "render", *args, code=2)
     assert b"fastctx bench: error:" in proc.stderr
+
+
+@pytest.mark.parametrize("name, content", [
+    ("floats.jsonl", b'{"requestId": "a", "status": 200.0, "requestTimeEpoch": 1704067200000.0}\n'
+                     b'{"requestId": "b", "status": null, "requestTimeEpoch": null}\n'),
+    ("floats.csv", b"requestId,status,requestTimeEpoch\na,200.0,1704067200000.0\nb,,\n"),
+])
+def test_whole_floats_in_event_files_are_integers_as_pandas_writes_them(tmp_path, name, content):
+    # pandas writes an integer column with missing values as floats: 200.0
+    path = tmp_path / name
+    path.write_bytes(content)
+    proc = run("render", "--template", "$context.requestId $context.status $context.requestTimeEpoch", path)
+    assert proc.stdout == b"a 200 1704067200000\nb - -\n"
+
+
+def test_a_subscription_payload_nested_too_deeply_is_one_line(tmp_path):
+    import gzip
+
+    path = tmp_path / "deep.gz"
+    path.write_bytes(gzip.compress(b'{"messageType": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+    proc = run("parse", "--preset", "clf", path, code=1)
+    assert "a CloudWatch payload nests JSON too deeply to read" in error_line(proc)

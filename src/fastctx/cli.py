@@ -539,6 +539,7 @@ def _read_events(path, kind: str, typed=None, chunk_rows: int = _GENERATE_ROWS_P
             yield from _csv_batches(handle, name, typed, chunk_rows)
             return
         records = []
+        done = 0  # events in the batches yielded
         # Bytes, one line at a time: a line that is not UTF-8 is named by its number.
         for line, raw in enumerate(handle, 1):
             if not raw.strip():
@@ -547,14 +548,17 @@ def _read_events(path, kind: str, typed=None, chunk_rows: int = _GENERATE_ROWS_P
                 record = json.loads(raw)
             except ValueError as exc:  # UnicodeDecodeError included
                 raise InputError(f"{name}: line {line} is not JSON: {exc}") from None
+            except RecursionError:
+                raise InputError(f"{name}: line {line} nests JSON too deeply to read") from None
             if not isinstance(record, dict):
                 raise InputError(f"{name}: line {line} is not a JSON object")
             records.append(record)
             if len(records) >= chunk_rows:
-                yield _json_batch(records, name, typed)
+                yield _json_batch(records, name, typed, done)
+                done += len(records)
                 records = []
         if records:
-            yield _json_batch(records, name, typed)
+            yield _json_batch(records, name, typed, done)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
@@ -584,6 +588,7 @@ def _csv_batches(handle, name, typed, chunk_rows):
             if twice:  # one of the two columns would be dropped without a word
                 raise InputError(f"{name}: the header names {', '.join(map(repr, twice))} more than once")
             rows = []
+            done = 0  # events in the batches yielded
             for row in reader:
                 if not row:  # a blank line holds no event
                     continue
@@ -595,12 +600,13 @@ def _csv_batches(handle, name, typed, chunk_rows):
                         f"{len(header)}")
                 rows.append(row)
                 if len(rows) >= chunk_rows:
-                    yield _csv_batch(header, rows, typed)
+                    yield _csv_batch(header, rows, name, typed, done)
+                    done += len(rows)
                     rows = []
         except csv.Error as exc:
             raise InputError(f"{name}: line {reader.line_num} is not valid CSV: {exc}") from None
         if rows:
-            yield _csv_batch(header, rows, typed)
+            yield _csv_batch(header, rows, name, typed, done)
     finally:
         csv.field_size_limit(previous)
         text.detach()
@@ -612,38 +618,76 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as su
 # ("Z", as numpy writes them, any year), or with a UTC offset as other tools write them.
 _ISO_UTC = re.compile(r"[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z\Z")
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?\Z")
+_WHOLE_FLOAT = re.compile(r"-?[0-9]+\.0*\Z")  # pandas writes an int column with NaN as 200.0
 
 
-def _event_int(text: str, name: str, row: int) -> int:
-    """An event field's integer text as an int; one past int64 (however long: ``int()``
-    refuses more than 4,300 digits) is an ``OverflowError`` naming the column and row."""
-    if len(text.lstrip("-").lstrip("0")) > 19:
+def _event_number(value, name: str, event: int) -> int:
+    """An int-or-time event field that the column's first value showed to be a number: an
+    int, a whole float (pandas writes integers with missing values as floats), or their text.
+    Anything else is an ``InputError`` naming the column and the (1-based) event."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if isinstance(value, str) and (_INTEGER.match(value) or _WHOLE_FLOAT.match(value)):
+        value = value.split(".")[0]
+        if len(value.lstrip("-").lstrip("0")) <= 19:  # int() refuses over 4,300 digits
+            value = int(value)
+    if isinstance(value, (int, str)) and not isinstance(value, bool) and _INTEGER.match(str(value)):
+        if isinstance(value, int) and -(2**63) <= value < 2**63:
+            return value
+        text = str(value)
         shown = text if len(text) <= 40 else f"{text[:24]}... ({len(text)} characters)"
-        raise OverflowError(f"column {name!r} row {row}: {shown} does not fit in int64")
-    return int(text)
+        raise InputError(f"event {event}: {shown} does not fit in int64 (column {name!r})")
+    raise InputError(f"event {event}: {_shown(value)} is not an integer, as the column's other "
+                     f"values are (column {name!r})")
 
 
-def _typed_column(name, values, typed):
+def _shown(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return not isinstance(value, float) or (math.isfinite(value) and value == int(value))
+    return isinstance(value, str) and bool(_INTEGER.match(value) or _WHOLE_FLOAT.match(value))
+
+
+def _typed_column(name, values, typed, base: int = 0):
     """The column of an event field that a template slot reads as a number or a time.
 
-    ``typed`` maps field names to ``"int"`` or ``"time"``. Integers stay integers (a time
-    column of integers is epoch milliseconds). A time column whose values are all ISO 8601
-    times (what ``fastctx parse`` writes to CSV and JSON Lines) becomes a timestamp column,
-    so ``parse`` then ``render`` gives back the same lines. Anything else is None: the
-    values are kept as text, which the renderer writes as they are into a time slot.
+    ``typed`` maps field names to ``"int"`` or ``"time"``; ``base`` is the number of events
+    before ``values`` in the file (errors name events 1-based, file-wide). The column's first
+    value decides what it holds, and every other value must hold the same, or the event is
+    named in an ``InputError`` (a silently mixed column would render some lines wrong):
+
+    - integers (a time column of integers is epoch milliseconds), whole floats or their text;
+    - for a time, ISO 8601 times (what ``fastctx parse`` writes to CSV and JSON Lines): a
+      timestamp column, so ``parse`` then ``render`` gives back the same lines;
+    - other text (a CLF time written out): None, the values kept as text, which the renderer
+      writes as they are into a time slot (an int slot checks them itself).
     """
     from .batch import Column, _pack_validity
 
     kind = typed.get(name)
     if kind is None:
         return None
-    present = [v for v in values if v is not None]
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return Column.from_ints(values, name)
-    if all(isinstance(v, str) and _INTEGER.match(v) for v in present):
-        return Column.from_ints([None if v is None else _event_int(v, name, row)
+    present = [(row, v) for row, v in enumerate(values) if v is not None]
+    if not present:
+        return None
+    first = present[0][1]
+    if _is_number(first):
+        return Column.from_ints([None if v is None else _event_number(v, name, base + row + 1)
                                  for row, v in enumerate(values)], name)
-    if kind == "time" and present and all(isinstance(v, str) and _ISO_UTC.match(v) for v in present):
+    for row, v in present:
+        if not isinstance(v, str):
+            what = "text, as the column's first value is" if isinstance(first, str) else \
+                ("an integer" if kind == "int" else "an integer, a time or text")
+            raise InputError(f"event {base + row + 1}: {_shown(v)} is not {what} "
+                             f"(column {name!r})")
+    if kind == "time" and _ISO_UTC.match(first) and all(_ISO_UTC.match(v) for _, v in present):
+        # numpy, fast, and for any year (what parse writes for the years a datetime lacks)
         import numpy as np
 
         valid = np.array([v is not None for v in values], dtype=bool)
@@ -652,37 +696,44 @@ def _typed_column(name, values, typed):
             try:
                 ms = np.array([v[:-1] if v is not None else "NaT" for v in values],
                               dtype="datetime64[ms]").view(np.int64)
-            except ValueError:  # shaped like a time but not one (month 13): keep the text
-                return None
-        return Column("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
-    if kind == "time" and all(isinstance(v, str) and _ISO_TIME.match(v) for v in present):
+            except ValueError:  # shaped like a time but not one (month 13): found below
+                ms = None
+        if ms is not None:
+            return Column("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
+    if kind == "time" and (_ISO_TIME.match(first) or _ISO_UTC.match(first)):
         times = []
-        for v in values:
+        for row, v in enumerate(values):
             if v is None:
                 times.append(None)
                 continue
             try:
-                moment = _dt.datetime.fromisoformat(v)
-            except ValueError:  # shaped like a time but not one (month 13): keep the text
-                return None
+                if not _ISO_TIME.match(v):
+                    raise ValueError
+                moment = _dt.datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith("Z") else v)
+            except ValueError:
+                raise InputError(f"event {base + row + 1}: {_shown(v)} is not an ISO 8601 time, "
+                                 f"as the column's first value is (column {name!r})") from None
             times.append(moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC))
         return Column.from_datetimes(times, name)
     return None
 
 
-def _csv_batch(header, rows, typed=None):
+def _csv_batch(header, rows, source: str, typed=None, base: int = 0):
     from .batch import Batch, Column
 
     typed = typed or {}
     columns = {}
     for index, name in enumerate(header):
         values = [(row[index] if index < len(row) and row[index] != "" else None) for row in rows]
-        column = _typed_column(name, values, typed)
+        try:
+            column = _typed_column(name, values, typed, base)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
         columns[name] = column if column is not None else Column.from_strings(values, name)
     return Batch(columns, len(rows))
 
 
-def _json_batch(records, path, typed=None):
+def _json_batch(records, path, typed=None, base: int = 0):
     from .batch import Batch, Column
 
     typed = typed or {}
@@ -694,7 +745,10 @@ def _json_batch(records, path, typed=None):
     for name in names:
         values = [record.get(name) for record in records]
         kinds = {type(v) for v in values if v is not None}
-        column = _typed_column(name, values, typed)
+        try:
+            column = _typed_column(name, values, typed, base)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         if column is not None:
             columns[name] = column
         elif kinds <= {int}:
@@ -702,7 +756,7 @@ def _json_batch(records, path, typed=None):
         elif kinds <= {str}:
             columns[name] = Column.from_strings(values, name)
         else:
-            # mixed or nested values: written as their JSON text
+            # mixed or nested values of a text variable: written as their JSON text
             columns[name] = Column.from_strings(
                 [v if isinstance(v, str) or v is None else json.dumps(v) for v in values], name)
     return Batch(columns, len(records))

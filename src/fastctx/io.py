@@ -916,6 +916,9 @@ def _json_documents(blocks):
                 raise InputError(
                     f"bad JSON in a CloudWatch payload at character {position + exc.pos}: "
                     f"{exc.msg}") from None
+            except RecursionError:  # Python's decoder recurses once per level of nesting
+                raise InputError(f"a CloudWatch payload nests JSON too deeply to read, at "
+                                 f"character {position + index}") from None
             if not exhausted and end == len(buffer) and isinstance(doc, (int, float)):
                 break  # a number cut at the block end
             yield doc
@@ -950,6 +953,8 @@ def _events(doc):
             inner = json.loads(packed)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"awslogs.data does not hold a JSON document: {exc}") from None
+        except RecursionError:
+            raise InputError("awslogs.data nests JSON too deeply to read") from None
         yield from _events(inner)
         return
     kind = doc.get("messageType")
