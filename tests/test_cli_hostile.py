@@ -95,6 +95,42 @@ def test_a_failed_parse_removes_its_half_written_file_but_never_a_link_or_device
     assert not plain.exists()
 
 
+@pytest.mark.parametrize("command", [
+    ("parse", "--template", TEMPLATE, "{log}", "--to", "csv", "-o", "{out}"),
+    ("convert", "--template", TEMPLATE, "--to-preset", "json", "{log}", "-o", "{out}"),
+    ("render", "--template", "$context.requestId $context.status", "{events}", "-o", "{out}"),
+])
+def test_a_failed_run_leaves_an_existing_output_as_it_was(tmp_path, command):
+    log = tmp_path / "a.log"
+    log.write_bytes(b"r1 200\nbad x\n")
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"requestId": "a", "status": 1}\n{"requestId": "b", "status": "x"}\n')
+    out = tmp_path / "previous.out"
+    out.write_text("yesterday's output\n")
+    os.chmod(out, 0o640)
+    args = [str(a).format(log=log, events=events, out=out) for a in command]
+    run(*args, code=1)
+    assert out.read_text() == "yesterday's output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.log", "e.jsonl", "previous.out"]
+    # a run that succeeds replaces it, keeping its mode
+    log.write_bytes(b"r1 200\n")
+    events.write_text('{"requestId": "a", "status": 1}\n')
+    run(*args)
+    assert out.read_text() != "yesterday's output\n"
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.log", "e.jsonl", "previous.out"]
+
+
+def test_a_new_output_gets_the_mode_a_new_file_would(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(b"r1 200\n")
+    out = tmp_path / "new.csv"
+    run("parse", "--template", TEMPLATE, log, "-o", out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o666 & ~umask
+
+
 @pytest.mark.skipif(not (os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)),
                     reason="needs the /dev/full device")
 @pytest.mark.parametrize("args", [

@@ -128,28 +128,68 @@ def _threads(args):
 
 
 class _Output:
-    """``-o FILE`` or stdout, opened in binary mode; an unfinished file is removed on failure."""
+    """``-o FILE`` or stdout, opened in binary mode.
+
+    A regular file (or a new one) is written under a temporary name beside it and renamed
+    over it only when the command succeeds: a failed run leaves no half-written file and an
+    existing one as it was (yesterday's output is not lost to a typo in a template). A
+    device, a pipe or a symbolic link (``/dev/stdout``) is written in place and never
+    removed."""
 
     def __init__(self, path):
         self.path = path if path not in (None, "-") else None
         self.handle = None
-        self.regular = False
+        self.temporary = None  # the name written while the command runs, renamed at the end
+        self.in_place = False  # a regular file written under its own name
 
     def __enter__(self):
         if self.path is None:
             if sys.stdout is None:  # started with stdout closed (>&-)
                 raise UsageError("stdout is closed; name an output file with -o")
             self.handle = sys.stdout.buffer
-        else:
-            try:
+            return self.handle
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path!r}: {exc.strerror}") from None
+        try:
+            if st is None or stat.S_ISREG(st.st_mode):
+                try:
+                    self.handle = self._temporary(st)
+                except PermissionError:
+                    if st is None:
+                        raise
+                    # a writable file in a folder that takes no new files: written in place,
+                    # and removed if the command fails, as nothing else can be promised
+                    self.handle = open(self.path, "wb")
+                    self.in_place = True
+            else:
                 self.handle = open(self.path, "wb")
-            except OSError as exc:
-                raise UsageError(f"cannot write {self.path!r}: {exc.strerror}") from None
-            # Only a regular file is removed on failure: never a device, a pipe or what a
-            # symbolic link such as /dev/stdout points to.
-            self.regular = (stat.S_ISREG(os.fstat(self.handle.fileno()).st_mode)
-                            and stat.S_ISREG(os.lstat(self.path).st_mode))
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path!r}: {exc.strerror}") from None
         return self.handle
+
+    def _temporary(self, st):
+        """A new file beside ``path`` with the mode ``path`` has (or a new file would get)."""
+        import tempfile
+
+        folder, name = os.path.split(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(2, os.strerror(2), self.path)
+        fd, self.temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        try:
+            os.chmod(self.temporary, mode)
+        except OSError:
+            pass  # a file system without modes
+        return os.fdopen(fd, "wb")
 
     def __exit__(self, kind, exc, tb):
         name = "stdout" if self.path is None else repr(self.path)
@@ -164,7 +204,19 @@ class _Output:
                 raise
         except OSError as error:  # a full disk shows itself at the last flush
             failed = error
-        if self.path is not None and self.regular and (kind is not None or failed is not None):
+        if self.temporary is not None:
+            try:
+                if kind is None and failed is None:
+                    os.replace(self.temporary, self.path)
+                else:
+                    os.unlink(self.temporary)
+            except OSError as error:
+                failed = failed or error
+                try:
+                    os.unlink(self.temporary)
+                except OSError:
+                    pass
+        if self.in_place and (kind is not None or failed is not None):
             try:
                 os.unlink(self.path)
             except OSError:
