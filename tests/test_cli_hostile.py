@@ -182,7 +182,21 @@ def test_stats_on_empty_input_still_print_the_counts():
     assert b"3 records, 0 accepted, 0 rejected, 3 empty" in proc.stderr
 
 
-_HEADER = re.compile(rb"#fastctx-reject source=(\S+) line=(\d+) offset=(\d+) bytes=(\d+) reason=([^\n]*)\n")
+_HEADER = re.compile(rb'#fastctx-reject source=("(?:[^"\\\n]|\\.)*"|[^\s="\\]+) line=(\d+) '
+                     rb"offset=(\d+) bytes=(\d+) reason=([^\n]*)\n")
+
+
+def test_rejects_header_quotes_a_source_name_that_would_not_split(tmp_path):
+    name = tmp_path / 'my file line=9 "x".log'
+    name.write_bytes(b"r1 200\nbad x\n")
+    rejects = tmp_path / "rejects.txt"
+    run("parse", "--template", TEMPLATE, name, "--on-error", "collect", "--rejects", rejects,
+        "--to", "csv", "-o", tmp_path / "out.csv")
+    data = rejects.read_bytes()
+    head = _HEADER.match(data)
+    assert head and json.loads(head.group(1)) == str(name)
+    [(line, offset, reason, raw)] = read_rejects(data)
+    assert (line, offset, raw) == (2, 7, b"bad x") and "expected" in reason
 
 
 def read_rejects(data: bytes):
@@ -431,10 +445,18 @@ def test_a_closed_standard_stream_is_a_usage_error(args, closed):
 
 
 @pytest.mark.parametrize("args", [["--rows", "-5"], ["--repeat", "0"], ["--threads", "0"],
-                                  ["--threads", "99999"], ["--shapes", "yaml"]])
+                                  ["--threads", "99999"], ["--shapes", "yaml"],
+                                  ["--peers", "csv module,bogus"]])
 def test_bench_bad_options_are_usage_errors(args):
     proc = run("bench", "render", *args, code=2)
     assert b"fastctx bench: error:" in proc.stderr
+
+
+def test_bench_without_an_operation_is_a_usage_error_and_its_help_has_examples():
+    assert b"required: operation" in run("bench", code=2).stderr
+    shown = run("bench", "--help").stdout.decode()
+    assert shown.startswith("usage: fastctx bench")
+    assert "examples:\n  fastctx bench render --rows 1000000" in shown
 
 
 @pytest.mark.parametrize("name, content", [

@@ -1373,7 +1373,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="fastctx bench",
         description="Throughput of fastctx against the Python peers, side by side, measured in one run.",
-        epilog="example: python benchmarks/compare.py render --rows 1000000 --markdown",
+        epilog="examples:\n"
+               "  fastctx bench render --rows 1000000\n"
+               "  fastctx bench parse --shapes clf,json --threads 1,2\n"
+               "  fastctx bench all --peers none      (fastctx alone)\n"
+               "  python benchmarks/compare.py render --markdown   (the same, in a source checkout)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("operation", choices=OPERATIONS + ("all",))
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="events / lines per shape (default 1,000,000)")
@@ -1400,6 +1405,10 @@ def main(argv=None) -> int:
             pass
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     peers = [p.strip() for p in args.peers.split(",")] if args.peers else None
+    known = sorted({peer.name for peer in _PEERS})
+    unknown = [p for p in peers or () if p not in known and p != "none"]
+    if unknown:
+        parser.error(f"unknown peer {unknown[0]!r}; expected 'none' or some of: {', '.join(known)}")
     try:
         threads = tuple(int(t) for t in args.threads.split(","))
     except ValueError:

@@ -22,6 +22,7 @@ import warnings
 
 from . import __version__
 from .errors import FastctxError, FormatError, InputError, ParseError, RenderError
+from .presets import PRESETS
 from .parallel import MAX_THREADS as _MAX_THREADS  # a larger count is a typo, not a request
 
 __all__ = ["main"]
@@ -342,12 +343,22 @@ def _table_writer(handle, kind: str, epoch_ms: bool = False):
     return _RowsWriter(handle, kind, epoch_ms)
 
 
+_PLAIN_VALUE = re.compile(r'[^\s="\\\x00-\x1f\x7f]+\Z')
+
+
+def _header_value(text: str) -> str:
+    """``text`` as it is when it splits cleanly, else as a JSON string."""
+    return text if _PLAIN_VALUE.match(text) else json.dumps(text)
+
+
 class _RejectsFile:
     """Every rejected record verbatim, each after a header line with its line number and reason.
 
     ``#fastctx-reject source=access.log line=17 offset=1234 bytes=87 reason=...`` then the raw
     record bytes and a newline. ``bytes`` is the length of the record, so a record that holds
-    a newline itself (a quoted CSV field) is read back whole.
+    a newline itself (a quoted CSV field) is read back whole. A source name holding a blank,
+    ``=``, a quote, a backslash or a control character is written as a JSON string
+    (``source="my file.log"``), so the header always splits the same way.
     """
 
     def __init__(self, path):
@@ -367,7 +378,8 @@ class _RejectsFile:
             return
         for reject in rejects:
             reason = reject.reason.replace("\n", " ").replace("\r", " ")
-            head = (f"#fastctx-reject source={source} line={reject.line} offset={reject.offset} "
+            head = (f"#fastctx-reject source={_header_value(source)} line={reject.line} "
+                    f"offset={reject.offset} "
                     f"bytes={len(reject.raw)} reason={reason}\n")
             self.handle.write(head.encode("utf-8", "backslashreplace"))
             self.handle.write(reject.raw)
@@ -938,7 +950,8 @@ def _add_template_options(parser, prefix: str = "", what: str = "") -> None:
     dest = prefix.replace("-", "_")
     group = parser.add_argument_group(f"{what}template".strip() if what else "template")
     group.add_argument(f"--{prefix}preset", dest=f"{dest}preset", metavar="NAME",
-                       help="a console preset of the API type: clf, json, xml, csv")
+                       help="a console preset of the API type: " + "; ".join(
+                           f"{api} {', '.join(names)}" for api, names in PRESETS.items()))
     group.add_argument(f"--{prefix}template", dest=f"{dest}template", metavar="STR",
                        help="the access-log format string")
     group.add_argument(f"--{prefix}template-file", dest=f"{dest}template_file", metavar="FILE",
@@ -1116,15 +1129,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the ``fastctx`` command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"] and len(argv) > 1 and argv[1] not in ("-h", "--help"):
+    if argv[:1] == ["bench"]:  # the benchmark runner parses its own options
         from . import bench
 
         return _guard(lambda: bench.main(argv[1:]))
-    if argv[:1] == ["bench"]:
-        from . import bench
-
-        print(_EXAMPLES["bench"] + "\n", file=sys.stdout)
-        return _guard(lambda: bench.main(argv[1:] or ["--help"]))
     parser = build_parser()
     args = parser.parse_args(argv)
     with warnings.catch_warnings():

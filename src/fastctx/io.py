@@ -342,8 +342,8 @@ def _gunzip(blocks, limit):
                 data = tail
     if started and not inflater.eof:
         raise InputError(
-            f"truncated gzip: the compressed stream ends after {consumed} bytes, inside a member; "
-            "the records before that point were read, the rest of the member is missing")
+            f"truncated gzip: the compressed stream ends after {consumed} bytes, inside a member, "
+            "whose rest is missing")
     if held:
         raise InputError(f"truncated gzip: a member header is cut after {consumed} bytes")
 
