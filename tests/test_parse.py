@@ -460,17 +460,34 @@ def test_split_before_a_token_in_the_middle_leaves_it_valid(escape):
               "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120"]
     lines = b"".join(f"r{k},{ua},10.0.0.{k},200,GET\n".encode() for k, ua in enumerate(agents))
     lines += b"r9,a" + b", b" * 17 + b",10.0.0.9,200,GET\n"  # the 18th split: not tried
-    lines += b"r10,a,b,10.0.0.10,200,GET\n"  # no space: ambiguous, the leftmost split's error
+    # no space: ambiguous; the leftmost split that leaves every value valid (a token may
+    # hold ',': the status that failed after it moves the token's split on)
+    lines += b"r10,a,b,10.0.0.10,200,GET\n"
     batch = both(program, lines)
     got = batch.to_pydict()
-    assert got["identity.userAgent"] == agents
-    assert got["identity.sourceIp"] == [f"10.0.0.{k}" for k in range(len(agents))]
-    assert got["status"] == [200] * len(agents)
-    assert [r.line for r in batch.rejects] == [5, 6]
-    assert "$context.status" in batch.rejects[1].reason
+    assert got["identity.userAgent"] == agents + ["a"]
+    assert got["identity.sourceIp"] == [f"10.0.0.{k}" for k in range(len(agents))] + ["b,10.0.0.10"]
+    assert got["status"] == [200] * (len(agents) + 1)
+    assert [r.line for r in batch.rejects] == [5]
     if escape == "none":
         assert batch.stats.normalized == 0
-        assert _reference.render(program, batch)[0] == b"".join(lines.splitlines(True)[:4])
+        kept = lines.splitlines(True)
+        assert _reference.render(program, batch)[0] == b"".join(kept[:4] + kept[5:])
+
+
+def test_a_retry_moves_the_split_just_before_the_failing_value():
+    # Two free texts side by side (caller, user) before a time: AWS writes them unescaped in
+    # CSV. The leftmost split leaves the time 'b" <x&y>'; the retries move the split before
+    # the time (the user's), not the first one (the source IP's), until the time parses.
+    line = (b'172.78.231.40,AROA:dave.smith, "a,b" <x&y>,AIDA,-,MESSAGE,joinRoom,'
+            b'jO05Z7PBk62dVun=,204,O2I8yqCr7jgixlz=\n')
+    program = compiled(fastctx.preset("websocket", "csv"), "none")
+    batch = both(program, line)
+    assert batch.stats.accepted == 1 and batch.stats.normalized == 0
+    got = batch.to_pydict()
+    assert (got["identity.caller"], got["identity.user"]) == (["AROA:dave.smith"], [' "a,b" <x&y>,AIDA'])
+    assert got["requestTime"] == [None] and got["status"] == [204]
+    assert _reference.render(program, batch)[0] == line
 
 
 def test_websocket_csv_route_key_with_a_comma_parses_unescaped():

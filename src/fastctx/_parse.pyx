@@ -83,7 +83,7 @@ cdef enum:
 
 cdef enum:
     ASCII_AHEAD = 4096  # bytes checked for ASCII ahead of the record in progress
-    LATER_SPLITS = 16   # retries of a rejected record with a later first split (later_split)
+    LATER_SPLITS = 16   # retries of a rejected record with a later split (later_target)
 
 cdef enum:
     ST_DONE = 0
@@ -198,8 +198,9 @@ cdef struct State:
     int64_t nrejects
     int64_t rejects_cap
     Fail fail
-    int32_t later              # occurrences past the leftmost that split's first search skips
-    int32_t free_slot          # the slot of that search in the last split (-1: none)
+    int32_t later              # occurrences past the leftmost that the split of later_slot skips
+    int32_t later_slot         # the slot whose split a retry moves (later_target; -1: none)
+    int32_t later_err          # the slot of the last try's error (retry_later)
     # the date part of the last CLF time whose date is valid and far from the range's ends
     # (parse_time_full), and its day number
     uint64_t date_w0           # its bytes 0-7 and 3-10 (0: none, no time has these bytes)
@@ -1534,8 +1535,6 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
     cdef const uint8_t *lit
     cdef int32_t i, j, k
     cdef const SlotC *sp
-    cdef bint searched = False
-    st.free_slot = -1
     if n < first_len or not fastctx_eq(r, pool + lo[0], first_len):
         return fail(st, E_PREFIX, 0, 0)
     front = first_len
@@ -1603,17 +1602,13 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
             if (i + 1 < j and llen > 0 and slots[i + 1].vtype == VT_TOKEN
                     and not slots[i + 1].forward and slots[i + 1].after_len > 0):
                 end = split_before_token(st, r, front, back, end, sp, slots + i + 1)
-            if not searched:
-                # the first split found by search: a retry of the record (``later_split``)
-                # takes a later occurrence of the literal
-                searched = True
-                if llen > 0:
-                    st.free_slot = i
-                    for k in range(st.later):
-                        end = find_split(r, front, back, lit, llen, sp.skip, end + 1)
-                        if end < 0:
-                            st.free_slot = -1
-                            return fail(st, E_LITERAL, i + 1, front)
+            if i == st.later_slot:
+                # a retry of the record (``later_target``) takes a later occurrence
+                for k in range(st.later):
+                    end = find_split(r, front, back, lit, llen, sp.skip, end + 1)
+                    if end < 0:
+                        st.later_slot = -1  # none left: no further retry
+                        return fail(st, E_LITERAL, i + 1, front)
             st.clean[i] = fastctx_vfind(sp.vdec, r, front, end, st.rlim) == end
         st.sa[i] = front
         st.sb[i] = end
@@ -2359,23 +2354,56 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
     return CSV_GENERAL if left else 1
 
 
-cdef inline bint later_split(State *st) noexcept nogil:
-    """Whether a record ``try_mode`` just rejected is tried again with the first split that
-    ``split`` finds by search moved to the next occurrence of its literal: when the error
-    lies in that split's slot or the next one (a value the leftmost split cut short, or a
-    typed value right after it that does not parse), at most ``LATER_SPLITS`` times. The
-    leftmost split still wins wherever it gives a valid record; each retry is one more pass
-    over the record, so the work stays linear, and an error further on (a record of another
-    format) is not retried: JSON lines read as unescaped CSV were rejected 10x slower when
-    any later error was. ``$context.routeKey<$context.status-$context.requestId`` reads
-    ``a<b<92-r`` as ``a<b``, ``92``, ``r`` (the token ``requestId`` may hold ``-``, so the
-    split is searched from the left)."""
+cdef int32_t later_target(State *st, const SlotC *slots, int32_t below) noexcept nogil:
+    """The slot whose split the retries of a record ``try_mode`` just rejected move to later
+    occurrences of its literal, or -1 (no retry): the last slot before ``below``, and at or
+    before the error's, that ``split`` resolves by search (a slot of the middle that does not
+    find its own end), when the error lies in it or the next slot (a value the leftmost split
+    cut short, or a typed value right after it that does not parse). When those retries find
+    nothing, the one before it is tried the same way (``below``: the slot just tried), as a
+    value may be wrong for the split before it: ``a<b<92-r`` read by ``routeKey<status-...``
+    leaves the status ``b<92``, whose own split has no later ``-``. The leftmost split still wins wherever it gives
+    a valid record; at most ``LATER_SPLITS`` retries, each one more pass over the record, so
+    the work stays linear, and an error further on (a record of another format) is not
+    retried: JSON lines read as unescaped CSV were rejected 10x slower when any later error
+    was. ``$context.routeKey<$context.status-$context.requestId`` reads ``a<b<92-r`` as
+    ``a<b``, ``92``, ``r`` (the token ``requestId`` may hold ``-``, so the split is searched
+    from the left); the CSV preset in ``none`` mode reads ``1.2.3.4,c, "x,y",u,-,...`` with
+    the caller ``c`` and the user `` "x,y",u`` (the time after the user takes no comma)."""
     cdef int32_t code = st.fail.code
     # the slot of the error: a literal not found is the one after slot index - 1
     cdef int32_t slot = st.fail.index - 1 if code == E_LITERAL else st.fail.index
-    return (st.free_slot >= 0 and st.later < LATER_SPLITS
-            and st.free_slot <= slot <= st.free_slot + 1
-            and code != E_PREFIX and code != E_SUFFIX and code != E_UTF8)
+    cdef int32_t i = 0, j = st.nslots - 1, k
+    if code == E_PREFIX or code == E_SUFFIX or code == E_UTF8 or slot < 0:
+        return -1
+    # the middle as split finds it (it depends on the plan alone)
+    while i < j and slots[i].forward:
+        i += 1
+    while j > i and slots[j].backward:
+        j -= 1
+    k = slot if slot < j else j - 1
+    if k >= below:
+        k = below - 1
+    while k >= i:
+        if not slots[k].forward and slots[k].after_len > 0:
+            return k if slot <= k + 1 else -1
+        k -= 1
+    return -1
+
+
+cdef inline bint retry_later(State *st) noexcept nogil:
+    """Whether the try just rejected is followed by one more (see ``later_target``): while its
+    error lies in the slot whose split it moves or the next one, or in a slot after the last
+    try's error (a later split may leave a value further on wrong that a later one still
+    leaves right: the CSV preset in ``none`` mode, ``1.2.3.4,c, "a,b" <x&y>,-,<time>,...``).
+    A record of another format makes no such progress, and is not tried 16 times more."""
+    cdef int32_t code = st.fail.code
+    cdef int32_t slot = st.fail.index - 1 if code == E_LITERAL else st.fail.index
+    cdef bint again = (st.later_slot >= 0 and st.later < LATER_SPLITS
+                       and (st.later_slot <= slot <= st.later_slot + 1 or slot > st.later_err)
+                       and code != E_PREFIX and code != E_SUFFIX and code != E_UTF8)
+    st.later_err = slot
+    return again
 
 
 cdef void clear_row(State *st) noexcept nogil:
@@ -2461,7 +2489,7 @@ cdef int run(State *st) noexcept nogil:
     cdef int64_t size = st.size
     cdef int64_t pos, end, n, k, bad, lines
     cdef const uint8_t *r
-    cdef int32_t mode
+    cdef int32_t mode, below, tries
     cdef int result
     cdef bint canon, have_fail
     cdef Fail first_fail, mode_fail
@@ -2536,13 +2564,25 @@ cdef int run(State *st) noexcept nogil:
                         result = 0
                 for mode in range(st.nmodes if result != 1 else 0):
                     st.later = 0
+                    st.later_slot = -1
                     result = try_mode(st, r, n, mode, &canon)
-                    if result == 0 and later_split(st):
+                    if result == 0:
                         mode_fail = st.fail  # the leftmost split's error is the one reported
-                        while result == 0 and later_split(st):
-                            clear_row(st)
-                            st.later += 1
-                            result = try_mode(st, r, n, mode, &canon)
+                        below = st.nslots
+                        for tries in range(2):  # the split before the error, then the one before
+                            st.fail = mode_fail
+                            st.later_slot = later_target(st, st.slots + mode * st.nslots, below)
+                            if st.later_slot < 0:
+                                break
+                            below = st.later_slot
+                            st.later = 0
+                            st.later_err = st.nslots  # the leftmost split's error is no progress
+                            while result == 0 and retry_later(st):
+                                clear_row(st)
+                                st.later += 1
+                                result = try_mode(st, r, n, mode, &canon)
+                            if result != 0:
+                                break
                         if result == 0:
                             st.fail = mode_fail
                     if result == 1:

@@ -222,17 +222,15 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool, le
 LATER_SPLITS = 16
 
 
-def split(rec: bytes, literals, slots, later: int = 0, searched: list | None = None) -> list:
+def split(rec: bytes, literals, slots, later: int = 0, target: list | None = None) -> list:
     """Spans ``(start, end)`` of every slot, or ``_Fail``.
 
-    The first split found by search (a slot of the middle that does not find its own end)
-    takes the ``later``-th occurrence of its literal after the leftmost; its slot is put in
-    ``searched[0]`` (-1: none, or no such occurrence).
+    The split of slot ``target[0]`` (a slot of the middle that does not find its own end)
+    takes the ``later``-th occurrence of its literal after the one it would take; where there
+    is none, ``target[0]`` becomes -1 (no further retry).
     """
-    if searched is None:
-        searched = [-1]
-    searched[0] = -1
-    found = False
+    if target is None:
+        target = [-1]
     n = len(slots)
     first, last = literals[0], literals[n]
     if not rec.startswith(first):
@@ -267,7 +265,7 @@ def split(rec: bytes, literals, slots, later: int = 0, searched: list | None = N
         return first
 
     def take_forward(k: int, least: int = 0) -> None:
-        nonlocal front, found
+        nonlocal front
         sp = slots[k]
         literal = literals[k + 1]
         if sp.forward:
@@ -286,15 +284,12 @@ def split(rec: bytes, literals, slots, later: int = 0, searched: list | None = N
             if (k + 1 < j and literal and slots[k + 1].vtype == VType.TOKEN
                     and not slots[k + 1].forward and literals[k + 2]):
                 end = before_token(k, end)
-            if not found:
-                found = True
-                if literal:
-                    searched[0] = k
-                    for _ in range(later):
-                        end = find_split(rec, front, back, literal, sp.skip, end + 1)
-                        if end < 0:
-                            searched[0] = -1
-                            raise _Fail(E_LITERAL, k + 1, front)
+            if k == target[0]:
+                for _ in range(later):
+                    end = find_split(rec, front, back, literal, sp.skip, end + 1)
+                    if end < 0:
+                        target[0] = -1
+                        raise _Fail(E_LITERAL, k + 1, front)
         spans[k] = (front, end)
         front = end + len(literal)
 
@@ -606,6 +601,38 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
 # -- records ----------------------------------------------------------------------------------
 
 
+def later_target(slots, literals, slot: int, code: int, below: int) -> int:
+    """The slot whose split the retries of a rejected record move: the last one before
+    ``below``, at or before the error's ``slot``, that ``split`` resolves by search, if the
+    error lies in it or the next slot; else -1."""
+    if code in (E_PREFIX, E_SUFFIX, E_UTF8) or slot < 0:
+        return -1
+    i, j = 0, len(slots) - 1
+    while i < j and slots[i].forward:
+        i += 1
+    while j > i and slots[j].backward:
+        j -= 1
+    for k in range(min(slot, j - 1, below - 1), i - 1, -1):
+        if not slots[k].forward and literals[k + 1]:
+            return k if slot <= k + 1 else -1
+    return -1
+
+
+def _try_split(rec: bytes, p: ParsePlan, mode: int, slots, later: int, target: list):
+    """``(values per column, normalized)`` of one split of ``rec``, or ``_Fail``."""
+    spans = split(rec, p.literals, slots, later, target)
+    values = [None] * len(p.names)
+    canonical = True
+    for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
+        value, ok = decode(rec, a, b, sp, index)
+        canonical = canonical and ok
+        if sp.first:
+            values[sp.column] = value
+        elif values[sp.column] != value:
+            raise _Fail(E_DUP, index, a)
+    return values, (mode > 0 or not canonical)
+
+
 def parse_record(rec: bytes, p: ParsePlan):
     """``(values per column, normalized)`` or ``_Fail`` of the first mode."""
     try:
@@ -614,32 +641,33 @@ def parse_record(rec: bytes, p: ParsePlan):
         raise _Fail(E_UTF8, -1, exc.start) from None
     failure = None
     for mode, slots in enumerate(p.modes):
-        # A record the leftmost split rejects in the slot of the first split found by search,
-        # or in the next one, is tried again with that split at the next occurrence of its
-        # literal, up to LATER_SPLITS times; the leftmost split's error is the one reported.
-        mode_failure = None
-        for later in range(LATER_SPLITS + 1):
-            searched = [-1]
-            try:
-                spans = split(rec, p.literals, slots, later, searched)
-                values = [None] * len(p.names)
-                canonical = True
-                for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
-                    value, ok = decode(rec, a, b, sp, index)
-                    canonical = canonical and ok
-                    if sp.first:
-                        values[sp.column] = value
-                    elif values[sp.column] != value:
-                        raise _Fail(E_DUP, index, a)
-                return values, (mode > 0 or not canonical)
-            except _Fail as fail:
-                if mode_failure is None:
-                    mode_failure = fail
-                # the slot of the error: a literal not found is the one after slot index - 1
-                slot = fail.index - 1 if fail.code == E_LITERAL else fail.index
-                if (searched[0] < 0 or not searched[0] <= slot <= searched[0] + 1
-                        or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
-                    break
+        # A record the leftmost split rejects is tried again with the split of the last slot
+        # found by search at or before the error's slot (when the error lies in it or the
+        # next slot) at the next occurrence of its literal, up to LATER_SPLITS times while the
+        # error stays in that slot or the next, or lies after the last try's; if none of those
+        # is accepted, the same with the slot found by search before that one. The leftmost
+        # split's error is the one reported.
+        try:
+            return _try_split(rec, p, mode, slots, 0, [-1])
+        except _Fail as fail:
+            mode_failure = fail
+        below = len(slots)
+        for _ in range(2):
+            slot = mode_failure.index - 1 if mode_failure.code == E_LITERAL else mode_failure.index
+            target = [later_target(slots, p.literals, slot, mode_failure.code, below)]
+            if target[0] < 0:
+                break
+            below = target[0]
+            last = len(slots)  # the slot of the last try's error: the leftmost's is no progress
+            for later in range(1, LATER_SPLITS + 1):
+                try:
+                    return _try_split(rec, p, mode, slots, later, target)
+                except _Fail as fail:
+                    slot = fail.index - 1 if fail.code == E_LITERAL else fail.index
+                    progress, last = slot > last, slot
+                    if (target[0] < 0 or not (target[0] <= slot <= target[0] + 1 or progress)
+                            or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
+                        break
         if failure is None:
             failure = mode_failure
     raise failure
