@@ -69,6 +69,16 @@ def test_generate_pipe_parse_parquet_reads_back_in_polars(tmp_path):
     assert frame["requestId"].to_list()[:1000] == expected.to_pydict()["requestId"][:1000]
 
 
+def test_generate_to_a_parquet_file_writes_events_and_to_csv_writes_lines(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "events.parquet"
+    run("generate", "--preset", "clf", "-n", 50, "--seed", 3, "-o", out)
+    assert pq.read_table(out).num_rows == 50
+    csv_lines = tmp_path / "access.csv"  # CSV log lines: the extension does not choose events
+    run("generate", "--preset", "csv", "-n", 50, "--seed", 3, "-o", csv_lines)
+    assert csv_lines.read_bytes() == run("generate", "--preset", "csv", "-n", 50, "--seed", 3).stdout
+
+
 def test_generate_is_seedable():
     a = run("generate", "--preset", "json", "-n", 300, "--seed", 5).stdout
     b = run("generate", "--preset", "json", "-n", 300, "--seed", 5).stdout

@@ -896,6 +896,10 @@ def cmd_generate(args) -> int:
     fmt = _compile(args)
     if args.n < 0:
         raise UsageError("-n must be zero or more")
+    if args.format is None:
+        # log lines may well go to .csv or .jsonl (the CSV and JSON presets); never to Parquet
+        parquet = args.output and os.path.splitext(args.output)[1].lower() == ".parquet"
+        args.format = "parquet" if parquet else "lines"
     progress = Progress("generate", args.n, "events")
     chunk = _GENERATE_ROWS_PER_CHUNK
     interval = None if not args.rate else 1.0 / args.rate
@@ -1110,8 +1114,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_template_options(gen)
     gen.add_argument("-n", type=int, default=1000, help="how many events (default 1000)")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same output (default 0)")
-    gen.add_argument("--format", choices=("lines",) + _TABLE_FORMATS, default="lines",
-                     help="log lines (default), or the events as JSON Lines / CSV / Parquet")
+    gen.add_argument("--format", choices=("lines",) + _TABLE_FORMATS, default=None,
+                     help="log lines (default; events as Parquet for -o FILE.parquet, which "
+                          "cannot hold lines), or the events as JSON Lines / CSV / Parquet")
     gen.add_argument("--missing", type=_share, default=0.02, help="share of missing values (default 0.02)")
     gen.add_argument("--escaped", type=_share, default=0.05,
                      help="share of text values that need escaping (default 0.05)")
