@@ -479,3 +479,19 @@ def test_a_subscription_payload_nested_too_deeply_is_one_line(tmp_path):
     path.write_bytes(gzip.compress(b'{"messageType": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
     proc = run("parse", "--preset", "clf", path, code=1)
     assert "a CloudWatch payload nests JSON too deeply to read" in error_line(proc)
+
+
+def test_an_event_renders_the_same_from_parquet_text_as_from_json_lines(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    events = {"requestId": ["a", "b"], "requestTime": ["2024-01-01T00:00:00Z", None],
+              "status": ["200", None]}
+    pq.write_table(pa.table(events), tmp_path / "e.parquet")
+    (tmp_path / "e.jsonl").write_text("".join(
+        json.dumps({k: v[i] for k, v in events.items()}) + "\n" for i in range(2)))
+    lines = run("render", "--preset", "clf", tmp_path / "e.parquet").stdout
+    assert lines == run("render", "--preset", "clf", tmp_path / "e.jsonl").stdout
+    assert lines.startswith(b'- - - [01/Jan/2024:00:00:00 +0000] "- - -" 200 a\n')
+    pq.write_table(pa.table({"requestId": ["a", "b"], "status": ["200", "x"]}), tmp_path / "bad.parquet")
+    proc = run("render", "--preset", "clf", tmp_path / "bad.parquet", code=1)
+    assert "bad.parquet: event 2: 'x' is not an integer" in error_line(proc)

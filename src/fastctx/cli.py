@@ -826,6 +826,39 @@ def _json_batch(records, path, typed=None, base: int = 0):
     return Batch(columns, len(records))
 
 
+def _typed_text_columns(table, typed, base: int, source: str):
+    """A Parquet table (pyarrow or polars) whose text columns of number and time variables
+    are read as ``_typed_column`` reads JSON Lines and CSV (ISO 8601 times as times, numbers
+    as numbers), so an event renders the same from any of the three; the other columns stay
+    Arrow data. The table itself when there is nothing to convert."""
+    names = [str(n) for n in (table.column_names if hasattr(table, "column_names") else table.columns)]
+    text = [n for n in names if n in typed and _is_text_column(table, n)]
+    if not text:
+        return table
+    columns = {}
+    for n in names:
+        column = table.column(n) if hasattr(table, "column_names") else table.get_column(n)
+        if n in text:
+            try:
+                converted = _typed_column(n, column.to_list() if hasattr(column, "to_list")
+                                          else column.to_pylist(), typed, base)
+            except InputError as exc:
+                raise InputError(f"{source}: {exc}") from None
+            column = converted if converted is not None else column
+        columns[n] = column
+    return columns
+
+
+def _is_text_column(table, name: str) -> bool:
+    if hasattr(table, "column_names"):  # pyarrow
+        import pyarrow as pa
+
+        kind = table.schema.field(name).type
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
+            getattr(pa.types, "is_string_view", lambda _: False)(kind)
+    return str(table.schema[name]) in ("String", "Utf8")  # polars
+
+
 def _check_event_columns(fmt, batch, name) -> None:
     """Events none of whose fields is a variable of the template would render as lines of
     ``-`` only: a wrong template or file (JSON Lines read with --from csv), not a result."""
@@ -871,6 +904,8 @@ def cmd_render(args) -> int:
                         break
                     if rows == 0:
                         _check_event_columns(fmt, batch, name)
+                    if kinds[path] == "parquet":
+                        batch = _typed_text_columns(batch, typed, rows, name)
                     try:
                         lines = fmt.render(batch, threads=_threads(args))
                     except RenderError as exc:
