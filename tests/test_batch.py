@@ -336,3 +336,16 @@ def test_pandas_frames_render_column_by_column():
     # only missing values: strings, as from a list (pyarrow chose floats for NaN)
     missing = as_batch(pd.DataFrame({"m": pd.Series([np.nan, None, pd.NaT], dtype=object)}))
     assert missing.column("m").kind == "string" and missing.to_pydict() == {"m": [None] * 3}
+
+
+def test_a_list_of_numpy_datetime64_scalars_is_a_timestamp_column():
+    items = [np.datetime64("2024-07-10T18:15:21"), None, np.datetime64("NaT"),
+             np.datetime64("2024-07-10T18:15:21.5", "ms")]
+    column = Column.from_values(items, "requestTime")
+    assert column.kind == "timestamp"
+    assert column.valid_mask().tolist() == [True, False, False, True]
+    assert column.values[0] == 1720635321000 and column.values[3] == 1720635321500
+    # among datetimes too, and a list of NaT alone is all missing
+    mixed = Column.from_values([dt.datetime(2024, 1, 1), np.datetime64("2024-01-01T00:00:01")])
+    assert mixed.values.tolist() == [1704067200000, 1704067201000]
+    assert Column.from_values([np.datetime64("NaT")]).valid_mask().tolist() == [False]

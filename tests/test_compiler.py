@@ -1,5 +1,6 @@
 """Compiler: lexing, AWS validation rules, shapes, escape positions, Program emission."""
 
+import json
 import pickle
 import warnings
 
@@ -318,6 +319,40 @@ def test_warning_is_emitted_once_per_compiled_format():
         warnings.simplefilter("always")
         fastctx.Format(template, api="rest")
     assert [w.category for w in caught] == [FormatWarning]
+
+
+def test_compile_warns_at_every_call_though_the_format_is_cached():
+    template = RID + " $context.anotherUnknownThing"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = fastctx.compile(template, api="rest")
+        second = fastctx.compile(template, api="rest")
+    assert first is second
+    assert [w.category for w in caught] == [FormatWarning, FormatWarning]
+    assert all(w.filename == __file__ for w in caught)  # at the caller, not in fastctx
+
+
+@pytest.mark.parametrize("template, shape, escape, line", [
+    ("$context.requestId,$context.resourcePath,$context.foo", "csv", "auto", b'r,"/a,b ""c""",-\n'),
+    ('{"id":"$context.requestId","p":"$context.resourcePath","x":$context.foo}', "json", "auto",
+     b'{"id":"r","p":"/a,b \\"c\\"","x":null}\n'),
+    ('{"id":"$context.requestId","p":"$context.resourcePath","x":$context.foo}', "json", "none",
+     b'{"id":"r","p":"/a,b "c"","x":-}\n'),  # as AWS writes it
+    ('{"id":"$context.requestId","x":"$context.foo"}', "json", "auto", b'{"id":"r","x":"-"}\n'),
+])
+def test_rest_unknown_names_keep_the_shape_of_the_whole_template(template, shape, escape, line):
+    with pytest.warns(FormatWarning):
+        fmt = fastctx.Format(template, api="rest", escape=escape)
+    assert fmt.shape == shape
+    assert fmt.render({"requestId": ["r"], "resourcePath": ['/a,b "c"']}) == line
+
+
+@pytest.mark.parametrize("literal", ["\ue000", "\ue000\ue001", "\U000f0000"])
+def test_private_use_characters_in_a_literal_do_not_change_the_shape(literal):
+    assert fastctx.compile('{"icon":"%s","r":"$context.requestId"}' % literal).shape == "json"
+    assert fastctx.compile('<a i="%s">$context.requestId</a>' % literal).shape == "xml"
+    line = fastctx.compile('{"icon":"%s","r":"$context.requestId"}' % literal).render({"requestId": ["a\x01"]})
+    assert json.loads(line) == {"icon": literal, "r": "a\x01"}
 
 
 def test_a_lone_surrogate_in_a_template_is_a_format_error_with_a_caret():

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from .batch import Batch, Column
 from .compiler import compile_program
-from .errors import RenderWarning
+from .errors import FormatWarning, RenderWarning
 
 __all__ = ["Format", "compile", "render", "parse", "as_batch"]
 
@@ -75,8 +75,12 @@ class Format:
     b'r1 "say \\\\"hi\\\\"" 200\\nr2 "-" 404\\n'
     """
 
-    def __init__(self, template: str, api: str = "websocket", escape: str = "auto", strict: bool = True):
+    def __init__(self, template: str, api: str = "websocket", escape: str = "auto", strict: bool = True,
+                 _warn: bool = True):
         compiled = compile_program(template, api, escape, strict)
+        self._warning = compiled.warning
+        if _warn and compiled.warning:
+            warnings.warn(compiled.warning, FormatWarning, stacklevel=2)
         self.template = template
         self.api = api
         self.escape = escape
@@ -259,7 +263,7 @@ class Format:
 
 @lru_cache(maxsize=64)
 def _cached(template: str, api: str, escape: str, strict: bool) -> Format:
-    return Format(template, api, escape, strict)
+    return Format(template, api, escape, strict, _warn=False)
 
 
 def compile(template: str, api: str = "websocket", escape: str = "auto", strict: bool = True) -> Format:
@@ -271,7 +275,10 @@ def compile(template: str, api: str = "websocket", escape: str = "auto", strict:
     >>> fastctx.compile("$context.requestId,$context.status").shape
     'csv'
     """
-    return _cached(template, api, escape, strict)
+    fmt = _cached(template, api, escape, strict)
+    if fmt._warning:  # every call, at its caller: the cache must not swallow it
+        warnings.warn(fmt._warning, FormatWarning, stacklevel=2)
+    return fmt
 
 
 def render(template: str, batch, api: str = "websocket", escape: str = "auto", strict: bool = True,

@@ -43,12 +43,14 @@ def _unpack_validity(bitmap: np.ndarray | None, length: int) -> np.ndarray:
 
 def _missing(item) -> bool:
     """Whether a Python value stands for a missing one: ``None``, a float NaN (pandas' marker
-    in object and float columns), pandas' ``NA`` or ``NaT`` (tested by type name, so pandas
-    is never imported)."""
+    in object and float columns), numpy's ``NaT``, pandas' ``NA`` or ``NaT`` (tested by type
+    name, so pandas is never imported)."""
     if item is None:
         return True
     if isinstance(item, (float, np.floating)):
         return item != item
+    if isinstance(item, np.datetime64):
+        return bool(np.isnat(item))
     kind = type(item)
     return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
 
@@ -198,7 +200,7 @@ class Column:
 
     @classmethod
     def from_datetimes(cls, items, name: str = "?") -> "Column":
-        """Timestamps from datetime / None; naive datetimes are taken as UTC."""
+        """Timestamps from datetime, numpy datetime64 or None; naive times are taken as UTC."""
         values = np.zeros(len(items), dtype=np.int64)
         valid = np.ones(len(items), dtype=bool)
         for row, item in enumerate(items):
@@ -206,6 +208,8 @@ class Column:
                 if item.tzinfo is None:
                     item = item.replace(tzinfo=_dt.timezone.utc)
                 values[row] = (item - _EPOCH) // _MS
+            elif isinstance(item, np.datetime64) and not np.isnat(item):
+                values[row] = cls.from_numpy(np.array([item]), name).values[0]
             elif _missing(item):
                 valid[row] = False
             else:
@@ -372,7 +376,7 @@ class Column:
         first = next((item for item in items if not _missing(item)), None)
         if first is None or isinstance(first, (str, bytes, bytearray)):
             return cls.from_strings(items, name)
-        if isinstance(first, _dt.datetime):
+        if isinstance(first, (_dt.datetime, np.datetime64)):
             return cls.from_datetimes(items, name)
         if isinstance(first, (int, np.integer, float, np.floating)) \
                 and not isinstance(first, (bool, np.bool_)):

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from . import catalog
-from .errors import FormatError, FormatWarning, UnknownVariableError
+from .errors import FormatError, UnknownVariableError
 from .program import Esc, Program, VType
 
 __all__ = ["compile_program", "Compiled", "lex", "Var", "MAX_TEMPLATE_BYTES", "ESCAPES"]
@@ -41,6 +40,7 @@ class Compiled:
     api: str
     unsupported: tuple  # names rendered as '-' (REST accepts unknown names)
     terminated: bool  # the template ended with its own newline
+    warning: str | None = None  # what a REST template's unsupported names deserve
 
 
 def lex(template: str) -> list:
@@ -127,6 +127,7 @@ def _types(api: str, parts: list, template: str, strict: bool):
             vtype = VType.TEXT
         vtypes.append(vtype)
     unsupported: tuple = ()
+    warning = None
     if unknown and strict:
         names = list(dict.fromkeys(PREFIX + var.name for var in unknown))
         if api != "rest":
@@ -140,22 +141,24 @@ def _types(api: str, parts: list, template: str, strict: bool):
             if catalog.suggest(api, n[len(PREFIX):]) else n
             for n in names
         )
-        warnings.warn(
-            f"REST APIs render unsupported context variables as '-': {hints}",
-            FormatWarning,
-            stacklevel=4,
-        )
-    return vtypes, {var.name for var in unknown} if strict else set()
+        warning = f"REST APIs render unsupported context variables as '-': {hints}"
+    return vtypes, ({var.name for var in unknown} if strict else set()), warning
 
 
 # -- shapes ------------------------------------------------------------------------------
 
-_HOLE = "\ue000"  # stands for a variable while a shape is checked (private-use, never in a template)
+def _hole(literals) -> str:
+    """A character that stands for a variable while a shape is checked: the first
+    private-use one that no literal holds (a template may hold any of them)."""
+    text = "".join(literals)
+    return next(chr(code) for code in range(0xE000, 0x110000)
+                if chr(code) not in text and not 0xF900 <= code < 0xF0000)
 
 
 def _json_positions(literals: list[str]):
     """For a JSON template, each variable's position: 'str' or 'bare'; None if not JSON."""
-    text = _HOLE.join(literals)
+    hole = _hole(literals)
+    text = hole.join(literals)
     if not text.lstrip().startswith("{"):
         return None
     positions: list[str] = []
@@ -168,11 +171,11 @@ def _json_positions(literals: list[str]):
                 escaped = True
             elif ch == '"':
                 in_string = False
-            elif ch == _HOLE:
+            elif ch == hole:
                 positions.append("str")
         elif ch == '"':
             in_string = True
-        elif ch == _HOLE:
+        elif ch == hole:
             # a bare variable must be a whole value, so that 'null' or a quoted string fits
             before = text[:index].rstrip()
             after = text[index + 1 :].lstrip()
@@ -194,7 +197,8 @@ def _json_positions(literals: list[str]):
 
 def _xml_positions(literals: list[str]):
     """For an XML template, each variable's position: 'attr' or 'text'; None if not XML."""
-    text = _HOLE.join(literals)
+    hole = _hole(literals)
+    text = hole.join(literals)
     if not text.lstrip().startswith("<"):
         return None
     positions: list[str] = []
@@ -206,32 +210,32 @@ def _xml_positions(literals: list[str]):
         if state == "text":
             if text.startswith("<!--", index):
                 end = text.find("-->", index)
-                if end < 0 or _HOLE in text[index:end]:
+                if end < 0 or hole in text[index:end]:
                     return None
                 index = end + 3
                 continue
             if text.startswith("<![CDATA[", index) or text.startswith("<?", index) or text.startswith("<!", index):
                 closer = "]]>" if text.startswith("<![CDATA[", index) else ">"
                 end = text.find(closer, index)
-                if end < 0 or _HOLE in text[index:end]:
+                if end < 0 or hole in text[index:end]:
                     return None
                 index = end + len(closer)
                 continue
             if ch == "<":
                 state = "tag"
-            elif ch == _HOLE:
+            elif ch == hole:
                 positions.append("text")
         elif state == "tag":
             if ch in "\"'":
                 state, quote = "attr", ch
             elif ch == ">":
                 state = "text"
-            elif ch == _HOLE:
+            elif ch == hole:
                 return None  # a variable in a tag or attribute name can never be made valid
         elif state == "attr":
             if ch == quote:
                 state = "tag"
-            elif ch == _HOLE:
+            elif ch == hole:
                 positions.append("attr")
         index += 1
     filled = "".join(
@@ -314,22 +318,27 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
     terminated = _validate(template, parts, strict, api)
     if terminated:
         parts[-1] = parts[-1][:-1]
-    vtypes, unsupported = _types(api, parts, template, strict)
-    # REST renders unsupported names as '-': they become literal text.
+    vtypes, unsupported, warning = _types(api, parts, template, strict)
+    # The shape is the whole template's, and REST's unsupported names then become literal
+    # text: '-' as AWS writes, or 'null' in a bare JSON position in auto mode (valid JSON).
+    shape, every_position = detect_shape(parts[0::2], [var.name for var in parts[1::2]])
     merged: list = [parts[0]]
     kept_types: list = []
-    for var, vtype, literal in zip(parts[1::2], vtypes, parts[2::2]):
+    positions: list = []
+    for var, vtype, literal, position in zip(parts[1::2], vtypes, parts[2::2], every_position):
         if var.name in unsupported:
-            merged[-1] += "-" + literal
+            missing = "null" if (escape, position) == ("auto", "bare") and shape == "json" else "-"
+            merged[-1] += missing + literal
         else:
             merged += [var, literal]
             kept_types.append(vtype)
+            positions.append(position)
     literals = merged[0::2]
     names = [var.name for var in merged[1::2]]
-    shape, positions = detect_shape(literals, names)
     program_parts: list = [literals[0].encode("utf-8")]
     for name, vtype, position, literal in zip(names, kept_types, positions, literals[1:]):
         esc = _ESC.get((escape, position), Esc.NONE)
         program_parts += [(name, vtype, esc), literal.encode("utf-8")]
     program = Program.build(program_parts, shape, escape)
-    return Compiled(program, template, api, tuple(sorted(PREFIX + n for n in unsupported)), terminated)
+    return Compiled(program, template, api, tuple(sorted(PREFIX + n for n in unsupported)), terminated,
+                    warning)
