@@ -693,3 +693,20 @@ def test_a_timestamp_column_for_a_variable_that_takes_no_timestamps_is_an_error(
     data = Batch.from_pydict({"requestId": ["r1"], "requestTime": [when], "requestTimeEpoch": [when],
                               "routeKey": [when]})
     assert both(ok, data)[0] == b"r1 [10/Jul/2024:18:15:21 +0000] 1720635321000\n"
+
+
+@pytest.mark.parametrize("text, fits", [
+    ("9223372036854775807", True), ("-9223372036854775808", True), ("9223372036854775806", True),
+    ("1000000000000000000", True), ("9223372036854775808", False), ("-9223372036854775809", False),
+    ("10000000000000000000", False), ("99999999999999999999999", False), ("9" * 5000, False),
+])
+def test_integer_text_in_an_int_slot_must_fit_int64(text, fits):
+    # a parse reads an int into int64: a longer one would give a line that does not parse back
+    fmt = fastctx.compile("$context.requestId $context.status")
+    batch = Batch.from_pydict({"requestId": ["r"], "status": [text]})
+    if fits:
+        line = both(fmt, batch)[0]
+        assert line == f"r {text}\n".encode()
+        assert fmt.parse(line).to_pydict()["status"] == [int(text)]
+    else:
+        assert "is not an integer in the int64 range" in str(both_raise(fmt, batch))

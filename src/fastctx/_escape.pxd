@@ -498,16 +498,22 @@ cdef inline bint is_json_number(const uint8_t* p, Py_ssize_t n) noexcept nogil:
 
 
 cdef inline bint is_integer(const uint8_t* p, Py_ssize_t n) noexcept nogil:
-    """``-?(0|[1-9][0-9]*)``, the whole of ``[p, p + n)``."""
-    cdef Py_ssize_t i = 0
+    """``-?(0|[1-9][0-9]*)`` in the int64 range, the whole of ``[p, p + n)`` (a parse
+    reads an int into int64: a longer one would render a line that does not parse back)."""
+    cdef Py_ssize_t i = 0, k
+    cdef const char* limit = b"9223372036854775808" if n and p[0] == b'-' else b"9223372036854775807"
     if i < n and p[i] == b'-':
         i += 1
     if i >= n:
         return False
     if p[i] == b'0':
         return i + 1 == n
-    while i < n:
-        if not is_digit(p[i]):
+    for k in range(i, n):
+        if not is_digit(p[k]):
             return False
-        i += 1
+    if n - i != 19:
+        return n - i < 19
+    for k in range(19):  # as many digits as the limit: compare them in order
+        if p[i + k] != <uint8_t>limit[k]:
+            return p[i + k] < <uint8_t>limit[k]
     return True

@@ -119,9 +119,9 @@ def render_value(slot, column: Column | None, row: int, name: str) -> tuple[byte
         if not raw:
             return missing, 0
         if slot.vtype == VType.INT:
-            if not _INT.match(raw):
+            if not _INT.match(raw) or not -(2**63) <= int(raw[:21]) < 2**63:
                 shown = raw[:40].decode("utf-8", "replace")
-                raise RenderError(f"value {shown!r} is not an integer", name, row)
+                raise RenderError(f"value {shown!r} is not an integer in the int64 range", name, row)
             return raw, 0
     if slot.vtype == VType.QUOTED:
         if slot.esc == Esc.JSON_BARE:

@@ -1002,7 +1002,7 @@ cdef class Renderer:
             column = columns[slot.column]
             begin, end = int(column.values[row]), int(column.values[row + 1])
             shown = column.data[begin:end].tobytes()[:40].decode("utf-8", "replace")
-            raise RenderError(f"value {shown!r} is not an integer", slot.name, row)
+            raise RenderError(f"value {shown!r} is not an integer in the int64 range", slot.name, row)
         if code == ERR_CLF_RANGE:
             raise RenderError(
                 f"epoch milliseconds {res.err_value} is outside the years 0000-9999", slot.name, row
