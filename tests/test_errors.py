@@ -40,3 +40,22 @@ def test_caret_excerpt_cuts_long_text_around_the_spot():
     assert window.strip().startswith("...") and window.endswith("...")
     assert window[caret.index("^")] == "X"
     assert len(window) < 100
+
+
+@pytest.mark.parametrize("text, index", [
+    ("a\r\n$context.requestId $context.", 23), ("日本語 $context.requestId $context.", 24),
+    ("x\ty $z", 5), ("\n\n\n$a", 3),
+])
+def test_the_caret_stands_under_the_character_it_names(text, index):
+    # CR and LF are shown as two characters each, a wide character takes two columns
+    import unicodedata
+
+    window, caret = errors.caret_excerpt(text, index).split("\n")
+    pad = len(caret) - len(caret.lstrip(" "))
+    shown, columns = window[4:], 4
+    for k, ch in enumerate(shown):
+        if columns == pad:
+            break
+        columns += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    assert columns == pad and caret.endswith("^")
+    assert shown[k] == text[index]

@@ -24,15 +24,21 @@ def caret_excerpt(text: str, index: int, width: int = _EXCERPT_WIDTH) -> str:
     Long texts are cut to ``width`` characters with ``...`` marking the cut, so an error about
     a 3 KB template or a 10 MB log line stays readable.
     """
-    text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+    import unicodedata
+
     index = max(0, min(index, len(text)))
+    index += text.count("\n", 0, index) + text.count("\r", 0, index)  # shown as two characters
+    text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
     start = max(0, index - width // 2)
     end = min(len(text), start + width)
     start = max(0, min(start, end - width))
     head = "..." if start > 0 else ""
     tail = "..." if end < len(text) else ""
     window = head + text[start:end] + tail
-    return f"    {window}\n    {' ' * (len(head) + index - start)}^"
+    # a wide character (CJK) takes two columns of a terminal: so does the caret's padding
+    before = window[: len(head) + index - start]
+    pad = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in before)
+    return f"    {window}\n    {' ' * pad}^"
 
 
 class FastctxError(Exception):
