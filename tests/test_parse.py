@@ -490,6 +490,33 @@ def test_a_retry_moves_the_split_just_before_the_failing_value():
     assert _reference.render(program, batch)[0] == line
 
 
+@pytest.mark.parametrize("escape", ["none", "json", "auto"])
+@pytest.mark.parametrize("template, api, line, values", [
+    # typed values after the split (an int, a time) placed it: it moves though the error is
+    # two slots on
+    ("$context.routeKey,$context.status,$context.requestTime,$context.requestId", "websocket",
+     b"a,5,4,10/Jul/2024:18:15:21 +0000,r", {"routeKey": "a,5", "status": 4, "requestId": "r"}),
+    ("$context.identity.caller,$context.status,$context.requestTime,$context.requestId", "websocket",
+     b"a,a,-,4,-,a", {"identity.caller": "a,a,-", "status": 4, "requestTime": None}),
+    # the split before the error's (the requestId's) finds nothing: the one before it moves
+    ('{"b":"$context.routeKey","r":"$context.requestId","t":$context.requestTimeEpoch,'
+     '"u":"$context.identity.userAgent"}', "websocket",
+     b'{"b":"x","r":"y","t":","r":"r","t":17,"u":"abc"}',
+     {"routeKey": 'x","r":"y","t":', "requestId": "r", "identity.userAgent": "abc"}),
+    (fastctx.preset("rest", "csv"), "rest", b"a,a,a,01/Jan/1970:00:00:00 +0000,a,a,a,a,,a,4,4,a,a",
+     {"protocol": "a,a,,a", "status": 4, "responseLength": 4}),
+])
+def test_a_single_value_holding_its_separator_is_recovered(template, api, line, values, escape):
+    program = compiled(template, escape, api=api)
+    batch = both(program, line + b"\n")
+    assert batch.stats.accepted == 1, batch.rejects
+    got = {name: column[0] for name, column in batch.to_pydict().items()}
+    assert {name: got[name] for name in values} == values
+    if escape == "none":  # AWS's own mode: the line comes back byte for byte
+        assert batch.stats.normalized == 0
+        assert _reference.render(program, batch)[0] == line + b"\n"
+
+
 def test_websocket_csv_route_key_with_a_comma_parses_unescaped():
     line = b"1.2.3.4,-,-,10/Jul/2024:18:15:21 +0000,MESSAGE,say, hi,c1,200,r1\n"
     for escape in ("none", "auto"):

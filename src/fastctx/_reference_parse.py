@@ -603,8 +603,7 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
 
 def later_target(slots, literals, slot: int, code: int, below: int) -> int:
     """The slot whose split the retries of a rejected record move: the last one before
-    ``below``, at or before the error's ``slot``, that ``split`` resolves by search, if the
-    error lies in it or the next slot; else -1."""
+    ``below``, at or before the error's ``slot``, that ``split`` resolves by search; else -1."""
     if code in (E_PREFIX, E_SUFFIX, E_UTF8) or slot < 0:
         return -1
     i, j = 0, len(slots) - 1
@@ -614,7 +613,7 @@ def later_target(slots, literals, slot: int, code: int, below: int) -> int:
         j -= 1
     for k in range(min(slot, j - 1, below - 1), i - 1, -1):
         if not slots[k].forward and literals[k + 1]:
-            return k if slot <= k + 1 else -1
+            return k
     return -1
 
 
@@ -642,11 +641,10 @@ def parse_record(rec: bytes, p: ParsePlan):
     failure = None
     for mode, slots in enumerate(p.modes):
         # A record the leftmost split rejects is tried again with the split of the last slot
-        # found by search at or before the error's slot (when the error lies in it or the
-        # next slot) at the next occurrence of its literal, up to LATER_SPLITS times while the
-        # error stays in that slot or the next, or lies after the last try's; if none of those
-        # is accepted, the same with the slot found by search before that one. The leftmost
-        # split's error is the one reported.
+        # found by search at or before the error's slot at the next occurrence of its literal,
+        # up to LATER_SPLITS times while the error stays in that slot or the next, or lies
+        # after the last try's; if none of those is accepted, the same with the slot found by
+        # search before that one. The leftmost split's error is the one reported.
         try:
             return _try_split(rec, p, mode, slots, 0, [-1])
         except _Fail as fail:
@@ -658,7 +656,8 @@ def parse_record(rec: bytes, p: ParsePlan):
             if target[0] < 0:
                 break
             below = target[0]
-            last = len(slots)  # the slot of the last try's error: the leftmost's is no progress
+            # the slot of the last try's error: progress is an error after it
+            last = mode_failure.index - 1 if mode_failure.code == E_LITERAL else mode_failure.index
             for later in range(1, LATER_SPLITS + 1):
                 try:
                     return _try_split(rec, p, mode, slots, later, target)
