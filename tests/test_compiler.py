@@ -361,3 +361,12 @@ def test_a_lone_surrogate_in_a_template_is_a_format_error_with_a_caret():
             fastctx.compile("$context.requestId \ud83d x", strict=strict)
         assert info.value.column == 20 and "lone surrogate" in str(info.value)
         str(info.value).encode("utf-8")  # printable: the surrogate is shown escaped
+
+
+def test_an_unpickled_format_does_not_warn_again():
+    with pytest.warns(FormatWarning):
+        fmt = fastctx.compile(RID + " $context.notInRest", api="rest")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = pickle.loads(pickle.dumps(fmt))
+    assert again == fmt and again.unsupported == fmt.unsupported

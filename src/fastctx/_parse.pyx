@@ -2358,19 +2358,16 @@ cdef int32_t later_target(State *st, const SlotC *slots, int32_t below) noexcept
     """The slot whose split the retries of a record ``try_mode`` just rejected move to later
     occurrences of its literal, or -1 (no retry): the last slot before ``below``, and at or
     before the error's, that ``split`` resolves by search (a slot of the middle that does not
-    find its own end): the values from it to the error were all placed by that split (a
-    value it cut short, or typed values after it that do not parse: ``a,5,4,<time>,r`` read
-    by ``routeKey,status,requestTime,...`` leaves the time ``4,10/...``). When those retries
-    find nothing, the one before it is tried the same way (``below``: the slot just tried),
-    as a value may be wrong for the split before it: ``a<b<92-r`` read by
-    ``routeKey<status-...`` leaves the status ``b<92``, whose own split has no later ``-``. The leftmost split still wins wherever it gives
-    a valid record; at most ``LATER_SPLITS`` retries, each one more pass over the record, so
-    the work stays linear, and an error further on (a record of another format) is not
-    retried: JSON lines read as unescaped CSV were rejected 10x slower when any later error
-    was. ``$context.routeKey<$context.status-$context.requestId`` reads ``a<b<92-r`` as
-    ``a<b``, ``92``, ``r`` (the token ``requestId`` may hold ``-``, so the split is searched
-    from the left); the CSV preset in ``none`` mode reads ``1.2.3.4,c, "x,y",u,-,...`` with
-    the caller ``c`` and the user `` "x,y",u`` (the time after the user takes no comma)."""
+    find its own end). The values from it to the error were all placed by that split: one it
+    cut short, or typed values after it that do not parse (``a,5,4,<time>,r`` read by
+    ``routeKey,status,requestTime,...`` leaves the time ``4,10/...``). When those retries find
+    nothing, the one before it is tried the same way (``below``: the slot just tried), as a
+    value may be wrong for the split before it: ``a<b<92-r`` read by ``routeKey<status-...``
+    leaves the status ``b<92``, whose own split has no later ``-``. The leftmost split still
+    wins wherever it gives a valid record, and ``retry_later`` bounds the retries, so the
+    work stays linear. The CSV preset in ``none`` mode reads ``1.2.3.4,c, "x,y",u,-,...``
+    with the caller ``c`` and the user `` "x,y",u`` (the time after the user takes no
+    comma)."""
     cdef int32_t code = st.fail.code
     # the slot of the error: a literal not found is the one after slot index - 1
     cdef int32_t slot = st.fail.index - 1 if code == E_LITERAL else st.fail.index

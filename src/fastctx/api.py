@@ -110,7 +110,8 @@ class Format:
         return f"Format({self.template!r}, api={self.api!r}, escape={self.escape!r}, shape={self.shape!r})"
 
     def __reduce__(self):
-        return (Format, (self.template, self.api, self.escape, self.strict))
+        # no warning again where it is unpickled (a worker process): it was given here
+        return (Format, (self.template, self.api, self.escape, self.strict, False))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Format) and (self.template, self.api, self.escape, self.strict) == (
