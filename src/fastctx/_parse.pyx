@@ -2354,6 +2354,11 @@ cdef int try_csv(State *st, const uint8_t *r, int64_t n, uint64_t *cw, uint64_t 
     return CSV_GENERAL if left else 1
 
 
+cdef inline int32_t error_slot(Fail f) noexcept nogil:
+    """The slot of an error: a literal not found is the one after slot ``index - 1``."""
+    return f.index - 1 if f.code == E_LITERAL else f.index
+
+
 cdef int32_t later_target(State *st, const SlotC *slots, int32_t below) noexcept nogil:
     """The slot whose split the retries of a record ``try_mode`` just rejected move to later
     occurrences of its literal, or -1 (no retry): the last slot before ``below``, and at or
@@ -2369,8 +2374,7 @@ cdef int32_t later_target(State *st, const SlotC *slots, int32_t below) noexcept
     with the caller ``c`` and the user `` "x,y",u`` (the time after the user takes no
     comma)."""
     cdef int32_t code = st.fail.code
-    # the slot of the error: a literal not found is the one after slot index - 1
-    cdef int32_t slot = st.fail.index - 1 if code == E_LITERAL else st.fail.index
+    cdef int32_t slot = error_slot(st.fail)
     cdef int32_t i = 0, j = st.nslots - 1, k
     if code == E_PREFIX or code == E_SUFFIX or code == E_UTF8 or slot < 0:
         return -1
@@ -2399,7 +2403,7 @@ cdef inline bint retry_later(State *st) noexcept nogil:
     retry of the first split for an error in its slot or the next only, which rejected 2.4%
     of the preset's own lines."""
     cdef int32_t code = st.fail.code
-    cdef int32_t slot = st.fail.index - 1 if code == E_LITERAL else st.fail.index
+    cdef int32_t slot = error_slot(st.fail)
     cdef bint again = (st.later_slot >= 0 and st.later < LATER_SPLITS
                        and (st.later_slot <= slot <= st.later_slot + 1 or slot > st.later_err)
                        and code != E_PREFIX and code != E_SUFFIX and code != E_UTF8)
@@ -2578,8 +2582,7 @@ cdef int run(State *st) noexcept nogil:
                             below = st.later_slot
                             st.later = 0
                             # progress is an error after the leftmost split's
-                            st.later_err = (mode_fail.index - 1 if mode_fail.code == E_LITERAL
-                                            else mode_fail.index)
+                            st.later_err = error_slot(mode_fail)
                             while True:
                                 clear_row(st)
                                 st.later += 1

@@ -601,6 +601,11 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
 # -- records ----------------------------------------------------------------------------------
 
 
+def _error_slot(fail) -> int:
+    """The slot of an error: a literal not found is the one after slot ``index - 1``."""
+    return fail.index - 1 if fail.code == E_LITERAL else fail.index
+
+
 def later_target(slots, literals, slot: int, code: int, below: int) -> int:
     """The slot whose split the retries of a rejected record move: the last one before
     ``below``, at or before the error's ``slot``, that ``split`` resolves by search; else -1."""
@@ -651,18 +656,17 @@ def parse_record(rec: bytes, p: ParsePlan):
             mode_failure = fail
         below = len(slots)
         for _ in range(2):
-            slot = mode_failure.index - 1 if mode_failure.code == E_LITERAL else mode_failure.index
-            target = [later_target(slots, p.literals, slot, mode_failure.code, below)]
+            # the slot of the last try's error: progress is an error after it
+            last = _error_slot(mode_failure)
+            target = [later_target(slots, p.literals, last, mode_failure.code, below)]
             if target[0] < 0:
                 break
             below = target[0]
-            # the slot of the last try's error: progress is an error after it
-            last = mode_failure.index - 1 if mode_failure.code == E_LITERAL else mode_failure.index
             for later in range(1, LATER_SPLITS + 1):
                 try:
                     return _try_split(rec, p, mode, slots, later, target)
                 except _Fail as fail:
-                    slot = fail.index - 1 if fail.code == E_LITERAL else fail.index
+                    slot = _error_slot(fail)
                     progress, last = slot > last, slot
                     if (target[0] < 0 or not (target[0] <= slot <= target[0] + 1 or progress)
                             or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):

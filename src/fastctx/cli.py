@@ -718,7 +718,15 @@ def _is_number(value) -> bool:
     return isinstance(value, str) and bool(_INTEGER.match(value) or _WHOLE_FLOAT.match(value))
 
 
-def _typed_column(name, values, typed, base: int = 0):
+def _typed_column(name, values, typed, base: int, source: str):
+    """``_typed_values`` with its errors naming ``source`` (the file) first."""
+    try:
+        return _typed_values(name, values, typed, base)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+
+
+def _typed_values(name, values, typed, base: int = 0):
     """The column of an event field that a template slot reads as a number or a time.
 
     ``typed`` maps field names to ``"int"`` or ``"time"``; ``base`` is the number of events
@@ -789,10 +797,7 @@ def _csv_batch(header, rows, source: str, typed=None, base: int = 0):
     columns = {}
     for index, name in enumerate(header):
         values = [(row[index] if index < len(row) and row[index] != "" else None) for row in rows]
-        try:
-            column = _typed_column(name, values, typed, base)
-        except InputError as exc:
-            raise InputError(f"{source}: {exc}") from None
+        column = _typed_column(name, values, typed, base, source)
         columns[name] = column if column is not None else Column.from_strings(values, name)
     return Batch(columns, len(rows))
 
@@ -809,10 +814,7 @@ def _json_batch(records, path, typed=None, base: int = 0):
     for name in names:
         values = [record.get(name) for record in records]
         kinds = {type(v) for v in values if v is not None}
-        try:
-            column = _typed_column(name, values, typed, base)
-        except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
+        column = _typed_column(name, values, typed, base, path)
         if column is not None:
             columns[name] = column
         elif kinds <= {int}:
@@ -839,11 +841,8 @@ def _typed_text_columns(table, typed, base: int, source: str):
     for n in names:
         column = table.column(n) if hasattr(table, "column_names") else table.get_column(n)
         if n in text:
-            try:
-                converted = _typed_column(n, column.to_list() if hasattr(column, "to_list")
-                                          else column.to_pylist(), typed, base)
-            except InputError as exc:
-                raise InputError(f"{source}: {exc}") from None
+            converted = _typed_column(n, column.to_list() if hasattr(column, "to_list")
+                                      else column.to_pylist(), typed, base, source)
             column = converted if converted is not None else column
         columns[n] = column
     return columns
