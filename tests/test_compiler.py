@@ -213,12 +213,28 @@ def test_xml_attribute_and_text_positions():
     "template",
     [
         '<$context.stage id="$context.requestId"/>',  # variable as a tag name
-        '<r><!-- $context.stage --><i>$context.requestId</i></r>',  # variable in a comment
         '<r id="$context.requestId">',  # not well-formed
     ],
 )
 def test_xml_variables_only_in_text_and_attribute_values(template):
     assert fastctx.Format(template).shape != "xml"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '<r><!-- $context.stage --><i>$context.requestId</i></r>',
+        '<r id="$context.requestId"><ua><![CDATA[$context.identity.userAgent]]></ua></r>',
+    ],
+)
+def test_xml_variable_no_escape_reaches_warns_in_auto(template):
+    with pytest.warns(FormatWarning, match="inside a comment or CDATA section"):
+        assert fastctx.compile(template).shape == "text"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fastctx.compile(template, escape="none").shape == "text"
+        # a comment or CDATA section without variables is just XML
+        assert fastctx.compile('<r><![CDATA[x]]><!-- y --><i>$context.requestId</i></r>').shape == "xml"
 
 
 def test_csv_is_variables_and_commas_only():

@@ -40,7 +40,7 @@ class Compiled:
     api: str
     unsupported: tuple  # names rendered as '-' (REST accepts unknown names)
     terminated: bool  # the template ended with its own newline
-    warning: str | None = None  # what a REST template's unsupported names deserve
+    warning: str | None = None  # what a FormatWarning says (REST's unsupported names, ...)
 
 
 def lex(template: str) -> list:
@@ -197,6 +197,20 @@ def _json_positions(literals: list[str]):
 
 def _xml_positions(literals: list[str]):
     """For an XML template, each variable's position: 'attr' or 'text'; None if not XML."""
+    positions = _xml_scan(literals)
+    return None if positions is None or "hidden" in positions else positions
+
+
+def _xml_hidden(literals: list[str]) -> bool:
+    """Whether a template would be XML but for variables inside comments or CDATA sections,
+    which no escape can reach: entities are not read there, and a value may close them."""
+    positions = _xml_scan(literals)
+    return positions is not None and "hidden" in positions
+
+
+def _xml_scan(literals: list[str]):
+    """Each variable's XML position, 'attr', 'text' or 'hidden' (in a comment or CDATA);
+    None if the template is not well-formed XML with its variables filled in."""
     hole = _hole(literals)
     text = hole.join(literals)
     if not text.lstrip().startswith("<"):
@@ -208,17 +222,14 @@ def _xml_positions(literals: list[str]):
     while index < len(text):
         ch = text[index]
         if state == "text":
-            if text.startswith("<!--", index):
-                end = text.find("-->", index)
-                if end < 0 or hole in text[index:end]:
-                    return None
-                index = end + 3
-                continue
-            if text.startswith("<![CDATA[", index) or text.startswith("<?", index) or text.startswith("<!", index):
-                closer = "]]>" if text.startswith("<![CDATA[", index) else ">"
+            if text.startswith("<!", index) or text.startswith("<?", index):
+                comment, cdata = text.startswith("<!--", index), text.startswith("<![CDATA[", index)
+                hidden = comment or cdata
+                closer = "-->" if comment else "]]>" if cdata else ">"
                 end = text.find(closer, index)
-                if end < 0 or hole in text[index:end]:
+                if end < 0 or (hole in text[index:end] and not hidden):
                     return None
+                positions += ["hidden"] * text.count(hole, index, end)
                 index = end + len(closer)
                 continue
             if ch == "<":
@@ -322,6 +333,11 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
     # The shape is the whole template's, and REST's unsupported names then become literal
     # text: '-' as AWS writes, or 'null' in a bare JSON position in auto mode (valid JSON).
     shape, every_position = detect_shape(parts[0::2], [var.name for var in parts[1::2]])
+    if escape == "auto" and shape == "text" and _xml_hidden(parts[0::2]):
+        hidden = ("XML escaping cannot reach a variable inside a comment or CDATA section, so "
+                  "this template is compiled as text, not XML; compile it with escape='none' "
+                  "to write its values as they are")
+        warning = f"{warning}; {hidden}" if warning else hidden
     merged: list = [parts[0]]
     kept_types: list = []
     positions: list = []
