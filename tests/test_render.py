@@ -143,6 +143,23 @@ def test_strings_in_time_and_int_slots():
     assert out == b'a [10/Oct/2000:13:55:36 -0700] 200 "1"\nb [x\\x5dy] -12 "q\\""\n'
 
 
+@pytest.mark.parametrize("template", [
+    "$context.requestId $context.requestTime $context.routeKey",  # a bare word in text
+    "$context.requestTime $context.requestId",
+    "$context.requestId $context.requestTime",
+])
+def test_a_clf_time_string_in_a_bare_position_keeps_its_space_and_parses_back(template):
+    fmt = fastctx.compile(template)
+    times = ["10/Oct/2000:13:55:36 +0000", "29/Feb/2024:00:00:00 +0000"]
+    out = one(template, requestId=["a", "b"], requestTime=times, routeKey=["x y", "z"])
+    assert out.count(b"\\x20") == ("routeKey" in template)  # the route's space only
+    assert all(t.encode() in out for t in times)
+    parsed = fmt.parse(out, on_error="raise")
+    assert parsed.stats.accepted == 2 and parsed.stats.normalized == 0
+    assert [t.strftime("%d/%b/%Y:%H:%M:%S +0000") for t in parsed.to_pydict()["requestTime"]] == times
+    assert fmt.render(parsed) == out
+
+
 @pytest.mark.parametrize("bad", ["abc", "2OO", "01", "-", "1.5", " 1", "1 ", "+1", "--1", "-0x", "é"])
 def test_a_string_that_is_not_an_integer_in_an_int_slot_is_an_error(bad):
     fmt = fastctx.compile("$context.requestId $context.status")

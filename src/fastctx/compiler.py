@@ -354,6 +354,10 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
     program_parts: list = [literals[0].encode("utf-8")]
     for name, vtype, position, literal in zip(names, kept_types, positions, literals[1:]):
         esc = _ESC.get((escape, position), Esc.NONE)
+        if esc == Esc.CLF_BARE and vtype == VType.CLF_TIME:
+            # A CLF time holds a space, and text given for one is written as it is (its bare
+            # word is the time's two): escape it as inside [...], where the time usually is.
+            esc = Esc.CLF_BRACKET
         program_parts += [(name, vtype, esc), literal.encode("utf-8")]
     program = Program.build(program_parts, shape, escape)
     return Compiled(program, template, api, tuple(sorted(PREFIX + n for n in unsupported)), terminated,
