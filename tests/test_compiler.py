@@ -46,12 +46,38 @@ def test_backslashes_are_literal():
     assert fmt.program.literals()[-1] == b"\\n\\t"
 
 
-@pytest.mark.parametrize("template, column", [("x $context.", 3), (RID + " $context.a..b", 20)])
-def test_malformed_names_are_syntax_errors_even_when_not_strict(template, column):
+@pytest.mark.parametrize("template, column", [("x $context.", 3), (RID + " $context. x", 20)])
+def test_a_prefix_without_a_name_is_a_syntax_error_even_when_not_strict(template, column):
     with pytest.raises(FormatError) as info:
         fastctx.Format(template, strict=False)
     assert info.value.column == column
     assert "^" in str(info.value)
+
+
+def test_a_name_with_empty_segments_is_a_name_like_any_other():
+    # SPEC: the longest run of A-Z a-z 0-9 _ . - not ending in . or -; unknown here
+    template = RID + " $context.a..b $context..c"
+    with pytest.raises(UnknownVariableError) as info:
+        fastctx.compile(template)
+    assert info.value.names == ["$context.a..b", "$context..c"]
+    assert fastctx.compile(template, strict=False).variables == ("requestId", "a..b", ".c")
+    with pytest.warns(FormatWarning, match=r"\$context\.a\.\.b"):
+        rest = fastctx.compile(template, api="rest")
+    assert rest.render({"requestId": ["r"]}) == b"r - -\n"
+
+
+@pytest.mark.parametrize("template", [
+    '{"id":"$context.requestId","p":"\\$context.stage/"}',  # the value's first byte escaped
+    '{"id":"$context.requestId","a":NaN}',
+    '{"id":"$context.requestId","a":-Infinity}',
+])
+def test_not_json_unless_every_variable_has_a_json_position(template):
+    fmt = fastctx.compile(template)
+    assert fmt.shape == "text" and len(fmt.variables) == template.count("$context.")
+    values = {"requestId": ["R1"], "stage": ["prod"]}
+    # every literal and value is kept (the values hold nothing to escape)
+    expected = template.replace("$context.requestId", "R1").replace("$context.stage", "prod")
+    assert fmt.render(values) == expected.encode() + b"\n"
 
 
 # -- AWS rules -----------------------------------------------------------------------------

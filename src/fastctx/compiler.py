@@ -62,8 +62,6 @@ def lex(template: str) -> list:
             raise FormatError(
                 "'$context.' must be followed by a variable name", template, found + 1
             )
-        if any(not segment for segment in name.split(".")):
-            raise FormatError(f"malformed variable name '$context.{name}'", template, found + 1)
         end = found + len(PREFIX) + len(name)
         parts.append(template[literal_start:found])
         parts.append(Var(name, found, end))
@@ -166,6 +164,8 @@ def _json_positions(literals: list[str]):
     for index, ch in enumerate(text):
         if in_string:
             if escaped:
+                if ch == hole:  # "\$context.x": the value's first character would be escaped
+                    return None
                 escaped = False
             elif ch == "\\":
                 escaped = True
@@ -189,10 +189,15 @@ def _json_positions(literals: list[str]):
         if index < len(positions):
             filled.append("x" if next(holes) == "str" else "0")
     try:
-        value = json.loads("".join(filled))
+        value = json.loads("".join(filled), parse_constant=_not_json)
     except ValueError:
         return None
     return positions if isinstance(value, dict) else None
+
+
+def _not_json(name: str):
+    """``NaN`` and ``Infinity``, which Python's reader takes and JSON has not."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _xml_positions(literals: list[str]):
@@ -341,6 +346,9 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
     merged: list = [parts[0]]
     kept_types: list = []
     positions: list = []
+    if len(every_position) != len(parts) // 2:  # a shape must place every variable
+        raise AssertionError(f"shape {shape!r} placed {len(every_position)} of "
+                             f"{len(parts) // 2} variables in {template!r}")
     for var, vtype, literal, position in zip(parts[1::2], vtypes, parts[2::2], every_position):
         if var.name in unsupported:
             missing = "null" if (escape, position) == ("auto", "bare") and shape == "json" else "-"
