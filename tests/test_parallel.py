@@ -222,6 +222,24 @@ def test_render_into_error_names_first_bad_row(small_chunks):
         assert caught.value.rows < 250
 
 
+@pytest.mark.parametrize("past", [2, 5, 30])
+def test_render_into_a_bad_row_past_the_full_buffer_is_no_error(small_chunks, past):
+    # One thread stops at the first record that does not fit and never reaches the bad row;
+    # a thread that rendered the bad row's range ahead must not raise its error.
+    fmt = fastctx.compile("$context.requestId $context.status")
+    rows = 400
+    cuts = parallel.render_cuts(rows, 2)
+    status = ["200"] * rows
+    status[cuts[1] + past] = "oops"
+    data = {"requestId": [f"r{i:05d}" for i in range(rows)], "status": status}
+    size = 11 * (cuts[1] + 1)  # room for the first range and one row of the next
+    for _ in range(20):  # the race the threads run differs from call to call
+        for threads in (1, 2, 4):
+            with pytest.raises(fastctx.BufferTooSmallError) as caught:
+                fmt.render_into(data, bytearray(size), threads=threads)
+            assert caught.value.rows == cuts[1] + 1
+
+
 def test_render_into_needs_a_writable_buffer(small_chunks):
     fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
     batch = generate.events(fmt, 300, seed=5)

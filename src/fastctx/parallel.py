@@ -513,7 +513,7 @@ def render_into(renderer, columns, start: int, num_rows: int, out, threads=None)
     offsets, dropped, scratch = _placement(cuts, renderer.estimate(columns, start, num_rows))
     with _Calls(threads) as pool:
         first = _render_round(renderer, columns, cuts, 0, output, offsets, dropped, pool,
-                              threads, scratch)
+                              threads, scratch, grows=False)
     nbytes, lost = offsets[first], sum(dropped[:first])
     if first == nranges:
         return nbytes, count, lost
@@ -549,7 +549,7 @@ class _Scratch:
 
 
 def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool, threads,
-                  scratch) -> int:
+                  scratch, grows: bool = True) -> int:
     """Render and place ranges from ``first`` on, in order, until all are placed or one does
     not fit in ``output``; returns the first range not placed.
 
@@ -568,7 +568,10 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
 
     Raises the first failing range's error once every range before it is known to render
     cleanly (a range cut short by a full output was not checked to its end: the next round
-    decides).
+    decides). Into an output that does not grow (``grows=False``) it raises nothing: the
+    failing row may lie past the last record that fits, where one thread stops, so the
+    caller's one-thread resume from the first range not placed decides between the error
+    and a full buffer.
     """
     nranges = len(cuts) - 1
     capacity, array, view = output.capacity, output.array, output.view
@@ -711,6 +714,6 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     if failed:
         index, exc = min(failed, key=lambda item: item[0])
         # Without a full output every range before the failing one was rendered to its end.
-        if not state["full"] or all(clean[state["placed"] : index]):
+        if grows and (not state["full"] or all(clean[state["placed"] : index])):
             raise exc
     return state["placed"]
