@@ -378,6 +378,38 @@ def test_uint64_overflow_is_an_error():
         Batch.from_arrow(pa.table({"big": pa.array([2**63], pa.uint64())}))
 
 
+def test_import_errors_name_the_row_of_the_column_not_of_its_chunk():
+    pa = pytest.importorskip("pyarrow")
+    fmt = fastctx.compile("$context.requestId $context.status [$context.requestTime]")
+
+    def two_chunks(name, first, second, arrow_type):
+        return pa.table({name: pa.chunked_array([first, second], arrow_type)})
+
+    cases = [
+        (two_chunks("status", [1.0, 2.0, 3.0], [4.0, 5.5], pa.float64()),
+         TypeError, r"'status' row 4: 5\.5 is not a whole number"),
+        (two_chunks("status", [1, 2, 3], [4, 2**63], pa.uint64()),
+         OverflowError, r"'status' row 4: 9223372036854775808 \(uint64\)"),
+        (two_chunks("requestTime", [1, 2, 3], [4, 2**62], pa.timestamp("s", "UTC")),
+         OverflowError, r"'requestTime' row 4: the timestamp of 4611686018427387904 seconds"),
+        (two_chunks("status", pa.DictionaryArray.from_arrays(pa.array([0, 0, 0], pa.int32()), [1.0, 2.5]),
+                    pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()), [1.0, 2.5]),
+                    pa.dictionary(pa.int32(), pa.float64())),
+         TypeError, r"'status' row 4: 2\.5 is not a whole number"),
+    ]
+    for table, error, message in cases:
+        with pytest.raises(error, match=message):
+            fmt.render(table)
+        with pytest.raises(error, match=message):
+            Batch.from_arrow(table)
+        with pytest.raises(error, match=message):  # one column of several chunks
+            Batch.from_pydict({name: table.column(name) for name in table.column_names})
+    bad = pa.DictionaryArray.from_arrays(pa.array([0, 2], pa.int32()), pa.array(["a", "b"]), safe=False)
+    good = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), pa.array(["a", "b"]))
+    with pytest.raises(ValueError, match=r"'d': dictionary index 2 out of range \(size 2\) at row 4"):
+        Batch.from_arrow(pa.table({"d": pa.chunked_array([good, bad])}))
+
+
 def test_numeric_dictionaries_check_only_the_entries_rows_use():
     pa = pytest.importorskip("pyarrow")
 
@@ -560,7 +592,7 @@ def test_timestamp_seconds_past_the_int64_millisecond_range_raise_instead_of_wra
     for bad in (limit + 1, (2**64 + 1720635321384) // 1000, -limit - 1):
         table = pa.table({"requestId": ["r0", "r1"],
                           "requestTime": pa.array([1720635321, bad], pa.timestamp("s"))})
-        with pytest.raises(OverflowError, match=rf"'requestTime'.*{bad} seconds in row 1"):
+        with pytest.raises(OverflowError, match=rf"'requestTime' row 1: the timestamp of {bad} seconds"):
             fmt.render(table)
         with pytest.raises(OverflowError, match="requestTime"):
             Batch.from_arrow(table)

@@ -252,9 +252,11 @@ def test_pandas_columns_pyarrow_would_misread_are_read_by_pandas(monkeypatch):
     # a pandas extension type that is not its storage (periods are int64 ordinals in Arrow)
     periods = pd.Series(pd.period_range("2020-01", periods=2, freq="M"))
     with pytest.raises(TypeError, match="'p'.*extension type 'pandas.period'"):
-        Batch.from_arrow(pd.DataFrame({"p": periods}))
+        Batch.from_arrow(pa.table(pd.DataFrame({"p": periods})))
     with pytest.raises(TypeError, match="'p': cannot store Period values"):
         Batch.from_pydict({"p": periods})
+    with pytest.raises(TypeError, match="'p': cannot store Period values"):
+        Batch.from_arrow(pd.DataFrame({"p": periods}))  # a frame is read column by column
     # pandas' own path (no Arrow export): times past the nanosecond range, Arrow-backed
     # dates, integer categories with missing values keep their exact values
     import fastctx._arrow
@@ -330,12 +332,29 @@ def test_pandas_frames_render_column_by_column():
     frame["requestTime"] = pd.Series([when, 5], dtype=object)
     with pytest.raises(TypeError, match="'requestTime' row 1: expected datetime or None, got int"):
         fmt.render(frame)
+    with pytest.raises(TypeError, match="'requestTime' row 1: expected datetime or None, got int"):
+        fastctx.Batch.from_arrow(frame)  # the same reading, not a 5 as 5 microseconds
+    assert fastctx.Batch.from_arrow(frame, names=["status"]).to_pydict() == {"status": [200, None]}
     from fastctx.api import as_batch
 
     assert as_batch(frame[["status", 7]]).to_pydict() == {"status": [200, None], "7": ["x", "y"]}
     # only missing values: strings, as from a list (pyarrow chose floats for NaN)
     missing = as_batch(pd.DataFrame({"m": pd.Series([np.nan, None, pd.NaT], dtype=object)}))
     assert missing.column("m").kind == "string" and missing.to_pydict() == {"m": [None] * 3}
+
+
+def test_numpy_stringdtype_columns_with_their_missing_marker():
+    string_dtype = pytest.importorskip("numpy.dtypes").StringDType
+    fmt = fastctx.compile("$context.requestId $context.routeKey")
+    for dtype in (string_dtype(), string_dtype(na_object=None), string_dtype(na_object=np.nan)):
+        values = np.array(["a", "é x", "", "b"], dtype=dtype)
+        if hasattr(dtype, "na_object"):
+            values[3] = dtype.na_object
+        last = "b" if not hasattr(dtype, "na_object") else None
+        column = Column.from_values(values, "routeKey")
+        assert Batch({"routeKey": column}).to_pydict() == {"routeKey": ["a", "é x", "", last]}
+        assert fmt.render({"requestId": values, "routeKey": values}).splitlines()[1] == \
+            "é\\x20x é\\x20x".encode()
 
 
 def test_a_list_of_numpy_datetime64_scalars_is_a_timestamp_column():

@@ -495,3 +495,27 @@ def test_an_event_renders_the_same_from_parquet_text_as_from_json_lines(tmp_path
     pq.write_table(pa.table({"requestId": ["a", "b"], "status": ["200", "x"]}), tmp_path / "bad.parquet")
     proc = run("render", "--preset", "clf", tmp_path / "bad.parquet", code=1)
     assert "bad.parquet: event 2: 'x' is not an integer" in error_line(proc)
+
+
+@pytest.mark.parametrize("status, reason", [
+    ("text", "'x' is not an integer"),
+    ("float", "7.5 is not a whole number"),
+    ("time", "is outside the years 0000-9999"),
+])
+def test_a_bad_value_in_a_later_parquet_row_group_names_its_event(tmp_path, status, reason):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = 10
+    columns = {"requestId": [f"r{i}" for i in range(rows)]}
+    if status == "text":  # a text column, converted to a dict of columns before rendering
+        columns["status"] = [str(i) if i != 7 else "x" for i in range(rows)]
+    elif status == "float":  # an Arrow column, whose conversion names its row
+        columns["status"] = [float(i) if i != 7 else 7.5 for i in range(rows)]
+    else:
+        columns["status"] = [str(i) for i in range(rows)]
+        columns["requestTime"] = pa.array([0 if i != 7 else 9 * 10**18 for i in range(rows)], pa.int64())
+    pq.write_table(pa.table(columns), tmp_path / "e.parquet", row_group_size=4)
+    proc = run("render", "--template", "$context.requestId $context.status [$context.requestTime]",
+               tmp_path / "e.parquet", "-o", tmp_path / "out.log", code=1)
+    assert error_line(proc).startswith(f"fastctx: error: {tmp_path / 'e.parquet'}: event 8: ")
+    assert reason in error_line(proc)

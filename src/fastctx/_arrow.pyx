@@ -684,7 +684,7 @@ cdef int _gather_views(const uint8_t* views, int64_t n, const uint8_t* valid,
 
 
 cdef object _string_view(object owner, const ArrowArray* array, int64_t offset, int64_t n,
-                         object mask, object name):
+                         object mask, object name, int64_t base):
     cdef int64_t n_data = array.n_buffers - 3
     cdef int64_t i
     cdef int status
@@ -709,7 +709,7 @@ cdef object _string_view(object owner, const ArrowArray* array, int64_t offset, 
         status = _gather_views(views, n, valid_ptr, buffers, sizes, n_data,
                                <int64_t*>cnp.PyArray_DATA(offsets), NULL)
     if status:
-        raise ValueError(f"column {name!r}: corrupt string_view at row {status - 1}")
+        raise ValueError(f"column {name!r}: corrupt string_view at row {base + status - 1}")
     data = np.empty(offsets[n], dtype=np.uint8)
     with nogil:
         _gather_views(views, n, valid_ptr, buffers, sizes, n_data,
@@ -738,9 +738,9 @@ cdef int64_t _take_strings(const int64_t* offsets, const uint8_t* data, int64_t 
     return 0
 
 
-def _decode_dictionary(dictionary_column, indices, mask, name):
+def _decode_dictionary(dictionary_column, indices, mask, name, base):
     """Dictionary-encoded values -> a plain column; ``mask`` is the indices' validity (None:
-    no nulls)."""
+    no nulls); ``base`` is the number of the column's rows before these, for errors."""
     cdef cnp.ndarray offsets_in, data_in, index_array, valid = None, out_offsets, out_data
     cdef const uint8_t* valid_ptr = NULL
     cdef int64_t n = len(indices), size = len(dictionary_column), bad
@@ -779,7 +779,7 @@ def _decode_dictionary(dictionary_column, indices, mask, name):
                             <int64_t*>cnp.PyArray_DATA(out_offsets), NULL)
     if bad:
         raise ValueError(f"column {name!r}: dictionary index {index_array[bad - 1]} out of range "
-                         f"(size {size}) at row {bad - 1}")
+                         f"(size {size}) at row {base + bad - 1}")
     out_data = np.empty(out_offsets[n], dtype=np.uint8)
     with nogil:
         _take_strings(<const int64_t*>cnp.PyArray_DATA(offsets_in),
@@ -790,12 +790,12 @@ def _decode_dictionary(dictionary_column, indices, mask, name):
     return Column("string", out_offsets, out_data, bitmap, null_count)
 
 
-def _checked_int64(raw, mask, validity, null_count, name):
+def _checked_int64(raw, mask, validity, null_count, name, base):
     """uint64 or float values -> an int64 Column, checked where a row holds a value (``mask``,
     None: every row; ``validity``/``null_count`` as Arrow gave them). pandas stores integer
     columns with missing values as floats with NaN (nulls in Arrow, or NaN itself): whole
     numbers that fit int64 are taken and NaN is missing, as in a numpy float array
-    (``batch.whole_floats`` names the first other value's row)."""
+    (``batch.whole_floats`` names the first other value's row, counted from ``base``)."""
     cdef int64_t n = len(raw)
     if raw.dtype == np.uint64:
         outside = raw >= 2**63
@@ -804,13 +804,14 @@ def _checked_int64(raw, mask, validity, null_count, name):
         if outside.any():
             row = int(np.flatnonzero(outside)[0])
             raise OverflowError(
-                f"column {name!r} row {row}: {int(raw[row])} (uint64) does not fit in int64")
+                f"column {name!r} row {base + row}: {int(raw[row])} (uint64) does not fit in "
+                "int64")
         return Column("int64", raw.astype(np.int64), None, validity, null_count)
     raw = raw.astype(np.float64)
     valid = ~np.isnan(raw)
     if mask is not None:
         valid &= mask
-    values = whole_floats(np.where(valid, raw, 0.0), name)
+    values = whole_floats(np.where(valid, raw, 0.0), name, base)
     if valid.all():
         return Column("int64", values)
     return Column("int64", values, None, np.packbits(valid, bitorder="little"),
@@ -818,7 +819,8 @@ def _checked_int64(raw, mask, validity, null_count, name):
 
 
 cdef object _numeric_dictionary(object owner, const ArrowArray* array, object entries,
-                                int64_t offset, int64_t n, object mask, object fmt, object name):
+                                int64_t offset, int64_t n, object mask, object fmt, object name,
+                                int64_t base):
     """A dictionary of uint64 or float entries: gathered per row first, so that only the
     entries a row uses are checked (a filtered pandas category keeps the others)."""
     cdef const ArrowArray* d = array.dictionary
@@ -837,12 +839,14 @@ cdef object _numeric_dictionary(object owner, const ArrowArray* array, object en
         rows = rows & np.unpackbits(bitmap, count=d.length, bitorder="little").astype(bool)[indices]
     nulls = n - int(np.count_nonzero(rows))
     return _checked_int64(gathered, rows if nulls else None,
-                          np.packbits(rows, bitorder="little") if nulls else None, nulls, name)
+                          np.packbits(rows, bitorder="little") if nulls else None, nulls, name,
+                          base)
 
 
 cdef object _convert(object owner, const ArrowArray* array, object field, int64_t offset,
-                     int64_t n, object parent_mask, object name):
-    """Rows ``[offset, offset + n)`` of one imported child array -> a ``Column``."""
+                     int64_t n, object parent_mask, object name, int64_t base=0):
+    """Rows ``[offset, offset + n)`` of one imported child array -> a ``Column``. Errors
+    count rows from ``base``: the rows of the column in the chunks before this one."""
     fmt = field.format
     kind = _kind_of(field, name)
     if fmt == "n":
@@ -863,11 +867,11 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
         entries = field.dictionary
         if entries.dictionary is None and entries.extension is None and (
                 entries.format == "L" or entries.format in _FLOAT_FORMATS):
-            return _numeric_dictionary(owner, array, entries, offset, n, mask, fmt, name)
+            return _numeric_dictionary(owner, array, entries, offset, n, mask, fmt, name, base)
         dictionary = _convert(owner, array.dictionary, field.dictionary,
                               array.dictionary.offset, array.dictionary.length, None, name)
         indices = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
-        return _decode_dictionary(dictionary, indices, mask, name)
+        return _decode_dictionary(dictionary, indices, mask, name, base)
 
     if fmt == "l":
         return Column("int64", _fixed(owner, array, 1, offset, n, np.int64), None, validity,
@@ -875,11 +879,11 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
     if fmt in _INT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
         if fmt == "L":
-            return _checked_int64(raw, mask, validity, null_count, name)
+            return _checked_int64(raw, mask, validity, null_count, name, base)
         return Column("int64", raw.astype(np.int64), None, validity, null_count)
     if fmt in _FLOAT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _FLOAT_FORMATS[fmt])
-        return _checked_int64(raw, mask, validity, null_count, name)
+        return _checked_int64(raw, mask, validity, null_count, name, base)
     if fmt[:2] == "ts":
         multiply, divide = _TS_TO_MS[fmt[2]]
         values = _fixed(owner, array, 1, offset, n, np.int64)
@@ -893,8 +897,8 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
             if outside.any():
                 row = int(np.flatnonzero(outside)[0])
                 raise OverflowError(
-                    f"column {name!r}: the timestamp of {int(values[row])} seconds in row {row} "
-                    "of its Arrow array is out of range for int64 milliseconds")
+                    f"column {name!r} row {base + row}: the timestamp of {int(values[row])} "
+                    "seconds is out of range for int64 milliseconds")
             values = values * multiply
         elif divide != 1:
             values = np.floor_divide(values, divide)
@@ -914,7 +918,7 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
             offsets = np.zeros(n + 1, np.int64)
         return Column("string", offsets, data, validity, null_count)
     if fmt == "vu":
-        offsets, data = _string_view(owner, array, offset, n, mask, name)
+        offsets, data = _string_view(owner, array, offset, n, mask, name, base)
         return Column("string", offsets, data, validity, null_count)
     raise _unsupported(name, fmt)
 
@@ -945,8 +949,9 @@ def _concat(columns, kind):
                   np.concatenate(datas) if datas else np.zeros(0, np.uint8), validity, null_count)
 
 
-cdef tuple _import_chunk(_ImportedArray owner, object schema_field, dict wanted):
-    """One struct array -> ``(num_rows, {index: Column})`` for the wanted children."""
+cdef tuple _import_chunk(_ImportedArray owner, object schema_field, dict wanted, int64_t base):
+    """One struct array -> ``(num_rows, {index: Column})`` for the wanted children; ``base``
+    rows came before it."""
     cdef ArrowArray* array = &owner.array
     cdef ArrowArray* child
     cdef int64_t offset = array.offset, n = array.length
@@ -965,7 +970,7 @@ cdef tuple _import_chunk(_ImportedArray owner, object schema_field, dict wanted)
         if child.length < offset + n:
             raise ValueError(f"column {name!r}: child array shorter than its record batch")
         columns[index] = _convert(owner, child, schema_field.children[index],
-                                  offset + child.offset, n, parent_mask, name)
+                                  offset + child.offset, n, parent_mask, name, base)
     return n, columns
 
 
@@ -1023,6 +1028,7 @@ cdef object _import_stream(object capsule, object names):
             schema.release(&schema)
         wanted, kinds = _wanted(schema_field, names)
         chunks = []
+        rows = 0
         while True:
             owner = _ImportedArray.__new__(_ImportedArray)
             status = stream.get_next(&stream, &owner.array)
@@ -1031,7 +1037,9 @@ cdef object _import_stream(object capsule, object names):
                 raise _stream_error(&stream, status, "get_next")
             if owner.array.release == NULL:
                 break
-            chunks.append(_import_chunk(owner, schema_field, wanted))
+            chunk = _import_chunk(owner, schema_field, wanted, rows)
+            chunks.append(chunk)
+            rows += chunk[0]
     finally:
         stream.release(&stream)
     return _assemble(wanted, kinds, chunks)
@@ -1048,7 +1056,7 @@ cdef object _import_array(object schema_capsule, object array_capsule, object na
     owner = _ImportedArray.__new__(_ImportedArray)
     memcpy(&owner.array, source, sizeof(ArrowArray))
     source.release = NULL
-    return _assemble(wanted, kinds, [_import_chunk(owner, schema_field, wanted)])
+    return _assemble(wanted, kinds, [_import_chunk(owner, schema_field, wanted, 0)])
 
 
 cdef object _stream_column(object capsule, object name):
@@ -1074,6 +1082,7 @@ cdef object _stream_column(object capsule, object name):
             schema.release(&schema)
         kind = _kind_of(field, name)
         chunks = []
+        rows = 0
         while True:
             owner = _ImportedArray.__new__(_ImportedArray)
             status = stream.get_next(&stream, &owner.array)
@@ -1083,7 +1092,8 @@ cdef object _stream_column(object capsule, object name):
             if owner.array.release == NULL:
                 break
             chunks.append(_convert(owner, &owner.array, field, owner.array.offset,
-                                   owner.array.length, None, name))
+                                   owner.array.length, None, name, rows))
+            rows += owner.array.length
     finally:
         stream.release(&stream)
     return _concat(chunks, kind)

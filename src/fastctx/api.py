@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 
-from .batch import Batch, Column
+from .batch import Batch, Column, is_pandas_frame
 from .compiler import compile_program
 from .errors import FormatWarning, RenderWarning
 
@@ -21,18 +21,9 @@ def as_batch(data, names=None) -> Batch:
     """
     if isinstance(data, Batch):
         return data
-    if type(data).__module__.startswith("pandas") and hasattr(data, "columns") \
-            and hasattr(data, "dtypes"):
-        # column by column, as a dict of Series: a whole frame's Arrow export guesses the type
-        # of a mixed object column (a 5 among datetimes became 5 microseconds)
-        keep = None if names is None else set(names)
-        wanted = [name for name in data.columns if keep is None or str(name) in keep]
-        columns = {str(name): Column.from_values(data[name], str(name)) for name in wanted}
-        return Batch(columns, len(data))
-    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
-        from . import _arrow
-
-        return _arrow.import_batch(data, names)
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__") \
+            or is_pandas_frame(data):
+        return Batch.from_arrow(data, names)
     if isinstance(data, Mapping):
         wanted = data.keys() if names is None else [n for n in names if n in data]
         columns = {name: Column.from_values(data[name], name) for name in wanted}

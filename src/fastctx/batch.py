@@ -55,21 +55,21 @@ def _missing(item) -> bool:
     return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
 
 
-def whole_floats(array: np.ndarray, name: str) -> np.ndarray:
+def whole_floats(array: np.ndarray, name: str, base: int = 0) -> np.ndarray:
     """Floats that are whole numbers in the int64 range (pandas' integer columns with missing
     values) -> int64; the caller has replaced the missing ones. Otherwise TypeError or
-    OverflowError naming the first row that is not."""
+    OverflowError naming the first row that is not (counted from ``base``)."""
     array = np.asarray(array, dtype=np.float64)  # float16 would overflow at 2**63
     bad = ~np.isfinite(array) | (array != np.trunc(array))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise TypeError(f"column {name!r} row {row}: {float(array[row])!r} is not a whole "
+        raise TypeError(f"column {name!r} row {base + row}: {float(array[row])!r} is not a whole "
                         "number; fastctx integer columns need integers")
     outside = (array < -2.0**63) | (array >= 2.0**63)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
         raise OverflowError(
-            f"column {name!r} row {row}: {float(array[row])!r} does not fit in int64")
+            f"column {name!r} row {base + row}: {float(array[row])!r} does not fit in int64")
     return array.astype(np.int64)
 
 
@@ -78,6 +78,12 @@ def whole_floats(array: np.ndarray, name: str) -> np.ndarray:
 # datetimes became 5 microseconds) and bytes it would make binary. A column of only missing
 # values is strings, as from a list (pyarrow chose floats for NaN, timestamps for NaT).
 _ARROW_READS = frozenset(("string", "integer", "floating", "mixed-integer-float", "datetime"))
+
+
+def is_pandas_frame(data) -> bool:
+    """A pandas DataFrame (imported lazily: the check does not import pandas)."""
+    return (type(data).__module__.startswith("pandas") and hasattr(data, "columns")
+            and hasattr(data, "dtypes"))
 
 
 def _is_pandas(values) -> bool:
@@ -221,8 +227,9 @@ class Column:
     @classmethod
     def from_numpy(cls, array: np.ndarray, name: str = "?") -> "Column":
         """A column from a 1-D numpy array: integers, floats that are whole numbers (NaN is
-        missing), datetime64 (NaT is missing), str, bytes, or objects (their kind inferred as
-        for a list). The masked entries of a masked array are missing."""
+        missing), datetime64 (NaT is missing), str (numpy 2's StringDType too, whose missing
+        marker is missing), bytes, or objects (their kind inferred as for a list). The masked
+        entries of a masked array are missing."""
         if isinstance(array, np.ma.MaskedArray):
             return cls._from_masked(array, name)
         array = np.asarray(array)
@@ -258,6 +265,14 @@ class Column:
             return cls("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
         if kind == "U":
             return cls.from_strings(array.tolist(), name)
+        if kind == "T":  # numpy 2's StringDType: its missing marker (None or NaN) is missing
+            items = array.tolist()
+            if hasattr(array.dtype, "na_object"):
+                missing = array.dtype.na_object
+                items = [None if item is missing or item is None
+                         or (isinstance(item, float) and item != item) else item
+                         for item in items]
+            return cls.from_strings(items, name)
         if kind == "O":
             return cls._from_items(array.tolist(), name)
         if kind == "S":
@@ -605,8 +620,9 @@ class Batch:
         widths, timestamp units, dates, string / string_view / dictionary strings are
         converted without going through Python objects; floats must be whole numbers (NaN
         is missing). An extension type (pandas' periods, ``arrow.bool8``...) is refused
-        rather than read as its storage, except ``arrow.json``. ``names`` limits the
-        columns.
+        rather than read as its storage, except ``arrow.json``. A pandas DataFrame is read
+        column by column, so that an object column of mixed values is an error rather than
+        pyarrow's guess. ``names`` limits the columns.
 
         Examples
         --------
@@ -615,6 +631,13 @@ class Batch:
         >>> fastctx.Batch.from_arrow(b, names=["status"]).to_pydict()  # a Batch exports Arrow too
         {'status': [200, None]}
         """
+        if is_pandas_frame(data):
+            # column by column, as a dict of Series: a whole frame's Arrow export guesses the
+            # type of a mixed object column (a 5 among datetimes became 5 microseconds)
+            keep = None if names is None else set(names)
+            wanted = [name for name in data.columns if keep is None or str(name) in keep]
+            columns = {str(name): Column.from_values(data[name], str(name)) for name in wanted}
+            return cls(columns, len(data))
         from . import _arrow
 
         return _arrow.import_batch(data, names)

@@ -828,6 +828,20 @@ def _json_batch(records, path, typed=None, base: int = 0):
     return Batch(columns, len(records))
 
 
+# How a column conversion names the row of a bad value (batch.py, _arrow.pyx)
+_COLUMN_ROW = re.compile(r"column ('.*?'|\".*?\") row (\d+): (.*)\Z", re.S)
+
+
+def _event_of(exc: Exception, base: int) -> str:
+    """A column conversion's error with its row as the 1-based event number of a file whose
+    batch starts after ``base`` events."""
+    found = _COLUMN_ROW.match(str(exc))
+    if not found:
+        return str(exc)
+    column, row, reason = found.groups()
+    return f"event {base + int(row) + 1}: {reason} (column {column})"
+
+
 def _typed_text_columns(table, typed, base: int, source: str):
     """A Parquet table (pyarrow or polars) whose text columns of number and time variables
     are read as ``_typed_column`` reads JSON Lines and CSV (ISO 8601 times as times, numbers
@@ -903,6 +917,8 @@ def cmd_render(args) -> int:
                         break
                     if rows == 0:
                         _check_event_columns(fmt, batch, name)
+                    # counted before a Parquet table's text columns become a dict of columns
+                    count = batch.num_rows if hasattr(batch, "num_rows") else len(batch)
                     if kinds[path] == "parquet":
                         batch = _typed_text_columns(batch, typed, rows, name)
                     try:
@@ -913,10 +929,11 @@ def cmd_render(args) -> int:
                         raise InputError(f"{name}: event {rows + exc.row + 1}: {exc.reason} "
                                          f"(column {exc.column!r})") from None
                     except (TypeError, ValueError, OverflowError) as exc:
-                        # a column of a type fastctx does not render (Arrow booleans, floats)
-                        raise InputError(f"{name}: {exc}") from None
+                        # a column of a type fastctx does not render (Arrow booleans), or a
+                        # value its column cannot hold (a float 7.5 for an int): the event
+                        raise InputError(f"{name}: {_event_of(exc, rows)}") from None
                     handle.write(lines)
-                    rows += len(batch) if hasattr(batch, "__len__") else batch.num_rows
+                    rows += count
                     progress.update(rows)
             finally:
                 events.close()
