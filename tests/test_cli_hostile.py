@@ -519,3 +519,18 @@ def test_a_bad_value_in_a_later_parquet_row_group_names_its_event(tmp_path, stat
                tmp_path / "e.parquet", "-o", tmp_path / "out.log", code=1)
     assert error_line(proc).startswith(f"fastctx: error: {tmp_path / 'e.parquet'}: event 8: ")
     assert reason in error_line(proc)
+
+
+def test_an_input_with_no_record_still_gets_its_envelope_columns(tmp_path):
+    import gzip
+
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "",
+               "logStream": "", "subscriptionFilters": [], "logEvents": []}
+    path = tmp_path / "ctl.gz"
+    path.write_bytes(gzip.compress(json.dumps(control).encode()))
+    header = run("parse", "--template", TEMPLATE, path, "--to", "csv").stdout.splitlines()
+    assert header == [b"requestId,status,eventTimestamp"]  # as read_all gives, and a data day
+    export = tmp_path / "export.log"
+    export.write_bytes(b"2024-07-10T18:15:21.799Z \n")
+    assert run("parse", "--template", TEMPLATE, export, "--to", "csv").stdout == \
+        b"requestId,status,ingestionTime\n"

@@ -308,3 +308,108 @@ def test_an_input_without_records_keeps_the_envelope_columns(fmt, data, options,
                            **{k: v for k, v in options.items() if k != "kind"})
     if options.get("kind") == "firehose":
         assert batch.schema == one.schema
+
+
+# -- framing costs and odd sources ----------------------------------------------------------------
+
+
+def _framing(data: bytes) -> int:
+    """End of the last whole CSV record of ``data`` as the parser frames it (RFC 4180: a
+    quote opens a field only at its start; a doubled quote stays inside it)."""
+    last, index, quoted, field_start = 0, 0, False, True
+    while index < len(data):
+        byte = data[index : index + 1]
+        if quoted:
+            if byte == b'"':
+                if data[index + 1 : index + 2] == b'"':
+                    index += 2
+                    continue
+                quoted, field_start = False, False
+        elif byte == b'"' and field_start:
+            quoted, field_start = True, False
+        elif byte in b",\n":
+            field_start = True
+            last = index + 1 if byte == b"\n" else last
+        else:
+            field_start = False
+        index += 1
+    return last
+
+
+class _Counted(bytes):
+    """Bytes that count the newline searches made in them."""
+
+    searches = 0
+
+    def rfind(self, *args):
+        type(self).searches += 1
+        return super().rfind(*args)
+
+
+def test_the_csv_cut_frames_records_as_the_parser_and_searches_a_bounded_number_of_times():
+    import random
+
+    from fastctx.io import _cut
+
+    rng = random.Random(5)
+    for _ in range(20_000):
+        data = bytes(rng.choice(b'a,"\n\n') for _ in range(rng.randrange(30)))
+        assert _cut(data, 0, len(data), True) == _framing(data), data
+    # A quote left open on the first line: every later newline is inside it. The cut once
+    # stepped back over them one search at a time (seconds per batch on a large file).
+    data = _Counted(b'r0,"open,1\n' + b"r,1\n" * 50_000)
+    _Counted.searches = 0
+    assert _cut(data, 0, len(data), True) == 0
+    assert _Counted.searches <= 2
+
+
+def test_an_open_quote_on_an_export_line_does_not_join_the_file_into_one_record():
+    # every export line is one record: the reader cuts at any newline, so a line that leaves a
+    # quoted field open neither makes the rest one batch nor one over-long record
+    fmt = fastctx.compile(CSV_TEMPLATE)
+    lines = [b'r0,"unclosed'] + [b"r%d,%d" % (i, i) for i in range(2000)]
+    data = b"".join(b"2024-07-10T18:15:21.000Z " + line + b"\n" for line in lines)
+    batches = list(fastctx.read(data, fmt, on_error="collect", batch_size=4096, max_record=1024))
+    assert len(batches) > 10
+    assert sum(b.num_rows for b in batches) == 2000
+    assert [r.line for b in batches for r in b.rejects] == [1]
+
+
+def test_zero_padding_between_gzip_members_at_every_step_boundary(fmt, monkeypatch):
+    from fastctx import io as reader
+
+    data = gzip.compress(b"r1 200\n") + b"\0" * 5 + gzip.compress(b"r2 300\n") + b"\0\0"
+    expected = {"requestId": ["r1", "r2"], "status": [200, 300]}
+    for step in range(1, len(data) + 2):
+        monkeypatch.setattr(reader, "_INFLATE_STEP", step)
+        for size in (1, 1 << 20):
+            assert fastctx.read_all(data, fmt, batch_size=size).to_pydict() == expected, step
+    with pytest.raises(InputError, match="not another gzip member"):
+        fastctx.read_all(gzip.compress(b"r1 200\n") + b"\0\0x", fmt)
+
+
+def test_a_text_stream_is_read_through_its_bytes(fmt):
+    text = io.TextIOWrapper(io.BytesIO(b"r1 200\nr2 201\n"), encoding="utf-8")
+    assert fastctx.read_all(text, fmt).to_pydict() == {"requestId": ["r1", "r2"], "status": [200, 201]}
+    with pytest.raises(TypeError, match="binary mode"):
+        fastctx.read_all(io.StringIO("r1 200\n"), fmt)
+
+
+def test_subscription_documents_in_a_plain_file_are_read_piece_by_piece(tmp_path, fmt):
+    import tracemalloc
+
+    doc = json.dumps({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g",
+                      "logStream": "s", "subscriptionFilters": ["f"],
+                      "logEvents": [{"id": str(i), "timestamp": i, "message": f"r{i} 200"}
+                                    for i in range(200)]}).encode()
+    path = tmp_path / "subs.json"
+    path.write_bytes(doc * 1000)  # 11 MB of documents back to back, not compressed
+    tracemalloc.start()
+    try:
+        rows = sum(b.num_rows for b in fastctx.read(str(path), fmt, batch_size=64 << 10, threads=1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows == 200_000
+    # a few pieces and their batch (2.6 MB here), not the file copied and decoded whole (29 MB)
+    assert peak < path.stat().st_size // 3

@@ -452,8 +452,9 @@ def _check_sources(sources):
     return sources
 
 
-def _read_batches(args, fmt, on_error):
-    """``(source, batch)`` for every input; a progress line on a terminal."""
+def _read_batches(args, fmt, on_error, envelope=None):
+    """``(source, batch)`` for every input; a progress line on a terminal. ``envelope``, a
+    list if given, gets the envelope columns of the inputs (a table with no row has them)."""
     from .io import read
 
     for source in _check_sources(_sources(args)):
@@ -479,6 +480,8 @@ def _read_batches(args, fmt, on_error):
                 done += batch.num_rows
                 yield name, batch
                 progress.update(done)
+            if envelope is not None:
+                envelope[:] = batches.reader.envelope
         finally:
             batches.close()
             progress.close()
@@ -533,14 +536,17 @@ def cmd_parse(args) -> int:
         with _Output(args.output) as handle:
             writer = _table_writer(handle, kind)
             wrote = False
+            envelope = []
             try:
-                for source, batch in _read_batches(args, fmt, on_error):
+                for source, batch in _read_batches(args, fmt, on_error, envelope):
                     writer.write(batch)
                     wrote = True
                     rejects.write(batch.rejects, source)
                     total = _add_stats(total, batch.stats)
                 if not wrote:  # no records at all: still write the (empty) table with its columns
-                    writer.write(fmt.parse(b"", threads=1))
+                    from .io import empty_batch
+
+                    writer.write(empty_batch(fmt, envelope))
             finally:
                 writer.close()
     finally:
