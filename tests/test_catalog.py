@@ -54,10 +54,18 @@ def test_unknown_api():
 @pytest.mark.parametrize(
     "name, hint",
     [("requestID", "$context.requestId"), ("identity.sourceIP", "$context.identity.sourceIp"),
-     ("statuss", "$context.status"), ("zzzzzzzzzz", None)],
+     ("statuss", "$context.status"), ("zzzzzzzzzz", None),
+     ("authorizer.principalld", "$context.authorizer.principalId"),
+     # a family's name with a property it cannot hold: the family, not authorizer.status
+     ("authorizer.claims.sub", "$context.authorizer.<property>")],
 )
 def test_suggest(name, hint):
     assert catalog.suggest("websocket", name) == hint
+
+
+def test_suggest_the_more_specific_family():
+    assert catalog.suggest("rest", "authorizer.claims.a-b") == "$context.authorizer.claims.<property>"
+    assert catalog.suggest("http", "authorizer.x.y") == "$context.authorizer.<property>"
 
 
 def test_catalog_states_its_version():

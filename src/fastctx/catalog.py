@@ -285,5 +285,14 @@ def suggest(api: str, name: str) -> str | None:
     lowered = {known.lower(): known for known in exact}
     if name.lower() in lowered:
         return "$context." + lowered[name.lower()]
-    close = difflib.get_close_matches(name, list(exact), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(exact), n=1, cutoff=0.8)
+    if not close:
+        # a name of a family with a property it cannot hold (authorizer.claims.sub on a
+        # websocket API, whose authorizer.<property> is one word): the family, not a
+        # look-alike such as authorizer.status
+        _, families = _CATALOGS[api]
+        for _, _, family in families:
+            if name.startswith(family[: family.index("<")]):
+                return "$context." + family.replace("<p>", "<property>")
+        close = difflib.get_close_matches(name, list(exact), n=1, cutoff=0.6)
     return "$context." + close[0] if close else None
