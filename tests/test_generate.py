@@ -77,6 +77,10 @@ def test_deterministic_for_a_seed():
     _same(events(fmt, 500, seed=7), events(fmt, 500, seed=7))
     other = events(fmt, 500, seed=8)
     assert other.column("requestId").to_pylist() != events(fmt, 500, seed=7).column("requestId").to_pylist()
+    # every seed its own output: the seed once wrapped at 2**32, and -1 was 2**32 - 1
+    ids = {seed: tuple(events(fmt, 50, seed=seed).column("requestId").to_pylist())
+           for seed in (0, 1, 2**32, 2**32 + 1, 2**64, -1, 2**32 - 1)}
+    assert len(set(ids.values())) == len(ids)
 
 
 def test_a_variable_has_the_same_values_in_every_template():

@@ -246,7 +246,10 @@ class _Context:
     def rng(self, key: str) -> np.random.Generator:
         """An independent stream per (seed, key): a column's values do not depend on which
         other columns the template has, or their order."""
-        return np.random.default_rng([self.seed & 0xFFFFFFFF, zlib.crc32(key.encode())])
+        # the whole seed (it wrapped at 2**32: seed 2**32 repeated seed 0); a negative one
+        # gets a third word, as SeedSequence takes only non-negative integers
+        words = [abs(self.seed), zlib.crc32(key.encode())] + ([1] if self.seed < 0 else [])
+        return np.random.default_rng(words)
 
     def shared(self, key: str) -> np.ndarray:
         if key not in self._cache:
