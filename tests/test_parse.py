@@ -475,6 +475,32 @@ def test_split_before_a_token_in_the_middle_leaves_it_valid(escape):
         assert _reference.render(program, batch)[0] == b"".join(kept[:4] + kept[5:])
 
 
+@pytest.mark.parametrize("template", [
+    '{"m":"$context.error.message","p":"$context.routeKey $context.stage",'
+    '"q":"$context.identity.userAgent $context.status","r":"$context.requestId"}',
+    "<r><p>$context.routeKey $context.requestId</p><q>$context.identity.userAgent "
+    "$context.status</q><s>$context.error.message</s></r>",
+    '$context.requestId "$context.routeKey $context.stage" '
+    '"$context.identity.userAgent $context.status" "$context.error.message"',
+])
+def test_free_texts_holding_a_blank_before_a_token_or_number_in_the_escaped_mode(template):
+    # An HTTP route and a User-Agent both hold spaces, each followed by a token or an int
+    # that a '"' or '<' ends (so read forward in the escaped mode): each free text takes the
+    # first split that leaves what follows it valid. The leftmost left the token '/x s', and
+    # one retry could not fix both splits: the line fell to the unescaped retry, which kept
+    # the escapes in the values, or was rejected.
+    fmt = fastctx.compile(template)
+    events = {"error.message": ['say "hi" a<b', "x"], "routeKey": ["GET /x", "$default"],
+              "stage": ["s", "prod"], "identity.userAgent": ["Mozilla 5 (X, y)", "curl"],
+              "status": [200, 404], "requestId": ["r1", "r2"]}
+    lines = fmt.render(events)
+    batch = both(fmt.program, lines)
+    got = batch.to_pydict()
+    assert batch.stats.accepted == 2 and batch.stats.normalized == 0
+    assert {name: got[name] for name in got} == {name: events[name] for name in got}
+    assert fmt.render(batch) == lines
+
+
 def test_a_retry_moves_the_split_just_before_the_failing_value():
     # Two free texts side by side (caller, user) before a time: AWS writes them unescaped in
     # CSV. The leftmost split leaves the time 'b" <x&y>'; the retries move the split before

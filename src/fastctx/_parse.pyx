@@ -1463,8 +1463,8 @@ cdef inline int64_t first_never(State *st, const uint8_t *r, int64_t i, int64_t 
 cdef int64_t split_before_token(State *st, const uint8_t *r, int64_t front, int64_t back,
                                int64_t end, const SlotC *sp, const SlotC *nx) noexcept nogil:
     """The split of ``sp``'s value (the leftmost is at ``end``) when the slot after it, ``nx``,
-    is a token split at its own literal: the first of at most ``LATER_SPLITS + 1``
-    occurrences that leaves the token, up to its leftmost split, no byte it never holds
+    is a token or number split at its own literal: the first of at most ``LATER_SPLITS + 1``
+    occurrences that leaves it, up to its leftmost split, no byte it never holds
     (``r1,Mozilla/5.0 (KHTML, like Gecko),1.2.3.4,200``: the User-Agent up to the second
     comma, not the first, which left the token `` like Gecko)``). Otherwise the leftmost,
     whose error is then reported. Each try is a pass over the bytes up to the token's end,
@@ -1599,8 +1599,11 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 end = find_split(r, front, back, lit, llen, sp.skip, 0)
             if end < 0:
                 return fail(st, E_LITERAL, i + 1, front)
-            if (i + 1 < j and llen > 0 and slots[i + 1].vtype == VT_TOKEN
-                    and not slots[i + 1].forward and slots[i + 1].after_len > 0):
+            if (i + 1 < j and llen > 0 and slots[i + 1].after_len > 0
+                    and (slots[i + 1].vtype == VT_TOKEN or slots[i + 1].vtype == VT_INT
+                         or slots[i + 1].vtype == VT_EPOCH_MS)):
+                # forward or not: a forward token ends at its first blank, so the leftmost
+                # split of a free text holding one failed it in the escaped mode too
                 end = split_before_token(st, r, front, back, end, sp, slots + i + 1)
             if i == st.later_slot:
                 # a retry of the record (``later_target``) takes a later occurrence

@@ -247,9 +247,9 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
     i, j = 0, n - 1
 
     def before_token(k: int, end: int) -> int:
-        """The split of slot ``k`` (the leftmost at ``end``) before a token split at its own
-        literal: the first of at most ``LATER_SPLITS + 1`` that leaves the token no byte it
-        never holds up to its leftmost split, else the leftmost."""
+        """The split of slot ``k`` (the leftmost at ``end``) before a token or number split
+        at its own literal: the first of at most ``LATER_SPLITS + 1`` that leaves it no byte
+        it never holds up to its leftmost split, else the leftmost."""
         literal, nx, after = literals[k + 1], slots[k + 1], literals[k + 2]
         first = end
         for _ in range(LATER_SPLITS + 1):
@@ -281,8 +281,10 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
                 end = find_split(rec, front, back, literal, sp.skip)
             if end < 0:
                 raise _Fail(E_LITERAL, k + 1, front)
-            if (k + 1 < j and literal and slots[k + 1].vtype == VType.TOKEN
-                    and not slots[k + 1].forward and literals[k + 2]):
+            if (k + 1 < j and literal and literals[k + 2]
+                    and slots[k + 1].vtype in (VType.TOKEN, VType.INT, VType.EPOCH_MS)):
+                # forward or not: a forward token ends at its first blank, so the leftmost
+                # split of a free text holding one failed it in the escaped mode too
                 end = before_token(k, end)
             if k == target[0]:
                 for _ in range(later):
