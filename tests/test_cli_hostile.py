@@ -534,3 +534,80 @@ def test_an_input_with_no_record_still_gets_its_envelope_columns(tmp_path):
     export.write_bytes(b"2024-07-10T18:15:21.799Z \n")
     assert run("parse", "--template", TEMPLATE, export, "--to", "csv").stdout == \
         b"requestId,status,ingestionTime\n"
+
+
+def test_a_failed_run_leaves_the_rejects_file_as_it_was(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(run("generate", "--template", TEMPLATE, "-n", 3).stdout + b"garbage\n")
+    rejects = tmp_path / "rejects.txt"
+    rejects.write_bytes(b"precious\n")
+    # a usage error before any input is read
+    run("parse", "--template", TEMPLATE, log, "-o", tmp_path / "none" / "out.csv",
+        "--rejects", rejects, "--on-error", "collect", code=2)
+    assert rejects.read_bytes() == b"precious\n"
+    # a data error after rejects were collected (the second input is a cut gzip)
+    cut = tmp_path / "cut.gz"
+    import gzip
+
+    cut.write_bytes(gzip.compress(log.read_bytes() * 50)[:40])
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"yesterday\n")
+    run("parse", "--template", TEMPLATE, log, cut, "-o", out, "--rejects", rejects,
+        "--on-error", "collect", code=1)
+    assert rejects.read_bytes() == b"precious\n" and out.read_bytes() == b"yesterday\n"
+    # a rejects file that cannot be written fails the command before its output is replaced
+    if os.path.exists("/dev/full"):
+        proc = run("parse", "--template", TEMPLATE, log, "-o", out, "--rejects", "/dev/full",
+                   "--on-error", "collect", code=1)
+        assert "/dev/full" in error_line(proc) and out.read_bytes() == b"yesterday\n"
+    run("parse", "--template", TEMPLATE, log, "-o", out, "--rejects", rejects, "--on-error", "collect")
+    assert rejects.read_bytes().startswith(b"#fastctx-reject ") and b"garbage" in rejects.read_bytes()
+
+
+@pytest.mark.parametrize("rows", [
+    ["a,10/Jul/2024:18:15:21 +0000", "b,1720635321799"],
+    ["a,garbage", "b,2024-07-10T18:15:21Z"],
+])
+def test_a_time_column_of_text_then_a_number_or_iso_time_names_the_event(tmp_path, rows):
+    events = tmp_path / "mix.csv"
+    events.write_text("requestId,requestTime\n" + "\n".join(rows) + "\n")
+    proc = run("render", "--preset", "clf", events, code=1)
+    assert "event 2:" in error_line(proc) and "'requestTime'" in error_line(proc)
+
+
+def test_generate_rate_only_throttles(tmp_path):
+    plain = run("generate", "--template", TEMPLATE, "-n", 30, "--seed", 7).stdout
+    assert run("generate", "--template", TEMPLATE, "-n", 30, "--seed", 7, "--rate", 300).stdout == plain
+    proc = run("generate", "--preset", "clf", "-n", 3, "--rate", "1e-300", code=2)
+    assert "at least 0.000001" in proc.stderr.decode()
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or os.name != "posix",
+                    reason="SIGTERM is POSIX")
+def test_sigterm_removes_the_temporary_output_and_keeps_the_old_file(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "k.log"
+    out.write_bytes(b"keep\n")
+    proc = subprocess.Popen([sys.executable, "-m", "fastctx", "generate", "--preset", "clf",
+                             "-n", "100000000", "-o", str(out)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and b"terminated" in stderr and b"Traceback" not in stderr
+    assert out.read_bytes() == b"keep\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["k.log"]
+
+
+def test_convert_names_the_input_and_record_of_a_value_the_target_cannot_hold(tmp_path):
+    log = tmp_path / "h.log"
+    log.write_bytes(b"r1 200\nr2 abc\n")
+    proc = run("convert", "--api", "http", "--template", "$context.requestId $context.authorizer.status",
+               "--to-api", "rest", "--to-template", "$context.requestId $context.authorizer.status",
+               log, code=1)
+    assert error_line(proc) == (f"fastctx: error: {log}: value 'abc' is not an integer in the int64 "
+                                "range (column 'authorizer.status') in the record 'r2 abc'")

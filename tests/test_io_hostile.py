@@ -413,3 +413,25 @@ def test_subscription_documents_in_a_plain_file_are_read_piece_by_piece(tmp_path
     assert rows == 200_000
     # a few pieces and their batch (2.6 MB here), not the file copied and decoded whole (29 MB)
     assert peak < path.stat().st_size // 3
+
+
+@pytest.mark.parametrize("from_path", [False, True])
+def test_a_record_longer_than_many_batches_is_framed_in_a_few_looks(tmp_path, monkeypatch, from_path):
+    # A quoted CSV field of a megabyte of newlines, read in batches of 1 KiB: the window
+    # doubles while no record ends in it (it grew a batch at a time: quadratic).
+    from fastctx import io as reader
+
+    fmt = fastctx.compile("$context.requestId,$context.routeKey")
+    value = 'q"\n,' * (1 << 18)
+    data = fmt.render({"requestId": ["r1", "r2"], "routeKey": [value, "x"]})
+    source = data
+    if from_path:
+        source = tmp_path / "long.csv"
+        source.write_bytes(data)
+        source = str(source)
+    looks = []
+    real = reader._cut
+    monkeypatch.setattr(reader, "_cut", lambda *args: looks.append(1) or real(*args))
+    batch = fastctx.read_all(source, fmt, batch_size=1024)
+    assert batch.to_pydict() == {"requestId": ["r1", "r2"], "routeKey": [value, "x"]}
+    assert len(looks) < 40

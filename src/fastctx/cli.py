@@ -365,13 +365,30 @@ class _RejectsFile:
         self.path = path
         self.handle = None
         self.count = 0
-        if path is not None:
-            if path == "-" and sys.stdout is None:
-                raise UsageError("stdout is closed; name a file for --rejects")
+        # written as -o is: under a temporary name, renamed when the command succeeds
+        self.output = None if path is None else _Output(path)
+        if path == "-" and sys.stdout is None:
+            raise UsageError("stdout is closed; name a file for --rejects")
+
+    def __enter__(self):
+        if self.output is not None:
+            self.handle = self.output.__enter__()
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        return False if self.output is None else self.output.__exit__(kind, exc, tb)
+
+    def finish(self) -> None:
+        """Flush now, so that a rejects file that cannot be written fails the command before
+        its output is committed."""
+        if self.handle is not None:
             try:
-                self.handle = sys.stdout.buffer if path == "-" else open(path, "wb")
+                self.handle.flush()
+            except BrokenPipeError:
+                raise
             except OSError as exc:
-                raise UsageError(f"cannot write {path!r}: {exc.strerror}") from None
+                name = "stdout" if self.path == "-" else repr(self.path)
+                raise FastctxError(f"cannot write {name}: {exc.strerror or exc}") from None
 
     def write(self, rejects, source: str) -> None:
         if self.handle is None:
@@ -386,9 +403,6 @@ class _RejectsFile:
             self.handle.write(b"\n")
             self.count += 1
 
-    def close(self) -> None:
-        if self.handle is not None and self.handle is not sys.stdout.buffer:
-            self.handle.close()
 
 
 def _on_error(args) -> str:
@@ -530,27 +544,25 @@ def cmd_parse(args) -> int:
     on_error = _on_error(args)
     kind = _table_format(args, args.output)
     _check_outputs(args, _check_sources(_sources(args)))
-    rejects = _RejectsFile(args.rejects)
     total = None
-    try:
-        with _Output(args.output) as handle:
-            writer = _table_writer(handle, kind)
-            wrote = False
-            envelope = []
-            try:
-                for source, batch in _read_batches(args, fmt, on_error, envelope):
-                    writer.write(batch)
-                    wrote = True
-                    rejects.write(batch.rejects, source)
-                    total = _add_stats(total, batch.stats)
-                if not wrote:  # no records at all: still write the (empty) table with its columns
-                    from .io import empty_batch
+    # the output is committed first, the rejects file last: both, or neither
+    with _RejectsFile(args.rejects) as rejects, _Output(args.output) as handle:
+        writer = _table_writer(handle, kind)
+        wrote = False
+        envelope = []
+        try:
+            for source, batch in _read_batches(args, fmt, on_error, envelope):
+                writer.write(batch)
+                wrote = True
+                rejects.write(batch.rejects, source)
+                total = _add_stats(total, batch.stats)
+            if not wrote:  # no records at all: still write the (empty) table with its columns
+                from .io import empty_batch
 
-                    writer.write(empty_batch(fmt, envelope))
-            finally:
-                writer.close()
-    finally:
-        rejects.close()
+                writer.write(empty_batch(fmt, envelope))
+        finally:
+            writer.close()
+        rejects.finish()
     if args.stats or on_error != "raise" or args.rejects:
         _summary(total, "parse")
     return EXIT_OK
@@ -561,17 +573,25 @@ def cmd_convert(args) -> int:
     target_fmt = _compile(args, "to_")
     on_error = _on_error(args)
     _check_outputs(args, _check_sources(_sources(args)))
-    rejects = _RejectsFile(args.rejects)
     total = None
-    try:
-        with _Output(args.output) as handle:
-            for source, batch in _read_batches(args, source_fmt, on_error):
-                rejects.write(batch.rejects, source)
-                total = _add_stats(total, batch.stats)
-                if batch.num_rows:
-                    handle.write(target_fmt.render(batch, threads=_threads(args)))
-    finally:
-        rejects.close()
+    with _RejectsFile(args.rejects) as rejects, _Output(args.output) as handle:
+        for source, batch in _read_batches(args, source_fmt, on_error):
+            rejects.write(batch.rejects, source)
+            total = _add_stats(total, batch.stats)
+            if batch.num_rows:
+                try:
+                    lines = target_fmt.render(batch, threads=_threads(args))
+                except RenderError as exc:  # a value the target's type cannot hold
+                    if exc.row is None:
+                        raise InputError(f"{source}: {exc}") from None
+                    # the batch's rows are its accepted records: show the record itself
+                    record = source_fmt.render(batch.slice(exc.row, exc.row + 1), threads=1)
+                    shown = record.rstrip(b"\n").decode("utf-8", "backslashreplace")
+                    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                    raise InputError(f"{source}: {exc.reason} (column {exc.column!r}) in the "
+                                     f"record {shown!r}") from None
+                handle.write(lines)
+        rejects.finish()
     if args.stats or on_error != "raise" or args.rejects:
         _summary(total, "convert")
     return EXIT_OK
@@ -793,6 +813,14 @@ def _typed_values(name, values, typed, base: int = 0):
                                  f"as the column's first value is (column {name!r})") from None
             times.append(moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC))
         return Column.from_datetimes(times, name)
+    if kind == "time":
+        # other text, such as CLF times: written as they are, so none may be a number or an
+        # ISO time (the renderer would write the number raw where a time belongs)
+        for row, v in present:
+            if _is_number(v) or _ISO_TIME.match(v) or _ISO_UTC.match(v):
+                raise InputError(f"event {base + row + 1}: {_shown(v)} is a number or an ISO "
+                                 f"time, but the column's first value is other text (column "
+                                 f"{name!r})")
     return None
 
 
@@ -917,8 +945,9 @@ def cmd_render(args) -> int:
                     except (FastctxError, UsageError):
                         raise
                     except (OSError, ValueError, TypeError, ArithmeticError) as exc:
-                        # unreadable Parquet, a value that does not fit its column: name the file
-                        raise InputError(f"{name}: {exc}") from None
+                        # unreadable Parquet, a value that does not fit its column: name the
+                        # file, and the event (the chunk read starts after `rows` of them)
+                        raise InputError(f"{name}: {_event_of(exc, rows)}") from None
                     if batch is None:
                         break
                     if rows == 0:
@@ -955,14 +984,16 @@ def cmd_generate(args) -> int:
         raise UsageError("-n must be zero or more")
     if args.format is None:
         # log lines may well go to .csv or .jsonl (the CSV and JSON presets); never to Parquet
-        parquet = args.output and os.path.splitext(args.output)[1].lower() == ".parquet"
+        parquet = args.output and _EXTENSIONS.get(os.path.splitext(args.output)[1].lower()) == "parquet"
         args.format = "parquet" if parquet else "lines"
     progress = Progress("generate", args.n, "events")
+    # The chunks, their seeds and time windows do not depend on --rate (same seed, same
+    # output); a rate writes each chunk in pieces of a tenth of a second's events.
     chunk = _GENERATE_ROWS_PER_CHUNK
     interval = None if not args.rate else 1.0 / args.rate
-    if interval is not None:
-        chunk = max(1, min(chunk, int(args.rate // 10) or 1))
+    piece = chunk if interval is None else max(1, min(chunk, int(args.rate // 10) or 1))
     start = time.monotonic()
+    written = 0
     with _Output(args.output) as handle:
         writer = None if args.format == "lines" else _table_writer(handle, args.format, epoch_ms=True)
         try:
@@ -977,18 +1008,21 @@ def cmd_generate(args) -> int:
                 window = (low + span * done // max(args.n, 1), low + span * (done + rows) // max(args.n, 1) + 1)
                 batch = generate.events(fmt, rows, seed=args.seed * 1_000_003 + index,
                                         missing=args.missing, escaped=args.escaped, time_range=window)
-                if writer is None:
-                    handle.write(fmt.render(batch, threads=_threads(args)))
-                else:
-                    writer.write(batch)
+                for lo in range(0, max(rows, 1), piece):
+                    part = batch if piece >= rows else batch.slice(lo, min(lo + piece, rows))
+                    if writer is None:
+                        handle.write(fmt.render(part, threads=_threads(args)))
+                    else:
+                        writer.write(part)
+                    written += part.num_rows
+                    progress.update(written)
+                    if interval is not None:
+                        ahead = start + written * interval - time.monotonic()
+                        if ahead > 0:
+                            handle.flush()
+                            time.sleep(ahead)
                 done += rows
                 index += 1
-                progress.update(done)
-                if interval is not None:
-                    ahead = start + done * interval - time.monotonic()
-                    if ahead > 0:
-                        handle.flush()
-                        time.sleep(ahead)
                 if rows == 0:
                     break
         finally:
@@ -1073,8 +1107,8 @@ def _rate(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected lines per second, got {text!r}") from None
-    if math.isnan(value) or value <= 0:
-        raise argparse.ArgumentTypeError("the rate must be positive")
+    if math.isnan(value) or value < 1e-6:  # slower would sleep past what the OS can time
+        raise argparse.ArgumentTypeError("the rate must be at least 0.000001 per second")
     return None if math.isinf(value) else value  # inf: as fast as possible
 
 
@@ -1197,11 +1231,37 @@ def main(argv=None) -> int:
         return _guard(lambda: bench.main(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _terminate_as_exception():
         # A warning (XML characters dropped in a render) is one line on stderr like the
         # errors, not Python's file:line report with a line of fastctx source under it.
         warnings.showwarning = _show_warning
         return _guard(lambda: args.run(args), parser)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (``timeout``, a service stop), raised so that outputs are cleaned up as on
+    Ctrl-C: the temporary file of ``-o`` removed, an existing file kept."""
+
+
+class _terminate_as_exception:
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+            def terminated(signum, frame):
+                raise _Terminated()
+
+            self.previous = signal.signal(signal.SIGTERM, terminated)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -1240,6 +1300,9 @@ def _guard(run, parser=None) -> int:
     except KeyboardInterrupt:
         print("fastctx: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("fastctx: terminated", file=sys.stderr)
+        return 143
     except (OSError, ValueError, TypeError, ArithmeticError) as exc:
         # Unreadable files, event values of the wrong type: one line, no traceback.
         print(f"fastctx: error: {exc}", file=sys.stderr)

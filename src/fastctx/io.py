@@ -546,17 +546,19 @@ class _Reader:
             return
         emitted = self.offset
         pieces, size = [], 0
+        want = self.batch_size
         for block in blocks:
             pieces.append(block)
             size += len(block)
-            if size < self.batch_size:
+            if size < want:
                 continue  # small reads (pipes, tiny blocks): gather a batch first
             data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             cut = _cut(data, 0, len(data), quotes)
-            if cut == 0:  # a record longer than a batch so far
+            if cut == 0:  # a record longer than a batch so far: look again at twice the size
                 self._check_length(len(data), emitted)
-                pieces = [data]
+                pieces, want = [data], 2 * len(data)
                 continue
+            want = self.batch_size
             self._check_lines(memoryview(data)[:cut], emitted)
             yield memoryview(data)[:cut]
             emitted += cut
@@ -598,9 +600,9 @@ class _Reader:
             while start < total:
                 stop = min(start + self.batch_size, total)
                 cut = stop if stop == total else _cut(mapped, start, stop, quotes)
-                while cut == start:  # a record longer than a batch
-                    self._check_length(stop - start, start)
-                    stop = min(stop + self.batch_size, total)
+                while cut == start:  # a record longer than a batch: twice the window, so
+                    self._check_length(stop - start, start)  # a long record is read in linear time
+                    stop = min(start + 2 * (stop - start), total)
                     cut = stop if stop == total else _cut(mapped, start, stop, quotes)
                 piece = view[start:cut]
                 self._check_lines(piece, start)
