@@ -556,7 +556,7 @@ class _Reader:
             cut = _cut(data, 0, len(data), quotes)
             if cut == 0:  # a record longer than a batch so far: look again at twice the size
                 self._check_length(len(data), emitted)
-                pieces, want = [data], 2 * len(data)
+                pieces, want = [data], min(2 * len(data), self.max_record + 1)
                 continue
             want = self.batch_size
             self._check_lines(memoryview(data)[:cut], emitted)
