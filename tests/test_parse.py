@@ -501,6 +501,29 @@ def test_free_texts_holding_a_blank_before_a_token_or_number_in_the_escaped_mode
     assert fmt.render(batch) == lines
 
 
+@pytest.mark.parametrize("escape", ["none", "json", "auto"])
+@pytest.mark.parametrize("template", [
+    "$context.error.messageString$context.requestId",
+    '$context.requestId "$context.error.messageString$context.stage"',
+    '{"a":"$context.error.messageString$context.requestId"}',
+    "<r><ip>$context.error.messageString$context.identity.userArn</ip><i>$context.requestId</i></r>",
+])
+def test_a_quoted_value_right_before_another_variable_ends_at_its_closing_quote(template, escape):
+    # No literal between them: the quoted value ends at its closing quote as its escape
+    # writes one ('"', '\\"' or '&quot;'); it used to get one byte, and the line was rejected.
+    fmt = fastctx.compile(template, escape=escape)
+    events = {"error.messageString": ["x", "a b", None], "requestId": ["r1", "r2", "r3"],
+              "identity.userArn": ["u", "v", "w"], "stage": ["s", "t", "u"]}
+    lines = fmt.render(events)
+    batch = both(fmt.program, lines)
+    assert batch.stats.accepted == 3 and batch.stats.normalized == 0
+    assert batch.to_pydict()["error.messageString"] == events["error.messageString"]
+    assert fmt.render(batch) == lines
+    # a message holding quotes is read to its first closing one (the leftmost split)
+    assert both(fmt.program, fmt.render({"error.messageString": ['a "b" c'], "requestId": ["r"],
+                                         "identity.userArn": ["u"], "stage": ["s"]})).stats.rejected == 1
+
+
 def test_a_retry_moves_the_split_just_before_the_failing_value():
     # Two free texts side by side (caller, user) before a time: AWS writes them unescaped in
     # CSV. The leftmost split leaves the time 'b" <x&y>'; the retries move the split before

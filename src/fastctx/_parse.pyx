@@ -1484,6 +1484,27 @@ cdef int64_t split_before_token(State *st, const uint8_t *r, int64_t front, int6
     return first
 
 
+cdef int64_t quoted_end(const uint8_t *r, int64_t front, int64_t back, const SlotC *sp) noexcept nogil:
+    """The end of a ``quoted`` value at ``front`` that no literal follows (the next slot is
+    adjacent): just past its closing quote, as its escape writes a quote (``"``, ``\\"`` or
+    ``&quot;``); -1 if it does not start with one, never closes, or is CSV (which delimits
+    itself)."""
+    cdef const uint8_t *q
+    cdef int64_t qlen, close
+    if sp.esc == ESC_JSON_STR or sp.esc == ESC_CLF_QUOTED:
+        q, qlen = <const uint8_t *>b'\\"', 2
+    elif sp.esc == ESC_XML:
+        q, qlen = <const uint8_t *>b"&quot;", 6
+    elif sp.esc == ESC_NONE or sp.esc == ESC_CLF_BRACKET or sp.esc == ESC_CLF_BARE:
+        q, qlen = <const uint8_t *>b'"', 1
+    else:
+        return -1
+    if back - front < 2 * qlen or memcmp(r + front, q, <size_t>qlen) != 0:
+        return -1
+    close = find_split(r, front, back, q, qlen, sp.skip, front + qlen)
+    return -1 if close < 0 else close + qlen
+
+
 cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uint8_t *lit,
                         int64_t size, bint skip, int64_t lo) noexcept nogil:
     """The leftmost start ``> front`` and ``>= lo`` of ``lit`` in ``r[front:back]`` that is
@@ -1594,7 +1615,11 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 # from the first one that leaves it none (`r1,a, b,c1,200` with a token
                 # after a free text: `a, b` and `c1`, not `a` and ` b,c1`).
                 least = value_floor(r, front, back, slots + j) - llen
-            end = find_split(r, front, back, lit, llen, sp.skip, least)
+            end = -1
+            if llen == 0 and sp.vtype == VT_QUOTED:  # an adjacent slot: the closing quote
+                end = quoted_end(r, front, back, sp)
+            if end < 0:
+                end = find_split(r, front, back, lit, llen, sp.skip, least)
             if end < 0 and least > front:  # no such split: the leftmost, to report its error
                 end = find_split(r, front, back, lit, llen, sp.skip, 0)
             if end < 0:

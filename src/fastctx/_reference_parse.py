@@ -218,6 +218,26 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool, le
     return -1
 
 
+def quoted_end(rec: bytes, front: int, back: int, sp) -> int:
+    """The end of a ``quoted`` value at ``front`` that no literal follows (the next slot is
+    adjacent): just past its closing quote, as its escape writes a quote (``"``, ``\\"`` or
+    ``&quot;``); -1 if it does not start with one, never closes, or is CSV (which delimits
+    itself)."""
+    if sp.esc in (Esc.JSON_STR, Esc.CLF_QUOTED):
+        quote = b'\\"'
+    elif sp.esc == Esc.XML:
+        quote = b"&quot;"
+    elif sp.esc in (Esc.NONE, Esc.CLF_BRACKET, Esc.CLF_BARE):
+        quote = b'"'
+    else:
+        return -1
+    size = len(quote)
+    if back - front < 2 * size or rec[front : front + size] != quote:
+        return -1
+    close = find_split(rec, front, back, quote, sp.skip, front + size)
+    return -1 if close < 0 else close + size
+
+
 #: Retries of a rejected record with a later first split (see ``parse_record``).
 LATER_SPLITS = 16
 
@@ -276,7 +296,11 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
             if end + len(literal) > back or rec[end : end + len(literal)] != literal:
                 raise _Fail(E_LITERAL, k + 1, end)
         else:
-            end = find_split(rec, front, back, literal, sp.skip, least)
+            end = -1
+            if not literal and sp.vtype == VType.QUOTED:  # an adjacent slot: the closing quote
+                end = quoted_end(rec, front, back, sp)
+            if end < 0:
+                end = find_split(rec, front, back, literal, sp.skip, least)
             if end < 0 and least > front:  # no split leaves the next slot valid: the leftmost
                 end = find_split(rec, front, back, literal, sp.skip)
             if end < 0:
