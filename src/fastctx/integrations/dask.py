@@ -342,8 +342,10 @@ def read_logs(paths, format, *, api: str = "websocket", escape: str = "auto", bl
     -------
     dask.dataframe.DataFrame
         One column per variable, typed as ``Batch.to_pandas()`` types it: ``Int64`` for
-        integers, ``datetime64[ms, UTC]`` for times, pandas strings for the rest. The
-        metadata comes from the format, without reading any data. Rows of a file keep their
+        integers, ``datetime64[ms, UTC]`` for times, pandas strings for the rest (Dask may
+        make those its own string dtype, as its ``dataframe.convert-string`` option says: the
+        same values, with ``pd.NA`` for a missing one). The metadata comes from the format,
+        without reading any data. Rows of a file keep their
         order; the index restarts at 0 in every partition.
 
     Examples
