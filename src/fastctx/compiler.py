@@ -201,21 +201,9 @@ def _not_json(name: str):
 
 
 def _xml_positions(literals: list[str]):
-    """For an XML template, each variable's position: 'attr' or 'text'; None if not XML."""
-    positions = _xml_scan(literals)
-    return None if positions is None or "hidden" in positions else positions
-
-
-def _xml_hidden(literals: list[str]) -> bool:
-    """Whether a template would be XML but for variables inside comments or CDATA sections,
-    which no escape can reach: entities are not read there, and a value may close them."""
-    positions = _xml_scan(literals)
-    return positions is not None and "hidden" in positions
-
-
-def _xml_scan(literals: list[str]):
-    """Each variable's XML position, 'attr', 'text' or 'hidden' (in a comment or CDATA);
-    None if the template is not well-formed XML with its variables filled in."""
+    """Each variable's XML position, 'attr', 'text' or 'hidden' (in a comment or a CDATA
+    section, which no escape can reach: entities are not read there, and a value may close
+    them); None if the template is not well-formed XML with its variables filled in."""
     hole = _hole(literals)
     text = hole.join(literals)
     if not text.lstrip().startswith("<"):
@@ -309,18 +297,20 @@ _ESC = {
 
 
 def detect_shape(literals: list[str], names: list[str]):
-    """``(shape, positions)`` of a template split into literals around its variables."""
+    """``(shape, positions, hidden)`` of a template split into literals around its variables;
+    ``hidden``: it would be XML but for variables in comments or CDATA sections."""
     positions = _json_positions(literals)
     if positions is not None:
-        return "json", positions
+        return "json", positions, False
     positions = _xml_positions(literals)
-    if positions is not None:
-        return "xml", positions
+    hidden = positions is not None and "hidden" in positions
+    if positions is not None and not hidden:
+        return "xml", positions, False
     if _is_csv(literals):
-        return "csv", ["field"] * len(names)
+        return "csv", ["field"] * len(names), False
     positions, balanced = _text_positions(literals)
     shape = "clf" if _is_clf(literals, names, positions, balanced) else "text"
-    return shape, ["bare-word" if p == "bare" else p for p in positions]
+    return shape, ["bare-word" if p == "bare" else p for p in positions], hidden
 
 
 def compile_program(template: str, api: str = "websocket", escape: str = "auto", strict: bool = True) -> Compiled:
@@ -337,12 +327,12 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
     vtypes, unsupported, warning = _types(api, parts, template, strict)
     # The shape is the whole template's, and REST's unsupported names then become literal
     # text: '-' as AWS writes, or 'null' in a bare JSON position in auto mode (valid JSON).
-    shape, every_position = detect_shape(parts[0::2], [var.name for var in parts[1::2]])
-    if escape == "auto" and shape == "text" and _xml_hidden(parts[0::2]):
-        hidden = ("XML escaping cannot reach a variable inside a comment or CDATA section, so "
-                  "this template is compiled as text, not XML; compile it with escape='none' "
-                  "to write its values as they are")
-        warning = f"{warning}; {hidden}" if warning else hidden
+    shape, every_position, hidden = detect_shape(parts[0::2], [var.name for var in parts[1::2]])
+    if escape == "auto" and hidden and shape == "text":
+        note = ("XML escaping cannot reach a variable inside a comment or CDATA section, so "
+                "this template is compiled as text, not XML; compile it with escape='none' "
+                "to write its values as they are")
+        warning = f"{warning}; {note}" if warning else note
     merged: list = [parts[0]]
     kept_types: list = []
     positions: list = []
