@@ -1,6 +1,7 @@
 """Batch and Column: construction, inference, layout, Python values."""
 
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -62,8 +63,12 @@ def test_naive_datetimes_are_utc():
     ],
 )
 def test_wrong_types_name_column_and_row(values, message):
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(TypeError, match=message) as info:
         Batch.from_pydict({"c": values})
+    row = re.search(r"row (\d+): (.*)", str(info.value))
+    if row:  # the column, the row and the reason as attributes too (the CLI names the event)
+        exc = info.value
+        assert (exc.column, exc.row, exc.reason) == ("c", int(row.group(1)), row.group(2))
 
 
 def test_int64_overflow_is_an_error():

@@ -31,6 +31,7 @@ cimport numpy as cnp
 import numpy as np
 
 from .batch import Batch, Column, whole_floats
+from .errors import value_error
 
 cnp.import_array()
 
@@ -803,9 +804,8 @@ def _checked_int64(raw, mask, validity, null_count, name, base):
             outside &= mask
         if outside.any():
             row = int(np.flatnonzero(outside)[0])
-            raise OverflowError(
-                f"column {name!r} row {base + row}: {int(raw[row])} (uint64) does not fit in "
-                "int64")
+            raise value_error(OverflowError, name, base + row,
+                              f"{int(raw[row])} (uint64) does not fit in int64")
         return Column("int64", raw.astype(np.int64), None, validity, null_count)
     raw = raw.astype(np.float64)
     valid = ~np.isnan(raw)
@@ -896,9 +896,9 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
                 outside &= np.unpackbits(validity, count=n, bitorder="little").astype(bool)
             if outside.any():
                 row = int(np.flatnonzero(outside)[0])
-                raise OverflowError(
-                    f"column {name!r} row {base + row}: the timestamp of {int(values[row])} "
-                    "seconds is out of range for int64 milliseconds")
+                raise value_error(OverflowError, name, base + row,
+                                  f"the timestamp of {int(values[row])} seconds is out of range "
+                                  "for int64 milliseconds")
             values = values * multiply
         elif divide != 1:
             values = np.floor_divide(values, divide)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .errors import value_error
+
 __all__ = ["Batch", "Column", "Stats", "Reject"]
 
 KINDS = ("int64", "timestamp", "string")
@@ -63,13 +65,13 @@ def whole_floats(array: np.ndarray, name: str, base: int = 0) -> np.ndarray:
     bad = ~np.isfinite(array) | (array != np.trunc(array))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise TypeError(f"column {name!r} row {base + row}: {float(array[row])!r} is not a whole "
-                        "number; fastctx integer columns need integers")
+        raise value_error(TypeError, name, base + row, f"{float(array[row])!r} is not a whole "
+                          "number; fastctx integer columns need integers")
     outside = (array < -2.0**63) | (array >= 2.0**63)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
-        raise OverflowError(
-            f"column {name!r} row {base + row}: {float(array[row])!r} does not fit in int64")
+        raise value_error(OverflowError, name, base + row,
+                          f"{float(array[row])!r} does not fit in int64")
     return array.astype(np.int64)
 
 
@@ -154,24 +156,21 @@ class Column:
                 try:
                     encoded.append(item.encode("utf-8"))
                 except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 holds it
-                    raise ValueError(
-                        f"column {name!r} row {row}: text is not valid Unicode ({exc.reason})"
-                    ) from None
+                    raise value_error(ValueError, name, row,
+                                      f"text is not valid Unicode ({exc.reason})") from None
             elif isinstance(item, (bytes, bytearray)):
                 try:
                     bytes(item).decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise ValueError(
-                        f"column {name!r} row {row}: bytes are not valid UTF-8 ({exc.reason})"
-                    ) from None
+                    raise value_error(ValueError, name, row,
+                                      f"bytes are not valid UTF-8 ({exc.reason})") from None
                 encoded.append(bytes(item))
             elif _missing(item):
                 valid[row] = False
                 encoded.append(b"")
             else:
-                raise TypeError(
-                    f"column {name!r} row {row}: expected str or None, got {type(item).__name__}"
-                )
+                raise value_error(TypeError, name, row,
+                                  f"expected str or None, got {type(item).__name__}")
         offsets = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum([len(e) for e in encoded], out=offsets[1:])
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
@@ -187,21 +186,20 @@ class Column:
             if isinstance(item, (float, np.floating)) and item == item:
                 # pandas turns an integer column with missing values into floats
                 if not (np.isfinite(item) and item == np.trunc(item)):
-                    raise TypeError(f"column {name!r} row {row}: {float(item)!r} is not a "
-                                    "whole number; fastctx integer columns need integers")
+                    raise value_error(TypeError, name, row, f"{float(item)!r} is not a whole "
+                                      "number; fastctx integer columns need integers")
                 item = int(item)
             if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
                 if not -(2**63) <= item < 2**63:
                     bits = abs(int(item)).bit_length()  # str() refuses more than 4,300 digits
                     shown = item if bits <= 128 else f"an integer of {bits} bits"
-                    raise OverflowError(f"column {name!r} row {row}: {shown} does not fit in int64")
+                    raise value_error(OverflowError, name, row, f"{shown} does not fit in int64")
                 values[row] = item
             elif _missing(item):
                 valid[row] = False
             else:
-                raise TypeError(
-                    f"column {name!r} row {row}: expected int or None, got {type(item).__name__}"
-                )
+                raise value_error(TypeError, name, row,
+                                  f"expected int or None, got {type(item).__name__}")
         return cls("int64", values, validity=_pack_validity(valid))
 
     @classmethod
@@ -219,9 +217,8 @@ class Column:
             elif _missing(item):
                 valid[row] = False
             else:
-                raise TypeError(
-                    f"column {name!r} row {row}: expected datetime or None, got {type(item).__name__}"
-                )
+                raise value_error(TypeError, name, row,
+                                  f"expected datetime or None, got {type(item).__name__}")
         return cls("timestamp", values, validity=_pack_validity(valid))
 
     @classmethod
@@ -243,8 +240,8 @@ class Column:
         if kind in "iu":
             if kind == "u" and array.dtype.itemsize == 8 and len(array) and array.max() >= 2**63:
                 row = int(np.flatnonzero(array >= 2**63)[0])
-                raise OverflowError(
-                    f"column {name!r} row {row}: {int(array[row])} (uint64) does not fit in int64")
+                raise value_error(OverflowError, name, row,
+                                  f"{int(array[row])} (uint64) does not fit in int64")
             return cls("int64", array.astype(np.int64, copy=False))
         if kind == "M":
             valid = ~np.isnat(array)
@@ -258,9 +255,8 @@ class Column:
                 outside = valid & ((raw > limit) | (raw < -limit))
                 if outside.any():
                     row = int(np.flatnonzero(outside)[0])
-                    raise OverflowError(
-                        f"column {name!r} row {row}: {array[row]} is out of range for "
-                        "int64 epoch milliseconds")
+                    raise value_error(OverflowError, name, row,
+                                      f"{array[row]} is out of range for int64 epoch milliseconds")
             ms = array.astype("datetime64[ms]").view(np.int64)
             return cls("timestamp", np.where(valid, ms, 0), validity=_pack_validity(valid))
         if kind == "U":

@@ -863,17 +863,13 @@ def _json_batch(records, path, typed=None, base: int = 0):
 
 
 # How a column conversion names the row of a bad value (batch.py, _arrow.pyx)
-_COLUMN_ROW = re.compile(r"column ('.*?'|\".*?\") row (\d+): (.*)\Z", re.S)
-
-
 def _event_of(exc: Exception, base: int) -> str:
-    """A column conversion's error with its row as the 1-based event number of a file whose
-    batch starts after ``base`` events."""
-    found = _COLUMN_ROW.match(str(exc))
-    if not found:
+    """A column conversion's error (``errors.value_error``) with its row as the 1-based event
+    number of a file whose batch starts after ``base`` events."""
+    row = getattr(exc, "row", None)
+    if row is None:
         return str(exc)
-    column, row, reason = found.groups()
-    return f"event {base + int(row) + 1}: {reason} (column {column})"
+    return f"event {base + row + 1}: {exc.reason} (column {exc.column!r})"
 
 
 def _typed_text_columns(table, typed, base: int, source: str):

@@ -132,6 +132,15 @@ def timestamps_not_taken(column: str, takes: str) -> RenderError:
         "epoch_ms and clf_time variables take timestamps)", column)
 
 
+def value_error(kind: type, column: str, row: int, reason: str) -> Exception:
+    """A ``kind`` (TypeError, ValueError or OverflowError) about one value of a column while
+    building a Batch: ``column 'x' row 5: reason``, with ``column``, ``row`` (0-based) and
+    ``reason`` as attributes, so that a caller can name the event in its own terms."""
+    exc = kind(f"column {column!r} row {row}: {reason}")
+    exc.column, exc.row, exc.reason = column, row, reason
+    return exc
+
+
 class BufferTooSmallError(FastctxError, ValueError):
     """``render_into`` ran out of room.
 
