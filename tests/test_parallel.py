@@ -584,3 +584,57 @@ def test_thread_counts_out_of_range_are_value_errors(threads):
         fmt.parse(b"r1 1\n", threads=threads)
     with pytest.raises(ValueError, match="threads must be an integer from 1 to 4096"):
         fastctx.read_all(b"r1 1\n", fmt, threads=threads)
+
+
+def test_a_second_interrupt_does_not_end_the_wait_for_running_threads(monkeypatch):
+    """A second Ctrl-C during the wait for the call's threads: the call still returns only
+    once no thread runs (they may write to a buffer the caller frees next)."""
+    import threading
+    import time
+
+    finished = threading.Event()
+    real_wait = parallel.wait
+    calls = []
+
+    def interrupted_wait(futures):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C, landing in the wait
+        return real_wait(futures)
+
+    def slow():
+        time.sleep(0.3)
+        finished.set()
+
+    monkeypatch.setattr(parallel, "wait", interrupted_wait)
+    with pytest.raises(KeyboardInterrupt):
+        with parallel._Calls(2) as pool:
+            pool.submit(slow)
+            time.sleep(0.05)  # running, so it cannot be cancelled
+            raise KeyboardInterrupt  # the first Ctrl-C
+    assert finished.is_set() and len(calls) == 2
+    # and on the way out of a call that raised nothing, the interrupt still comes after the wait
+    finished.clear()
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        with parallel._Calls(2) as pool:
+            pool.submit(slow)
+    assert finished.is_set()
+
+
+def test_private_c_api_prototypes_do_not_depend_on_ctypes_pythonapi(small_chunks):
+    """Another module declaring ctypes.pythonapi's functions its own way changes nothing."""
+    import ctypes
+
+    api = ctypes.pythonapi
+    saved = {name: (getattr(api, name).argtypes, getattr(api, name).restype)
+             for name in ("PyBytes_FromStringAndSize", "PyBytes_AsString")}
+    try:
+        api.PyBytes_FromStringAndSize.restype = ctypes.py_object
+        api.PyBytes_AsString.argtypes, api.PyBytes_AsString.restype = [ctypes.py_object], ctypes.c_char_p
+        fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+        events = generate.events(fmt, 20_000, seed=3)
+        assert fmt.render(events, threads=2) == fmt.render(events, threads=1)
+    finally:
+        for name, (argtypes, restype) in saved.items():
+            getattr(api, name).argtypes, getattr(api, name).restype = argtypes, restype

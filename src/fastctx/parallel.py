@@ -206,7 +206,18 @@ class _Calls:
         if kind is not None:
             for future in pending:
                 future.cancel()
-        wait(pending)
+        # Uninterruptible: a second Ctrl-C must not end the wait while a thread still writes
+        # to a buffer the caller frees next (a render's output). It is raised after the wait,
+        # unless an exception is already on its way out.
+        interrupted = None
+        while True:
+            try:
+                wait(pending)
+                break
+            except BaseException as exc:
+                interrupted = interrupted or exc
+        if interrupted is not None and kind is None:
+            raise interrupted
         return False
 
 
@@ -340,17 +351,19 @@ class _Output:
             try:
                 if sys.implementation.name != "cpython":
                     raise AttributeError
-                api = ctypes.pythonapi
-                new = api.PyBytes_FromStringAndSize
-                new.argtypes, new.restype = [ctypes.c_char_p, ctypes.c_ssize_t], ctypes.c_void_p
-                as_string = api.PyBytes_AsString
-                as_string.argtypes, as_string.restype = [ctypes.c_void_p], ctypes.c_void_p
-                resize = api._PyBytes_Resize
-                resize.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_ssize_t]
-                resize.restype = ctypes.c_int
-                decref = api.Py_DecRef
-                decref.argtypes, decref.restype = [ctypes.c_void_p], None
-                cls._api = (new, as_string, resize, decref)
+                # Private prototypes (PYFUNCTYPE: called with the GIL held), not the shared
+                # `ctypes.pythonapi` attributes, whose argtypes any other module may set.
+                def c_api(name, restype, *argtypes):
+                    return ctypes.PYFUNCTYPE(restype, *argtypes)((name, ctypes.pythonapi))
+
+                cls._api = (
+                    c_api("PyBytes_FromStringAndSize", ctypes.c_void_p, ctypes.c_char_p,
+                          ctypes.c_ssize_t),
+                    c_api("PyBytes_AsString", ctypes.c_void_p, ctypes.c_void_p),
+                    c_api("_PyBytes_Resize", ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                          ctypes.c_ssize_t),
+                    c_api("Py_DecRef", None, ctypes.c_void_p),
+                )
             except AttributeError:
                 cls._api = False
         return bool(cls._api)
