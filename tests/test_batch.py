@@ -57,8 +57,8 @@ def test_naive_datetimes_are_utc():
         (["x", 2], "column 'c' row 1: expected str or None, got int"),
         ([1.5], r"column 'c' row 0: 1\.5 is not a whole number"),
         ([None, 2.0, float("inf")], "row 2: inf is not a whole number"),
-        ([object()], "cannot store object"),
-        ([True], "cannot store bool"),
+        ([object()], "column 'c' row 0: cannot store object"),
+        ([None, True], "column 'c' row 1: cannot store bool"),
         ([1, True], "row 1: expected int or None, got bool"),
     ],
 )
@@ -258,9 +258,9 @@ def test_pandas_columns_pyarrow_would_misread_are_read_by_pandas(monkeypatch):
     periods = pd.Series(pd.period_range("2020-01", periods=2, freq="M"))
     with pytest.raises(TypeError, match="'p'.*extension type 'pandas.period'"):
         Batch.from_arrow(pa.table(pd.DataFrame({"p": periods})))
-    with pytest.raises(TypeError, match="'p': cannot store Period values"):
+    with pytest.raises(TypeError, match="'p' row 0: cannot store Period values"):
         Batch.from_pydict({"p": periods})
-    with pytest.raises(TypeError, match="'p': cannot store Period values"):
+    with pytest.raises(TypeError, match="'p' row 0: cannot store Period values"):
         Batch.from_arrow(pd.DataFrame({"p": periods}))  # a frame is read column by column
     # pandas' own path (no Arrow export): times past the nanosecond range, Arrow-backed
     # dates, integer categories with missing values keep their exact values

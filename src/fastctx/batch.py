@@ -392,10 +392,9 @@ class Column:
         if isinstance(first, (int, np.integer, float, np.floating)) \
                 and not isinstance(first, (bool, np.bool_)):
             return cls.from_ints(items, name)
-        raise TypeError(
-            f"column {name!r}: cannot store {type(first).__name__} values "
-            "(use int, str, datetime or None)"
-        )
+        row = next(row for row, item in enumerate(items) if item is first)
+        raise value_error(TypeError, name, row, f"cannot store {type(first).__name__} values "
+                          "(use int, str, datetime or None)")
 
     # -- export ---------------------------------------------------------------------------
 
