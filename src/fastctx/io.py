@@ -122,6 +122,11 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
     ----------
     source : str, os.PathLike, binary file object, bytes-like, or ``"-"``
         A path, an open binary file (``sys.stdin.buffer`` for ``"-"``), or the data itself.
+        A plain file given by its path is memory-mapped (its pages are read where they lie);
+        if it shrinks while it is read, the operating system ends the process (SIGBUS), as
+        for any memory-mapped file. A live log that may be truncated under the reader
+        (logrotate's ``copytruncate``) is safer passed as an open file, which is read with
+        ``read()``: it then ends where the file was cut (a record cut there is rejected).
     format : Format or str
         A compiled ``Format`` or a template string (compiled with ``api`` and ``escape``).
     batch_size : int
