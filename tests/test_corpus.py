@@ -66,3 +66,20 @@ def test_corpus_line_parses(api, line, mode):
         assert got[name] == expected, name
     # canonical in every mode: the values render back to the very line
     assert _reference.render(fmt.program, batch)[0] == line.encode() + b"\n"
+
+
+def test_observed_rest_line_with_its_own_quotes_and_an_escaped_user_agent():
+    # Observed from a REST API (2024, tests/corpus/README.md): a User-Agent holding quotes
+    # JSON-escaped, and $context.error.messageString with its own quotes raw. In json mode it
+    # is read exactly, canonical, and renders back byte for byte.
+    template = ('{"requestId":"$context.requestId","identity_userAgent": "$context.identity.userAgent",'
+                '"err":"$context.error.messageString"}')
+    line = (b'{"requestId":"r","identity_userAgent": "\\"\\"This is a special user-agent\\"\\"",'
+            b'"err":""Forbidden""}\n')
+    fmt = fastctx.compile(template, api="rest", escape="json")
+    batch = both(fmt.program, line)
+    assert batch.to_pydict() == {"requestId": ["r"],
+                                 "identity.userAgent": ['""This is a special user-agent""'],
+                                 "error.messageString": ["Forbidden"]}
+    assert batch.stats.accepted == 1 and batch.stats.normalized == 0
+    assert fmt.render(batch) == line

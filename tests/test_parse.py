@@ -519,9 +519,17 @@ def test_a_quoted_value_right_before_another_variable_ends_at_its_closing_quote(
     assert batch.stats.accepted == 3 and batch.stats.normalized == 0
     assert batch.to_pydict()["error.messageString"] == events["error.messageString"]
     assert fmt.render(batch) == lines
-    # a message holding quotes is read to its first closing one (the leftmost split)
-    assert both(fmt.program, fmt.render({"error.messageString": ['a "b" c'], "requestId": ["r"],
-                                         "identity.userArn": ["u"], "stage": ["s"]})).stats.rejected == 1
+    # a message holding quotes is read to its first closing one (the leftmost split), but
+    # where its own quotes are raw and the quotes it holds escaped (JSON in json mode), that
+    # closing quote is the one
+    quotes = {"error.messageString": ['a "b" c'], "requestId": ["r"], "identity.userArn": ["u"],
+              "stage": ["s"]}
+    batch = both(fmt.program, fmt.render(quotes))
+    if fmt.program.raw_quotes(fmt.program.slots[0]):
+        assert batch.to_pydict()["error.messageString"] == ['a "b" c']
+        assert fmt.render(batch) == fmt.render(quotes)
+    else:
+        assert batch.stats.rejected == 1
 
 
 def test_a_retry_moves_the_split_just_before_the_failing_value():
@@ -1051,3 +1059,19 @@ def test_utf8_checked_at_every_position_of_a_long_record(step):
     batch = both(program, b"\n".join(lines))
     assert batch.stats.rejected == len(lines) // 2
     assert batch.stats.accepted == len(lines) // 2
+
+
+@given(message=st.one_of(st.none(), st.just("-"), _VALUE), agent=st.one_of(st.none(), _VALUE))
+def test_a_message_with_raw_quotes_in_json_mode_round_trips(message, agent):
+    # json mode: $context.error.messageString keeps its own quotes raw around its escaped text
+    fmt = fastctx.compile('{"r":"$context.requestId","ua":"$context.identity.userAgent",'
+                          '"m":"$context.error.messageString"}', api="rest", escape="json")
+    batch = fastctx.Batch.from_pydict({"requestId": ["r"], "identity.userAgent": [agent],
+                                       "error.messageString": [message]})
+    lines = fmt.render(batch)
+    parsed = both(fmt.program, lines)
+    assert parsed.stats.accepted == 1 and parsed.stats.normalized == 0, parsed.rejects
+    # (a message "-" is written in its quotes, so it stays a string)
+    assert parsed.to_pydict() == {"requestId": ["r"], "identity.userAgent": [_expected(agent or "")],
+                                  "error.messageString": [message or None]}
+    assert fmt.render(parsed) == lines

@@ -235,6 +235,28 @@ def test_quoted_variable_in_every_position():
                **{"error.messageString": [42]}) == b'r,"""42"""\n'
 
 
+def test_a_quoted_variable_keeps_its_own_quotes_raw_in_a_json_string_in_json_mode():
+    # What a REST API was observed writing: the message's own quotes as they are, and the
+    # other values (a User-Agent holding quotes) JSON-escaped. In auto mode the line stays
+    # valid JSON: the quotes are escaped too.
+    template = '{"r":"$context.requestId","ua":"$context.identity.userAgent","err":"$context.error.messageString"}'
+    batch = Batch.from_pydict({"requestId": ["r", "s", "t"], "identity.userAgent": ['""ua""', None, "x"],
+                               "error.messageString": ["Forbidden", 'say "hi" \\ x', None]})
+    json_mode, _ = both(fastctx.compile(template, api="rest", escape="json"), batch)
+    assert json_mode.decode().splitlines() == [
+        '{"r":"r","ua":"\\"\\"ua\\"\\"","err":""Forbidden""}',
+        '{"r":"s","ua":"-","err":""say \\"hi\\" \\\\ x""}',
+        '{"r":"t","ua":"x","err":"-"}',
+    ]
+    auto, _ = both(fastctx.compile(template, api="rest"), batch)
+    assert [json.loads(line)["err"] for line in auto.decode().splitlines()] == [
+        '"Forbidden"', '"say "hi" \\ x"', "-"]
+    # integers fed to it go through the same rules
+    fmt = fastctx.compile('{"r":"$context.requestId","err":"$context.error.messageString"}', escape="json")
+    assert both(fmt, Batch.from_pydict({"requestId": ["r"], "error.messageString": [42]}))[0] == (
+        b'{"r":"r","err":""42""}\n')
+
+
 def test_xml_drops_characters_it_cannot_hold_and_counts_them():
     fmt = fastctx.compile('<r id="$context.requestId">$context.routeKey</r>')
     values = ["a\x00b", "\x01\x02", "\ufffe", "x\uffffy\ufffd", "\x0b\x0c\t", "ok"]

@@ -120,6 +120,7 @@ cdef struct SlotC:
     int32_t skip
     int32_t forward
     int32_t backward
+    int32_t raw_quotes       # a quoted value's own quotes are raw around its escaped text
     const uint8_t *stop
     const uint8_t *back
     const uint8_t *dec
@@ -1491,7 +1492,9 @@ cdef int64_t quoted_end(const uint8_t *r, int64_t front, int64_t back, const Slo
     itself)."""
     cdef const uint8_t *q
     cdef int64_t qlen, close
-    if sp.esc == ESC_JSON_STR or sp.esc == ESC_CLF_QUOTED:
+    if sp.raw_quotes:
+        q, qlen = <const uint8_t *>b'"', 1
+    elif sp.esc == ESC_JSON_STR or sp.esc == ESC_CLF_QUOTED:
         q, qlen = <const uint8_t *>b'\\"', 2
     elif sp.esc == ESC_XML:
         q, qlen = <const uint8_t *>b"&quot;", 6
@@ -1997,6 +2000,14 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
                     return fail(st, E_CHAR, slot, i)
             memcpy(out, r + a, <size_t>(b - a))
             outlen[0] = b - a
+    elif sp.raw_quotes:
+        # its quotes as they are around its escaped text: dropped, the text decoded
+        if b - a < 2 or r[a] != 34 or r[b - 1] != 34:
+            return fail(st, E_QUOTES, slot, a)
+        if not decode_escaped(st, r, a + 1, b - 1, sp, slot, out, outlen, &ok):
+            return False
+        if not ok:
+            canon[0] = False
     elif sp.plain or st.clean[slot]:
         memcpy(out, r + a, <size_t>(b - a))
         outlen[0] = b - a
@@ -2007,7 +2018,7 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
             canon[0] = False
     if vtype == VT_TOKEN and not token_ok(out, outlen[0]):
         return fail(st, E_CHAR, slot, a)
-    if vtype == VT_QUOTED:
+    if vtype == VT_QUOTED and not sp.raw_quotes:
         n = outlen[0]
         if n < 2 or out[0] != 34 or out[n - 1] != 34:
             return fail(st, E_QUOTES, slot, a)
@@ -3558,6 +3569,7 @@ cdef class Parser:
                 slot_ptr[m * nslots + s].skip = ints[m, s, 5]
                 slot_ptr[m * nslots + s].forward = ints[m, s, 6]
                 slot_ptr[m * nslots + s].backward = ints[m, s, 7]
+                slot_ptr[m * nslots + s].raw_quotes = ints[m, s, 8]
                 slot_ptr[m * nslots + s].stop = &tables[m, s, 0, 0]
                 slot_ptr[m * nslots + s].back = &tables[m, s, 1, 0]
                 slot_ptr[m * nslots + s].dec = &tables[m, s, 2, 0]

@@ -99,8 +99,9 @@ def _string_at(column: Column, row: int) -> bytes:
     return column.data[start:end].tobytes()
 
 
-def render_value(slot, column: Column | None, row: int, name: str) -> tuple[bytes, int]:
-    """One slot of one row: ``(bytes, dropped)``."""
+def render_value(slot, column: Column | None, row: int, name: str,
+                 raw_quotes: bool = False) -> tuple[bytes, int]:
+    """One slot of one row: ``(bytes, dropped)``; ``raw_quotes``: ``Program.raw_quotes``."""
     missing = b"null" if slot.esc == Esc.JSON_BARE else b"-"
     if column is None or not column.valid_mask()[row]:
         return missing, 0
@@ -126,6 +127,9 @@ def render_value(slot, column: Column | None, row: int, name: str) -> tuple[byte
     if slot.vtype == VType.QUOTED:
         if slot.esc == Esc.JSON_BARE:
             return escape_value(raw, Esc.JSON_BARE)
+        if raw_quotes:
+            out, dropped = escape_value(raw, slot.esc)
+            return b'"' + out + b'"', dropped
         raw = b'"' + raw + b'"'
     elif slot.esc == Esc.JSON_BARE and is_json_number(raw):
         return raw, 0
@@ -161,7 +165,8 @@ def render(program: Program, batch: Batch, start: int = 0, stop: int | None = No
                 out += program.pool[a : a + b]
             else:
                 slot = program.slots[a]
-                text, lost = render_value(slot, columns[slot.column], row, slot.name)
+                text, lost = render_value(slot, columns[slot.column], row, slot.name,
+                                          program.raw_quotes(slot))
                 out += text
                 dropped += lost
         out += b"\n"

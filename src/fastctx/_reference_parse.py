@@ -223,7 +223,9 @@ def quoted_end(rec: bytes, front: int, back: int, sp) -> int:
     adjacent): just past its closing quote, as its escape writes a quote (``"``, ``\\"`` or
     ``&quot;``); -1 if it does not start with one, never closes, or is CSV (which delimits
     itself)."""
-    if sp.esc in (Esc.JSON_STR, Esc.CLF_QUOTED):
+    if sp.raw_quotes:
+        quote = b'"'
+    elif sp.esc in (Esc.JSON_STR, Esc.CLF_QUOTED):
         quote = b'\\"'
     elif sp.esc == Esc.XML:
         quote = b"&quot;"
@@ -612,10 +614,14 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
                 if sp.stop[rec[index]]:
                     raise _Fail(E_CHAR, slot, index)
             out, canonical = bytes(rec[a:b]), True
+    elif sp.raw_quotes:  # its quotes as they are around its escaped text
+        if b - a < 2 or rec[a] != 0x22 or rec[b - 1] != 0x22:
+            raise _Fail(E_QUOTES, slot, a)
+        out, canonical = decode_escaped(rec, a + 1, b - 1, sp, slot)
     else:
         out, canonical = decode_escaped(rec, a, b, sp, slot)
     _check_token(vtype, out, slot, a)
-    if vtype == VType.QUOTED:
+    if vtype == VType.QUOTED and not sp.raw_quotes:
         if len(out) < 2 or out[0] != 0x22 or out[-1] != 0x22:
             raise _Fail(E_QUOTES, slot, a)
         out = out[1:-1]

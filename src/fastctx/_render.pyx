@@ -212,6 +212,7 @@ ctypedef struct SlotRT:
     int mode
     int esc
     bint quoted
+    bint raw_quotes              # a quoted slot's own quotes as they are (``Program.raw_quotes``)
     int64_t data_len
     const uint8_t* validity      # LSB-first bitmap or NULL
     const uint8_t* table         # 256-byte action table of this slot's escape method
@@ -433,6 +434,11 @@ cdef inline unsigned char* write_string(
     if not s.quoted and all_clean(s.table, p, n):
         return copy_value(o, p, n, data_end)
     mark = o
+    if s.raw_quotes:
+        o[0] = b'"'
+        o = escape_with_table(s.table, p, e, o + 1, dropped)
+        o[0] = b'"'
+        return o + 1
     if s.quoted:
         o = escape_with_table(s.table, QUOTE, QUOTE + 1, o, dropped)
     o = escape_with_table(s.table, p, e, o, dropped)
@@ -894,6 +900,7 @@ cdef class Renderer:
             vtype = self.slot_vtype[k]
             s.esc = self.slot_esc[k]
             s.quoted = vtype == VT_QUOTED
+            s.raw_quotes = self.program.raw_quotes(self.program.slots[k])
             s.table = tables + 256 * s.esc
             matcher_init(&s.matcher, s.table)
             s.plain_ok = not s.quoted and s.esc != ESC_NONE and s.esc != ESC_JSON_BARE

@@ -51,7 +51,8 @@ class Format:
         Which catalog of ``$context`` variables applies.
     escape : {"auto", "json", "none"}
         ``none`` writes values as they are (what API Gateway does), ``json`` escapes JSON
-        string positions like a REST API, ``auto`` keeps every line valid for its shape.
+        string positions like a REST API (``error.messageString`` keeps its own quotes raw
+        there, its message escaped), ``auto`` keeps every line valid for its shape.
     strict : bool
         Apply AWS's rules (requestId present, 3 KB, known names); ``False`` for formats that
         never went to AWS.

@@ -147,6 +147,10 @@ class SlotPlan:
         The slot finds its end by itself, given the literal after it.
     backward : bool
         The slot finds its start by itself, given the literal before it.
+    raw_quotes : bool
+        A ``quoted`` value whose own quotes are raw around its escaped text
+        (``Program.raw_quotes``): the quotes are checked and dropped, the text between them
+        decoded. Its scans never stop at a quote.
     """
 
     column: int
@@ -160,6 +164,7 @@ class SlotPlan:
     decode: bytes
     forward: bool
     backward: bool
+    raw_quotes: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,9 +243,12 @@ def _decode_table(esc: Esc, vtype: VType, stop: bytes) -> bytes:
     return bytes(table)
 
 
-def _slot_plan(slot, esc: Esc, after: bytes, before: bytes, first: bool) -> SlotPlan:
+def _slot_plan(slot, esc: Esc, after: bytes, before: bytes, first: bool,
+               raw_quotes: bool = False) -> SlotPlan:
     vtype = slot.vtype
     stop, producible, skip = _escape_tables(esc)
+    if raw_quotes:  # its own quotes are raw: no scan may stop at a quote
+        stop = stop.replace(b'"', b"")
     if esc == Esc.JSON_BARE:
         form = FORM_JSON_BARE
     elif vtype == VType.CLF_TIME:
@@ -259,6 +267,7 @@ def _slot_plan(slot, esc: Esc, after: bytes, before: bytes, first: bool) -> Slot
     stop_t = bytes(_table(stop))
     back_t = bytes(_table(bytes(b for b in stop if b not in producible)))
     decode = _decode_table(esc, vtype, stop if form == FORM_STOP else b"")
+    # (raw_quotes: its decode table keeps the quote bad: the text between them holds none)
     if form == FORM_STOP:
         forward = bool(after) and stop_t[after[0]] == 1
         backward = bool(before) and back_t[before[-1]] == 1
@@ -269,7 +278,8 @@ def _slot_plan(slot, esc: Esc, after: bytes, before: bytes, first: bool) -> Slot
         forward = backward = True
     else:  # JSON bare values delimit themselves going forward
         forward, backward = True, False
-    return SlotPlan(slot.column, first, vtype, esc, form, skip, stop_t, back_t, decode, forward, backward)
+    return SlotPlan(slot.column, first, vtype, esc, form, skip, stop_t, back_t, decode, forward,
+                    backward, raw_quotes)
 
 
 def plan(program: Program) -> ParsePlan:
@@ -304,6 +314,7 @@ def plan(program: Program) -> ParsePlan:
                     literals[index + 1],
                     literals[index],
                     firsts[index],
+                    mode == 0 and program.raw_quotes(slot),
                 )
                 for index, slot in enumerate(program.slots)
             )
@@ -325,11 +336,12 @@ def plan(program: Program) -> ParsePlan:
 def as_arrays(p: ParsePlan) -> dict:
     """The plan as flat numpy arrays for the kernel (modes x slots [x 256])."""
     nmodes, nslots = len(p.modes), len(p.slot_names)
-    ints = np.zeros((nmodes, max(nslots, 1), 8), dtype=np.int32)
+    ints = np.zeros((nmodes, max(nslots, 1), 9), dtype=np.int32)
     tables = np.zeros((nmodes, max(nslots, 1), 3, 256), dtype=np.uint8)
     for m, slots in enumerate(p.modes):
         for s, sp in enumerate(slots):
-            ints[m, s] = (sp.column, sp.first, sp.vtype, sp.esc, sp.form, sp.skip, sp.forward, sp.backward)
+            ints[m, s] = (sp.column, sp.first, sp.vtype, sp.esc, sp.form, sp.skip, sp.forward,
+                          sp.backward, sp.raw_quotes)
             tables[m, s, 0] = np.frombuffer(sp.stop, dtype=np.uint8)
             tables[m, s, 1] = np.frombuffer(sp.back, dtype=np.uint8)
             tables[m, s, 2] = np.frombuffer(sp.decode, dtype=np.uint8)

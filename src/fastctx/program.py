@@ -180,6 +180,13 @@ class Program:
         """``[L0, L1, ..., Ln]``: the literal before, between and after the slots."""
         return [self.pool[a : a + b] for op, a, b in self.instructions if op == Op.LIT]
 
+    def raw_quotes(self, slot: Slot) -> bool:
+        """Whether ``slot`` writes its own quotes as they are in a position that escapes its
+        value: a ``quoted`` variable (``error.messageString``) in a JSON string in ``json``
+        mode, which copies REST (``"message":""Forbidden""``, its message JSON-escaped).
+        In ``auto`` mode they are escaped like the rest, so the line stays valid."""
+        return self.escape == "json" and slot.vtype == VType.QUOTED and slot.esc == Esc.JSON_STR
+
     def dis(self) -> str:
         """A readable listing: one instruction per line with its literal or slot.
 
