@@ -452,27 +452,33 @@ def test_split_before_a_token_never_leaves_it_a_byte_it_cannot_hold():
 def test_split_before_a_token_in_the_middle_leaves_it_valid(escape):
     # A User-Agent holds ', ' ("KHTML, like Gecko"): AWS writes it unescaped in CSV. The
     # token after it ends at its own comma, so the split that leaves the token a space is not
-    # taken; up to 17 splits are tried, then the leftmost one's error is reported.
+    # taken. Unescaped, every split is tried (each byte looked at once); with escapes in the
+    # text up to 17, then the leftmost one's error is reported.
     template = ("$context.requestId,$context.identity.userAgent,$context.identity.sourceIp,"
                 "$context.status,$context.httpMethod")
     program = compiled(template, escape, api="http")
     agents = ["Mozilla/5.0 (KHTML, like Gecko)", "a, b, c, d", "plain",
               "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120"]
     lines = b"".join(f"r{k},{ua},10.0.0.{k},200,GET\n".encode() for k, ua in enumerate(agents))
-    lines += b"r9,a" + b", b" * 17 + b",10.0.0.9,200,GET\n"  # the 18th split: not tried
+    lines += b"r9,a" + b", b" * 17 + b",10.0.0.9,200,GET\n"  # the 18th split
     # no space: ambiguous; the leftmost split that leaves every value valid (a token may
     # hold ',': the status that failed after it moves the token's split on)
     lines += b"r10,a,b,10.0.0.10,200,GET\n"
     batch = both(program, lines)
     got = batch.to_pydict()
-    assert got["identity.userAgent"] == agents + ["a"]
-    assert got["identity.sourceIp"] == [f"10.0.0.{k}" for k in range(len(agents))] + ["b,10.0.0.10"]
-    assert got["status"] == [200] * (len(agents) + 1)
-    assert [r.line for r in batch.rejects] == [5]
+    assert got["identity.userAgent"] == agents + ["a" + ", b" * 17, "a"]
+    assert got["identity.sourceIp"] == [f"10.0.0.{k}" for k in range(len(agents))] + [
+        "10.0.0.9", "b,10.0.0.10"]
+    assert got["status"] == [200] * (len(agents) + 2)
+    assert batch.rejects == []
     if escape == "none":
         assert batch.stats.normalized == 0
-        kept = lines.splitlines(True)
-        assert _reference.render(program, batch)[0] == b"".join(kept[:4] + kept[5:])
+        assert _reference.render(program, batch)[0] == lines
+    # (a JSON line holding the same is read by the unescaped retry, which tries them all)
+    json_program = compiled('{"a":"$context.identity.userAgent","b":"$context.identity.sourceIp",'
+                            '"c":"$context.requestId"}', "json", api="http")
+    split = b'{"a":"x' + b'","b":"y' * 18 + b'","b":"10.0.0.1","c":"r"}\n'
+    assert both(json_program, split).to_pydict()["identity.sourceIp"] == ["10.0.0.1"]
 
 
 @pytest.mark.parametrize("template", [
@@ -602,16 +608,18 @@ def test_a_free_text_split_moves_on_when_the_values_after_it_fail(first, sep, es
     assert fmt.render(batch) == lines
 
 
-def test_later_splits_are_bounded_and_the_leftmost_error_is_reported():
+def test_every_split_before_a_number_is_tried_and_else_the_leftmost_error_is_reported():
     program = compiled("$context.routeKey<$context.status-$context.requestId", "none")
-    # 16 later splits at most: the 17th '<' is the last one tried
-    near, far = "<" * 16, "<" * 17
+    # unescaped, a free text before a number tries every split (it used to stop at 17)
+    near, far = "<" * 16, "<" * 500
     data = f"a{near}b<92-r\na{far}b<92-r\nx<y<z-r\n".encode()
     batch = both(program, data, "collect")
-    assert batch.to_pydict() == {"routeKey": [f"a{near}b"], "status": [92], "requestId": ["r"]}
-    assert [r.line for r in batch.rejects] == [2, 3]
-    # the reason is the leftmost split's: status read from the byte after the first '<'
-    assert batch.rejects[0].offset == len(f"a{near}b<92-r\n")
+    assert batch.to_pydict() == {"routeKey": [f"a{near}b", f"a{far}b"], "status": [92, 92],
+                                 "requestId": ["r", "r"]}
+    assert [r.line for r in batch.rejects] == [3]
+    # none leaves a number: the reason is the leftmost split's, status read from the byte
+    # after the first '<'
+    assert batch.rejects[0].offset == len(f"a{near}b<92-r\na{far}b<92-r\n")
     assert batch.rejects[0].reason == ("not an integer in $context.status; expected "
                                        "$context.status (int) at byte 2")
 
@@ -1075,3 +1083,24 @@ def test_a_message_with_raw_quotes_in_json_mode_round_trips(message, agent):
     assert parsed.to_pydict() == {"requestId": ["r"], "identity.userAgent": [_expected(agent or "")],
                                   "error.messageString": [message or None]}
     assert fmt.render(parsed) == lines
+
+
+@pytest.mark.parametrize("count", [1, 17, 18, 200])
+@pytest.mark.parametrize("name", ["csv", "clf"])
+def test_a_free_text_before_a_time_or_number_holds_any_number_of_separators(name, count):
+    # none mode: the user before the time (and a caller's split before a status) is found
+    # however many separators it holds; it used to stop after 17 tries
+    fmt = fastctx.compile(fastctx.preset("websocket", name), escape="none")
+    user = "x" + ",b" * count if name == "csv" else '" [ ] ' * count
+    events = {"identity.sourceIp": ["1.2.3.4"], "identity.caller": ["a"], "identity.user": [user],
+              "requestTime": [0], "status": [200], "requestId": ["r"]}
+    lines = fmt.render(events)
+    batch = both(fmt.program, lines)
+    assert batch.stats.accepted == 1 and batch.stats.normalized == 0, batch.rejects
+    assert batch.to_pydict()["identity.user"] == [user]
+    assert fmt.render(batch) == lines
+    three = fastctx.compile("$context.identity.caller,$context.identity.user,$context.status,"
+                            "$context.requestId", escape="none")
+    lines = three.render({"identity.caller": ["a"], "identity.user": ["b," * count + "b"],
+                          "status": [1], "requestId": ["rid"]})
+    assert both(three.program, lines).to_pydict()["identity.user"] == ["b," * count + "b"]

@@ -1469,9 +1469,32 @@ cdef int64_t split_before_token(State *st, const uint8_t *r, int64_t front, int6
     (``r1,Mozilla/5.0 (KHTML, like Gecko),1.2.3.4,200``: the User-Agent up to the second
     comma, not the first, which left the token `` like Gecko)``). Otherwise the leftmost,
     whose error is then reported. Each try is a pass over the bytes up to the token's end,
-    so the work stays linear."""
-    cdef int64_t first = end, start, stop
+    so the work stays linear.
+
+    Where neither value is escaped (``none`` mode, or a number after the text), every
+    occurrence is in reach: the token's literal found once serves every try that starts
+    before it, and a try goes straight to the first occurrence past the last byte before
+    that literal that the token never holds (the ones before it would hold that byte), so no
+    byte is looked at twice (``a,b,b,...,b,200,r``: the user up to the last ``b`` however
+    many it holds)."""
+    cdef int64_t first = end, start, stop = -1, i, lo
     cdef int32_t tries
+    if not sp.skip and not nx.skip:
+        while True:
+            start = end + sp.after_len
+            if stop <= start:  # (the leftmost occurrence after ``start`` is still ``stop``)
+                stop = find_split(r, start, back, nx.after, nx.after_len, 0, 0)
+                if stop < 0:
+                    return first
+            i = stop
+            while i > start and not (nx.bcomb[r[i - 1]] & 1):
+                i -= 1
+            if i == start:
+                return end
+            lo = i - sp.after_len  # the value must start past byte i - 1
+            end = find_split(r, front, back, sp.after, sp.after_len, 0, lo if lo > end else end + 1)
+            if end < 0:
+                return first
     for tries in range(LATER_SPLITS + 1):
         start = end + sp.after_len
         stop = find_split(r, start, back, nx.after, nx.after_len, nx.skip, 0)
@@ -1483,6 +1506,33 @@ cdef int64_t split_before_token(State *st, const uint8_t *r, int64_t front, int6
         if end < 0:
             return first
     return first
+
+
+cdef int64_t split_before_time(const uint8_t *r, int64_t front, int64_t back, int64_t end,
+                              const SlotC *sp, const SlotC *nx) noexcept nogil:
+    """The split of ``sp``'s value (the leftmost is at ``end``) when the slot after it, ``nx``,
+    is a CLF time with a literal after it: the first occurrence followed by a time's shape
+    (or ``-``) and that literal, else the leftmost, whose error is then reported
+    (``1.2.3.4,a,b,c,<time>,...``: the user up to the time however many commas it holds).
+    Each try looks at the 26 bytes of a time; with escapes in the text, where finding its
+    next occurrence starts over from its start, at most ``LATER_SPLITS + 1`` tries."""
+    cdef int64_t first = end, start, stop
+    cdef int32_t tries = 0
+    while True:
+        start = end + sp.after_len
+        stop = -1
+        if back - start >= 26 and time_shape(r + start):
+            stop = start + 26
+        elif start < back and r[start] == 45:
+            stop = start + 1
+        if stop >= 0 and stop + nx.after_len <= back and fastctx_eq(r + stop, nx.after, nx.after_len):
+            return end
+        tries += 1
+        if sp.skip and tries > LATER_SPLITS:
+            return first
+        end = find_split(r, front, back, sp.after, sp.after_len, sp.skip, end + 1)
+        if end < 0:
+            return first
 
 
 cdef int64_t quoted_end(const uint8_t *r, int64_t front, int64_t back, const SlotC *sp) noexcept nogil:
@@ -1633,6 +1683,9 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 # forward or not: a forward token ends at its first blank, so the leftmost
                 # split of a free text holding one failed it in the escaped mode too
                 end = split_before_token(st, r, front, back, end, sp, slots + i + 1)
+            elif (i + 1 < j and llen > 0 and slots[i + 1].after_len > 0
+                    and slots[i + 1].form == FORM_TIME):
+                end = split_before_time(r, front, back, end, sp, slots + i + 1)
             if i == st.later_slot:
                 # a retry of the record (``later_target``) takes a later occurrence
                 for k in range(st.later):

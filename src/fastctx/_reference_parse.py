@@ -211,6 +211,9 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool, le
             elif lead >= 0xC0:
                 step = 2
         return front + step if front + step <= back else -1
+    if not skip:  # no escapes to step over: the search may start where a split may be
+        found = rec.find(literal, max(front + 1, least), back)
+        return found
     while index + size <= back:
         if index > front and index >= least and rec[index : index + size] == literal:
             return index
@@ -274,6 +277,23 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
         it never holds up to its leftmost split, else the leftmost."""
         literal, nx, after = literals[k + 1], slots[k + 1], literals[k + 2]
         first = end
+        if not slots[k].skip and not nx.skip:
+            # neither escaped: every occurrence, each byte looked at once (see the kernel's
+            # split_before_token)
+            stop = -1
+            while True:
+                start = end + len(literal)
+                if stop <= start:
+                    stop = find_split(rec, start, back, after, False)
+                    if stop < 0:
+                        return first
+                last = next((i for i in range(stop - 1, start - 1, -1) if nx.back[rec[i]]), -1)
+                if last < 0:
+                    return end
+                # past the last byte the token never holds
+                end = find_split(rec, front, back, literal, False, max(end + 1, last + 1 - len(literal)))
+                if end < 0:
+                    return first
         for _ in range(LATER_SPLITS + 1):
             start = end + len(literal)
             stop = find_split(rec, start, back, after, nx.skip)
@@ -285,6 +305,25 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
             if end < 0:
                 return first
         return first
+
+    def before_time(k: int, end: int) -> int:
+        """The split of slot ``k`` (the leftmost at ``end``) before a CLF time with a literal
+        after it: the first followed by a time's shape (or ``-``) and that literal, else the
+        leftmost; with escapes in the text at most ``LATER_SPLITS + 1`` tries."""
+        literal, after, sp = literals[k + 1], literals[k + 2], slots[k]
+        first, tries = end, 0
+        while True:
+            start = end + len(literal)
+            stop = (start + 26 if back - start >= 26 and _time_shape(rec, start)
+                    else start + 1 if start < back and rec[start] == 0x2D else -1)
+            if stop >= 0 and stop + len(after) <= back and rec[stop : stop + len(after)] == after:
+                return end
+            tries += 1
+            if sp.skip and tries > LATER_SPLITS:
+                return first
+            end = find_split(rec, front, back, literal, sp.skip, end + 1)
+            if end < 0:
+                return first
 
     def take_forward(k: int, least: int = 0) -> None:
         nonlocal front
@@ -312,6 +351,8 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
                 # forward or not: a forward token ends at its first blank, so the leftmost
                 # split of a free text holding one failed it in the escaped mode too
                 end = before_token(k, end)
+            elif k + 1 < j and literal and literals[k + 2] and slots[k + 1].form == FORM_TIME:
+                end = before_time(k, end)
             if k == target[0]:
                 for _ in range(later):
                     end = find_split(rec, front, back, literal, sp.skip, end + 1)

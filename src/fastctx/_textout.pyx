@@ -287,6 +287,11 @@ cdef bint _offsets_ok(const int64_t *v, Py_ssize_t rows, Py_ssize_t size) noexce
     return ok
 
 
+# where an empty string column's bytes point: never NULL, which memcpy may not be given even
+# for no bytes
+cdef uint8_t _NO_BYTES[1]
+
+
 cdef const uint8_t *_u8(object array):
     cdef const uint8_t[::1] view
     if array is None or len(array) == 0:
@@ -337,6 +342,8 @@ def write_rows(list columns, Py_ssize_t rows, bint json):
                 raise ValueError(f"column {k}'s offsets are not non-decreasing within its "
                                  f"{len(data)} bytes")
             cols[k].data = _u8(data)
+            if cols[k].data == NULL:
+                cols[k].data = _NO_BYTES
             cols[k].data_end = cols[k].data + (len(data) if data is not None else 0)
             cols[k].valid = _u8(validity)
             if not isinstance(key, bytes):
