@@ -1527,9 +1527,10 @@ cdef int64_t split_before_time(const uint8_t *r, int64_t front, int64_t back, in
             stop = start + 1
         if stop >= 0 and stop + nx.after_len <= back and fastctx_eq(r + stop, nx.after, nx.after_len):
             return end
-        tries += 1
-        if sp.skip and tries > LATER_SPLITS:
-            return first
+        if sp.skip:
+            tries += 1
+            if tries > LATER_SPLITS:
+                return first
         end = find_split(r, front, back, sp.after, sp.after_len, sp.skip, end + 1)
         if end < 0:
             return first

@@ -212,8 +212,7 @@ def find_split(rec: bytes, front: int, back: int, literal: bytes, skip: bool, le
                 step = 2
         return front + step if front + step <= back else -1
     if not skip:  # no escapes to step over: the search may start where a split may be
-        found = rec.find(literal, max(front + 1, least), back)
-        return found
+        return rec.find(literal, max(front + 1, least), back)
     while index + size <= back:
         if index > front and index >= least and rec[index : index + size] == literal:
             return index
@@ -273,8 +272,9 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
 
     def before_token(k: int, end: int) -> int:
         """The split of slot ``k`` (the leftmost at ``end``) before a token or number split
-        at its own literal: the first of at most ``LATER_SPLITS + 1`` that leaves it no byte
-        it never holds up to its leftmost split, else the leftmost."""
+        at its own literal: the first that leaves it no byte it never holds up to its
+        leftmost split (of at most ``LATER_SPLITS + 1`` where either is escaped), else the
+        leftmost."""
         literal, nx, after = literals[k + 1], slots[k + 1], literals[k + 2]
         first = end
         if not slots[k].skip and not nx.skip:
@@ -318,9 +318,10 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
                     else start + 1 if start < back and rec[start] == 0x2D else -1)
             if stop >= 0 and stop + len(after) <= back and rec[stop : stop + len(after)] == after:
                 return end
-            tries += 1
-            if sp.skip and tries > LATER_SPLITS:
-                return first
+            if sp.skip:
+                tries += 1
+                if tries > LATER_SPLITS:
+                    return first
             end = find_split(rec, front, back, literal, sp.skip, end + 1)
             if end < 0:
                 return first
