@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fastctx import ParseError
-from fastctx import _parse
+from fastctx import _memory, _parse
 from fastctx import _reference_parse as reference
 
 
@@ -37,15 +37,15 @@ def _kernel(program, data, on_error, line_base, offset_base, simd: bool, avx2: b
     # that the growth by remapping runs on test-sized inputs.
     old = _parse._use_simd(simd)
     old_avx2 = _parse._use_avx2(avx2)
-    old_map = _parse._map_threshold(1)
+    old_map = _memory._map_min(1)
     if simd:
-        _parse._map_threshold(old_map)
+        _memory._map_min(old_map)
     try:
         return _parse.Parser(program).parse(data, on_error, line_base, offset_base)
     finally:
         _parse._use_simd(old)
         _parse._use_avx2(old_avx2)
-        _parse._map_threshold(old_map)
+        _memory._map_min(old_map)
 
 
 # whether the kernel has the 32-byte record passes here (then the 16-byte ones run too)

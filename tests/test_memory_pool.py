@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import fastctx
-from fastctx import _parse, generate, parallel
+from fastctx import _memory, _parse, generate, parallel
 
 from test_parallel import same_batch, small_chunks  # noqa: F401  (a fixture)
 
@@ -18,15 +18,15 @@ from test_parallel import same_batch, small_chunks  # noqa: F401  (a fixture)
 def pooled():
     """Every column buffer of a test-sized parse gets its own mapping, so it goes through the
     pool; the pool starts empty and is emptied again after the test."""
-    if not _parse.CAN_MAP:
+    if not _memory.CAN_MAP:
         pytest.skip("column buffers are mapped only where the platform has mremap")
-    old_min = _parse._map_min(4096)
+    old_min = _memory._map_min(4096)
     old_limit = fastctx.memory_pool_limit(64 << 20)
     fastctx.release_memory()
     yield
     fastctx.release_memory()
     fastctx.memory_pool_limit(old_limit)
-    _parse._map_min(old_min)
+    _memory._map_min(old_min)
 
 
 def _parse_and_drop(fmt, data, threads=1):
@@ -52,7 +52,7 @@ def test_reused_memory_gives_the_same_result(pooled, name):
             assert batch.to_pydict() == expected
             del batch
             gc.collect()
-            assert _parse._pool_state()[0] > 0  # the dropped result's mappings were kept
+            assert _memory._pool_state()[0] > 0  # the dropped result's mappings were kept
 
 
 def test_threaded_parse_on_reused_memory(pooled, small_chunks):  # noqa: F811
@@ -70,25 +70,25 @@ def test_pool_keeps_at_most_its_limit(pooled):
     fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
     data = generate.lines(fmt, 5000, seed=5)
     _parse_and_drop(fmt, data)
-    count, size = _parse._pool_state()
+    count, size = _memory._pool_state()
     assert count > 0 and size > 0
     assert fastctx.memory_pool_limit(size // 2) == 64 << 20  # returns the old limit
-    assert _parse._pool_state()[1] <= size // 2  # the oldest went first
+    assert _memory._pool_state()[1] <= size // 2  # the oldest went first
     _parse_and_drop(fmt, data)
-    assert _parse._pool_state()[1] <= size // 2
+    assert _memory._pool_state()[1] <= size // 2
 
 
 def test_limit_zero_keeps_nothing_and_release_returns_bytes(pooled):
     fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
     data = generate.lines(fmt, 5000, seed=6)
     _parse_and_drop(fmt, data)
-    held = _parse._pool_state()[1]
+    held = _memory._pool_state()[1]
     assert held > 0
     assert fastctx.release_memory() == held
-    assert _parse._pool_state() == (0, 0)
+    assert _memory._pool_state() == (0, 0)
     fastctx.memory_pool_limit(0)
     _parse_and_drop(fmt, data)
-    assert _parse._pool_state() == (0, 0)
+    assert _memory._pool_state() == (0, 0)
 
 
 def test_a_live_result_keeps_its_memory(pooled):
@@ -273,15 +273,175 @@ def test_held_bytes_count_what_a_parse_sized_its_buffers_to():
     data = generate.lines(fmt, 20000, seed=12)
     fmt.parse(data, threads=1)  # the Parser learns its sizes
     gc.collect()
-    base = _parse._held_bytes()
-    _parse._held_peak(reset=True)
+    base = _memory._held_bytes()
+    _memory._held_peak(reset=True)
     batch = fmt.parse(data, threads=1)  # (a threaded parse also holds the chunks it joins)
     output = sum(col.values.nbytes + (col.data.nbytes if col.data is not None else 0)
                  + (col.validity.nbytes if col.validity is not None else 0)
                  for col in (batch.column(name) for name in batch.column_names))
-    assert _parse._held_bytes() - base == output  # the result holds exactly its columns
-    peak = _parse._held_peak() - base
+    assert _memory._held_bytes() - base == output  # the result holds exactly its columns
+    peak = _memory._held_peak() - base
     assert output <= peak <= 1.1 * output  # sized from the last parse: little to spare
     del batch
     gc.collect()
-    assert _parse._held_bytes() == base
+    assert _memory._held_bytes() == base
+
+
+# -- rendered outputs -----------------------------------------------------------------------
+
+def _plain_render(fmt, events, **kwargs):
+    """The same render into an ordinary ``bytes`` (no mapping, no pool)."""
+    old = _memory._map_min(1 << 62)
+    try:
+        out = fmt.render(events, **kwargs)
+    finally:
+        _memory._map_min(old)
+    assert type(out) is bytes
+    return out
+
+
+@pytest.mark.parametrize("name", ["clf", "csv", "json", "xml"])
+def test_a_large_output_is_pooled_bytes_and_its_memory_is_reused(pooled, name):
+    fmt = fastctx.compile(fastctx.preset("websocket", name))
+    batches = [generate.events(fmt, rows, seed=seed) for rows, seed in [(3000, 1), (2000, 2), (3500, 3)]]
+    expected = [_plain_render(fmt, events) for events in batches]
+    for _ in range(2):
+        for events, plain in zip(batches, expected):
+            out = fmt.render(events)
+            assert type(out) is _memory.PooledBytes and isinstance(out, bytes)
+            assert out == plain and len(out) == len(plain) and hash(out) == hash(plain)
+            assert out.endswith(b"\n") and out.count(b"\n") == plain.count(b"\n")
+            del out
+            gc.collect()
+            assert _memory._pool_state()[0] == 1  # the dropped output's mapping was kept
+
+
+def test_a_threaded_render_builds_pooled_bytes_too(pooled, small_chunks):  # noqa: F811
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    events = generate.events(fmt, 4000, seed=8)
+    plain = _plain_render(fmt, events, threads=1)
+    for _ in range(3):
+        out = fmt.render(events, threads=2)
+        assert type(out) is _memory.PooledBytes and out == plain
+        del out
+        gc.collect()
+
+
+def test_a_small_output_is_plain_bytes():
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    assert type(fmt.render(generate.events(fmt, 10, seed=1))) is bytes
+
+
+def test_pooled_bytes_pickle_and_copy_as_plain_bytes(pooled):
+    import copy
+    import pickle
+
+    fmt = fastctx.compile(fastctx.preset("websocket", "csv"))
+    out = fmt.render(generate.events(fmt, 2000, seed=9))
+    assert type(out) is _memory.PooledBytes
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(out, protocol))
+        assert type(back) is bytes and back == out
+    assert type(copy.copy(out)) is bytes and copy.copy(out) == out
+    assert type(copy.deepcopy(out)) is bytes and copy.deepcopy(out) == out
+    assert out[:5] == bytes(out)[:5] and type(out[:5]) is bytes
+
+
+def test_pooled_bytes_cannot_be_made_or_subclassed_from_python():
+    with pytest.raises(TypeError):
+        _memory.PooledBytes(b"x")
+    with pytest.raises(TypeError):
+        bytes.__new__(_memory.PooledBytes, b"x")
+    with pytest.raises(TypeError):
+        type("Sub", (_memory.PooledBytes,), {})
+
+
+def test_a_live_output_is_held_and_a_dropped_one_is_not(pooled):
+    fmt = fastctx.compile(fastctx.preset("websocket", "xml"))
+    events = generate.events(fmt, 3000, seed=10)
+    base = _memory._held_bytes()
+    out = fmt.render(events)
+    held = _memory._held_bytes() - base
+    assert len(out) < held <= len(out) + len(out) // 4 + 2 * 4096  # its mapping, page-rounded
+    kept = bytes(out)
+    for seed in range(3):  # other renders may not take a live output's mapping
+        fmt.render(generate.events(fmt, 3000, seed=20 + seed))
+    assert out == kept
+    del out
+    gc.collect()
+    assert _memory._held_bytes() == base
+
+
+def test_a_parse_reuses_a_rendered_outputs_memory(pooled):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 3000, seed=11)
+    fastctx.memory_pool_limit(0)
+    expected = fmt.parse(data, threads=1).to_pydict()
+    fastctx.memory_pool_limit(64 << 20)
+    out = fmt.render(fmt.parse(data, threads=1))
+    assert out == data
+    del out
+    gc.collect()
+    assert fmt.parse(data, threads=1).to_pydict() == expected
+
+
+def _mappings_over(start: int, end: int) -> int:
+    """How many lines of /proc/self/maps cover a part of ``[start, end)``."""
+    count = 0
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            count += lo < end and hi > start
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_an_output_grown_after_hints_split_its_mapping_keeps_its_bytes(pooled):
+    # Hints on part of a mapping split it, and mremap cannot grow a split mapping: the
+    # growth falls back to a new mapping and one copy, and a dropped mapping is made whole
+    # again before the pool lends it to a parse (which grows its columns with mremap).
+    import ctypes
+
+    import numpy as np
+
+    from fastctx import _render
+
+    size = 16 << 20
+    out = _memory.OutputBytes(size)
+    view = (ctypes.c_char * size).from_address(out.address)
+    pattern = np.frombuffer(view, dtype=np.uint8)
+    pattern[:] = np.arange(size, dtype=np.uint64).astype(np.uint8)
+    _render.output_done()  # a large output just finished: the next is hinted huge pages
+    _render.prepare_output(out.address + 12345, 9 << 20)  # on a part
+    assert _mappings_over(out.address, out.address + size) > 1
+    del pattern, view
+    out.grow(3 * size)
+    view = (ctypes.c_char * (3 * size)).from_address(out.address)
+    grown = np.frombuffer(view, dtype=np.uint8)
+    assert np.array_equal(grown[:size], np.arange(size, dtype=np.uint64).astype(np.uint8))
+    del grown, view
+    result = out.finish(size + 7)
+    assert len(result) == size + 7 and result[1000:1004] == bytes([232, 233, 234, 235])
+    del result
+    gc.collect()
+    # a mapping still split when dropped
+    fastctx.release_memory()
+    out = _memory.OutputBytes(size)
+    assert out.fresh
+    address = out.address
+    _render.output_done()
+    _render.prepare_output(address + 12345, 9 << 20)
+    assert _mappings_over(address, address + size) > 1
+    out.discard()
+    assert _memory._pool_state()[0] == 1
+    assert _mappings_over(address, address + size) == 1
+
+
+def test_an_output_that_outgrows_its_estimate_keeps_every_line(pooled):
+    # the estimate samples records; values far longer off the sample make the output grow
+    fmt = fastctx.compile("$context.requestId $context.error.message")
+    messages = ["x" * (50_000 if row % 97 == 0 else 3) for row in range(2000)]
+    events = {"requestId": [str(row) for row in range(2000)], "error.message": messages}
+    plain = _plain_render(fmt, events)
+    out = fmt.render(events)
+    assert type(out) is _memory.PooledBytes and out == plain

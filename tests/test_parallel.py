@@ -620,21 +620,3 @@ def test_a_second_interrupt_does_not_end_the_wait_for_running_threads(monkeypatc
         with parallel._Calls(2) as pool:
             pool.submit(slow)
     assert finished.is_set()
-
-
-def test_private_c_api_prototypes_do_not_depend_on_ctypes_pythonapi(small_chunks):
-    """Another module declaring ctypes.pythonapi's functions its own way changes nothing."""
-    import ctypes
-
-    api = ctypes.pythonapi
-    saved = {name: (getattr(api, name).argtypes, getattr(api, name).restype)
-             for name in ("PyBytes_FromStringAndSize", "PyBytes_AsString")}
-    try:
-        api.PyBytes_FromStringAndSize.restype = ctypes.py_object
-        api.PyBytes_AsString.argtypes, api.PyBytes_AsString.restype = [ctypes.py_object], ctypes.c_char_p
-        fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
-        events = generate.events(fmt, 20_000, seed=3)
-        assert fmt.render(events, threads=2) == fmt.render(events, threads=1)
-    finally:
-        for name, (argtypes, restype) in saved.items():
-            getattr(api, name).argtypes, getattr(api, name).restype = argtypes, restype

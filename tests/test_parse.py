@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import fastctx
-from fastctx import _parse, _reference, _reference_parse as reference, generate
+from fastctx import _memory, _parse, _reference, _reference_parse as reference, generate
 from fastctx.batch import Batch
 from fastctx.parseplan import plan, resolution
 from fastctx.presets import PRESETS
@@ -1039,14 +1039,14 @@ def test_column_buffers_grow_alike_mapped_or_reallocated():
     fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
     data = generate.lines(fmt, 3000, seed=2)
     parser = _parse.Parser(fmt.program)
-    old = _parse._map_threshold(1 << 62)
+    old = _memory._map_min(1 << 62)
     try:
         plain = parser.parse(data)
-        _parse._map_threshold(1)  # every buffer mapped, grown by remapping from a page
+        _memory._map_min(1)  # every buffer mapped, grown by remapping from a page
         mapped = parser.parse(data)
     finally:
-        _parse._map_threshold(old)
-    assert _parse._map_threshold(old) == old
+        _memory._map_min(old)
+    assert _memory._map_min(old) == old
     assert mapped.to_pydict() == plain.to_pydict()
     for name in plain.column_names:
         a, b = mapped.column(name), plain.column(name)

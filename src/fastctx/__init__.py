@@ -13,7 +13,7 @@ from .errors import (
     RenderWarning,
     UnknownVariableError,
 )
-from ._parse import memory_pool_limit, release_memory
+from ._memory import memory_pool_limit, release_memory
 from .io import read, read_all
 from .presets import preset
 

@@ -26,6 +26,10 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 from fastctx._calendar cimport days_from_civil, days_in_month
+from fastctx._memory cimport (
+    FASTCTX_CAN_MAP, MAP_PAGE, fastctx_map, fastctx_remap, fastctx_unmap, held_change, map_min,
+    pool_give, pool_pop, pool_take,
+)
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, fastctx_ctz64
 from fastctx._opcodes cimport (
     ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
@@ -2739,212 +2743,11 @@ ENUMS = {
 }
 
 
-cdef extern from *:
-    """
-    /* Large output columns live in their own anonymous mappings on Linux. They grow with
-       mremap, which moves page tables and never copies, and their huge-page hint covers the
-       whole mapping. A hint on part of a malloc'ed block splits its mapping in two, and then
-       glibc's mremap fails (EFAULT) and realloc copies the whole column on every growth: in
-       strace, 11 of the 22 growths of a 1M-line CLF parse. */
-    #if defined(__linux__)
-    #  include <sys/mman.h>
-    #  define FASTCTX_CAN_MAP 1
-    static void *fastctx_map(size_t n) {
-        void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) return NULL;
-    #  if defined(MADV_HUGEPAGE)
-        madvise(p, n, MADV_HUGEPAGE);
-    #  endif
-        return p;
-    }
-    static void *fastctx_remap(void *p, size_t old, size_t n) {
-        void *q = mremap(p, old, n, MREMAP_MAYMOVE);
-        return q == MAP_FAILED ? NULL : q;
-    }
-    static void fastctx_unmap(void *p, size_t n) { munmap(p, n); }
-    #else
-    #  define FASTCTX_CAN_MAP 0
-    static void *fastctx_map(size_t n) { (void)n; return NULL; }
-    static void *fastctx_remap(void *p, size_t old, size_t n) { (void)p; (void)old; (void)n; return NULL; }
-    static void fastctx_unmap(void *p, size_t n) { (void)p; (void)n; }
-    #endif
-    """
-    int FASTCTX_CAN_MAP
-    void *fastctx_map(size_t n) nogil
-    void *fastctx_remap(void *p, size_t old, size_t n) nogil
-    void fastctx_unmap(void *p, size_t n) nogil
-
-
-# A column buffer this large or larger gets its own mapping (where the platform has mremap).
-cdef Py_ssize_t MAP_MIN = 4 << 20
 CAN_MAP = bool(FASTCTX_CAN_MAP)
 #: The comma-split and blank-split paths (``try_csv``, ``try_words``) are built where SSE2
 #: is (every x86-64 CPU); elsewhere the general path reads every record.
 FAST_PATHS = bool(FASTCTX_HAVE_SSE2)
-cdef Py_ssize_t PAGE = 4096
-
-
-# -- the pool of mappings -------------------------------------------------------------------------
-# The mappings of dropped columns are kept, up to a limit, for the next parse: a page the
-# process already holds costs nothing to write again, while a fresh one costs a fault and, on a
-# VM, the host backing it (writing fresh memory ran at about 2 GB/s here, reused at 8-12). An
-# Arrow memory pool (jemalloc, mimalloc) keeps freed memory for the same reason. Only touched
-# under the GIL (``_Buffer`` is created, resized and dropped holding it).
-cdef enum:
-    POOL_SLOTS = 64
-cdef void *pool_ptr[POOL_SLOTS]   # oldest first
-cdef Py_ssize_t pool_cap[POOL_SLOTS]
-cdef int pool_count = 0
-cdef Py_ssize_t pool_bytes = 0
-cdef Py_ssize_t pool_limit = 512 << 20
-
-
-cdef void pool_remove(int k) noexcept:
-    global pool_count, pool_bytes
-    pool_bytes -= pool_cap[k]
-    pool_count -= 1
-    memmove(&pool_ptr[k], &pool_ptr[k + 1], <size_t>(pool_count - k) * sizeof(void *))
-    memmove(&pool_cap[k], &pool_cap[k + 1], <size_t>(pool_count - k) * sizeof(Py_ssize_t))
-
-
-cdef void *pool_pop(int k) noexcept:
-    """Take mapping ``k`` out of the pool."""
-    cdef void *p = pool_ptr[k]
-    pool_remove(k)
-    return p
-
-
-cdef void pool_trim(Py_ssize_t keep, int slots) noexcept:
-    """Unmap the oldest mappings until the pool holds at most ``keep`` bytes in at most
-    ``slots`` mappings."""
-    while pool_count > 0 and (pool_bytes > keep or pool_count > slots):
-        fastctx_unmap(pool_ptr[0], <size_t>pool_cap[0])
-        pool_remove(0)
-
-
-cdef void pool_give(void *p, Py_ssize_t cap) noexcept:
-    """Keep a mapping for later, or unmap it (the oldest go first when the pool is full)."""
-    global pool_count, pool_bytes
-    if cap > pool_limit:
-        fastctx_unmap(p, <size_t>cap)
-        return
-    pool_trim(pool_limit - cap, POOL_SLOTS - 1)
-    pool_ptr[pool_count] = p
-    pool_cap[pool_count] = cap
-    pool_count += 1
-    pool_bytes += cap
-
-
-cdef int pool_take(Py_ssize_t cap, Py_ssize_t *got, bint fresh) noexcept:
-    """The pooled mapping that fits ``cap`` best, or -1. For a ``fresh`` buffer: the smallest
-    that holds it and is at most 4x larger, else the largest smaller one (grown by the
-    caller). For a growing one: the smallest that holds it (``array`` trims what is left)."""
-    cdef int k, best = -1, below = -1
-    for k in range(pool_count):
-        if pool_cap[k] >= cap:
-            if (not fresh or pool_cap[k] <= 4 * cap) and (best < 0 or pool_cap[k] < pool_cap[best]):
-                best = k
-        elif below < 0 or pool_cap[k] > pool_cap[below]:
-            below = k
-    if best < 0 and fresh:
-        best = below
-    if best >= 0:
-        got[0] = pool_cap[best]
-    return best
-
-
-def release_memory():
-    """Unmap the column memory fastctx keeps from dropped results for the next parse; the
-    number of bytes released."""
-    cdef Py_ssize_t released = pool_bytes
-    pool_trim(0, 0)
-    return released
-
-
-def memory_pool_limit(limit=None):
-    """The most bytes of dropped column memory kept for reuse (default 512 MiB, or
-    ``FASTCTX_MEMORY_POOL`` at import); with ``limit``, set it (0 keeps none) and return the
-    old value."""
-    global pool_limit
-    cdef Py_ssize_t old = pool_limit
-    if limit is not None:
-        if limit < 0:
-            raise ValueError(f"a memory pool limit is a number of bytes >= 0, not {limit!r}")
-        pool_limit = limit
-        pool_trim(pool_limit, POOL_SLOTS)
-    return old
-
-
-_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def _limit_from_env():
-    """``FASTCTX_MEMORY_POOL`` (bytes, or with a K, M or G suffix: ``0``, ``64M``, ``2G``), read
-    once at import; a value that is not one is reported and the default kept."""
-    import os
-    import re
-    import warnings
-
-    text = os.environ.get("FASTCTX_MEMORY_POOL")
-    if text is None:
-        return
-    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)i?B?\s*", text, re.IGNORECASE)
-    if match is None:
-        warnings.warn(f"FASTCTX_MEMORY_POOL={text!r} is not a size (bytes, or e.g. 64M, 2G); "
-                      f"keeping {pool_limit >> 20} MiB", RuntimeWarning, stacklevel=2)
-        return
-    try:
-        memory_pool_limit(int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
-    except OverflowError:
-        warnings.warn(f"FASTCTX_MEMORY_POOL={text!r} is too large; keeping {pool_limit >> 20} MiB",
-                      RuntimeWarning, stacklevel=2)
-
-
-_limit_from_env()
-
-
-# Bytes the live column buffers were sized to, and the most since ``_held_peak`` was last
-# reset: what a parse allocated, which the resident set does not show when a small parse reuses
-# memory malloc kept (the benchmark's memory column takes the larger).
-cdef Py_ssize_t held_bytes = 0
-cdef Py_ssize_t held_peak = 0
-
-
-cdef inline void held_change(Py_ssize_t delta) noexcept:
-    global held_bytes, held_peak
-    held_bytes += delta
-    if held_bytes > held_peak:
-        held_peak = held_bytes
-
-
-def _held_peak(reset=False):
-    """The most bytes held by column buffers at once since the last reset (then, with
-    ``reset``, start again from what is held now)."""
-    global held_peak
-    cdef Py_ssize_t peak = held_peak
-    if reset:
-        held_peak = held_bytes
-    return peak
-
-
-def _held_bytes():
-    """Bytes held by live column buffers now."""
-    return held_bytes
-
-
-def _pool_state():
-    """``(mappings, bytes)`` held by the pool (for tests)."""
-    return pool_count, pool_bytes
-
-
-def _map_min(size=None):
-    """The size from which a column buffer gets its own mapping; with ``size``, set it and
-    return the old one (tests lower it so that small parses go through the pool)."""
-    global MAP_MIN
-    cdef Py_ssize_t old = MAP_MIN
-    if size is not None:
-        MAP_MIN = max(PAGE, size)
-    return old
+cdef Py_ssize_t PAGE = MAP_PAGE
 
 
 cdef class _Buffer:
@@ -2985,7 +2788,7 @@ cdef class _Buffer:
             raise RuntimeError("buffer already exported")
         if nbytes < 1:
             nbytes = 1
-        if self.mapped or (FASTCTX_CAN_MAP and nbytes >= MAP_MIN):
+        if self.mapped or (FASTCTX_CAN_MAP and nbytes >= map_min()):
             cap = (nbytes + PAGE - 1) // PAGE * PAGE
             if self.mapped:
                 if cap > self.cap:
@@ -3302,15 +3105,6 @@ def _word_split_mid(plan, ints, comb, bcomb, decode, roles, flagged):
 
 # A set the kernel never uses (tier -1), for every scan of a parse with the vector scans off.
 _VSET_OFF = np.frombuffer(vector_set([1 if k % 2 else 0 for k in range(256)]), dtype=np.uint8)
-
-
-def _map_threshold(Py_ssize_t nbytes):
-    """Set the size from which a column buffer gets its own mapping (tests move it to run
-    both paths); returns the previous one."""
-    global MAP_MIN
-    cdef Py_ssize_t old = MAP_MIN
-    MAP_MIN = max(nbytes, 1)
-    return old
 
 
 cdef int64_t last_fast_rows = 0

@@ -9,18 +9,19 @@ grows the output or raises. The rules are those of ``_reference.render_value``, 
 
 Output sizing. ``render`` computes the literal and raw string bytes of the rows exactly (from
 the offsets), measures what numbers, times and escapes add on up to 512 sampled records, and
-allocates one ``bytes`` of that size plus 0.5%. Its fresh pages are hinted: an output of
-32 MiB or more, within 20 s of the last one, is written 8 MiB at a time with huge pages
-until two stages in a row are slow enough to show they are refilled from the host, and the
-rest becomes pre-faulted small pages, as the whole output does otherwise
-(``fastctx_fresh_advise`` in ``_buffer.pxd``); a smaller one gets huge pages right after
-another large output and pre-faulted small pages otherwise (``prepare_fresh``). The kernel
-stops at the last whole
-record that fits; in the rare case that is not the last row, the wrapper grows the ``bytes``
-(``_PyBytes_Resize``) by the average record size so far times the rows left. The final shrink
-gives the padding back. Measured with tracemalloc on 1,000,000 events of each WebSocket
-preset: peak allocation 1.003-1.004 x the output. ``render_into`` runs the same loop on a
-caller's buffer and simply stops when it is full.
+allocates one ``bytes`` of that size plus 0.5% (``output_new`` in ``_memory.pyx``). From 4 MiB
+that is a ``PooledBytes`` in its own mapping, which a dropped output gives back to the pool of
+memory fastctx keeps, so the next large render writes into pages the process already holds.
+A fresh mapping's pages are hinted: an output of 32 MiB or more, within 20 s of the last one,
+is written 8 MiB at a time with huge pages until two stages in a row are slow enough to show
+they are refilled from the host, and the rest becomes pre-faulted small pages, as the whole
+output does otherwise (``fastctx_fresh_advise`` in ``_buffer.pxd``); a smaller one gets huge
+pages right after another large output and pre-faulted small pages otherwise
+(``prepare_fresh``). The kernel stops at the last whole record that fits; in the rare case
+that is not the last row, the wrapper grows the output (``output_resize``) by the average
+record size so far times the rows left. The final shrink gives the padding back (a pooled
+mapping keeps at most a quarter more than its output). ``render_into`` runs the same loop on
+a caller's buffer and simply stops when it is full.
 
 Exact fit. The hot path asks for an upper bound of room per block of 128 records (6 bytes
 per value byte, the longest escape, from two offsets per string column) plus ``BUF_SLACK``
@@ -32,7 +33,7 @@ always writes every whole record that fits.
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_XDECREF
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
@@ -45,6 +46,7 @@ from fastctx._escape cimport (
     is_json_number, matcher_init, scan_clean,
 )
 from fastctx cimport _buffer, _escape
+from fastctx._memory cimport output_data, output_new, output_resize
 from fastctx._opcodes cimport *
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2
 
@@ -52,12 +54,6 @@ from .errors import RenderError, timestamps_not_taken
 from .program import ESCAPE_TABLES, VTYPE_TAKES, Op, VType, Esc
 
 __all__ = ["Renderer", "enum_values"]
-
-
-cdef extern from "Python.h":
-    PyObject* bytes_alloc "PyBytes_FromStringAndSize"(const char* v, Py_ssize_t n)
-    char* bytes_ptr "PyBytes_AS_STRING"(PyObject* o)
-    int _PyBytes_Resize(PyObject** o, Py_ssize_t n)
 
 
 cdef extern from *:
@@ -1067,7 +1063,7 @@ cdef class Renderer:
         cdef PyObject* obj = NULL
         cdef Py_ssize_t cap, used, done, remaining, avg, grow_to, limit, prepared
         cdef int st
-        cdef bint staged, huge_pages  # huge pages: only for a staged output
+        cdef bint fresh, staged, huge_pages  # huge pages: only for a staged output
         cdef long long began
         cdef int slow = 0
         if start < 0 or stop < start:
@@ -1082,27 +1078,28 @@ cdef class Renderer:
         try:
             slots = self._prepare(columns, stop, keep, &ctx, &scratch)
             cap = self._estimate(&ctx, &scratch, start, stop) + BUF_SLACK
-            obj = bytes_alloc(NULL, cap)
-            if obj == NULL:
-                raise MemoryError()
+            made = output_new(cap, &fresh)
+            obj = <PyObject*>made
+            Py_INCREF(made)
+            made = None
             out.owned = 0
             used = 0
             prepared = 0  # the fresh bytes advised so far
             res.row = start
-            # A large output is written in stages, each timed: slow stages mean its huge pages
-            # are refilled from the host, and the rest becomes pre-faulted small pages
-            # (`fastctx_fresh_advise` in _buffer.pxd).
-            staged = cap >= 4 * <Py_ssize_t>FRESH_STAGE
+            # A large fresh output is written in stages, each timed: slow stages mean its huge
+            # pages are refilled from the host, and the rest becomes pre-faulted small pages
+            # (`fastctx_fresh_advise` in _buffer.pxd). Memory from the pool was written before.
+            staged = fresh and cap >= 4 * <Py_ssize_t>FRESH_STAGE
             huge_pages = staged and fresh_recent()
             while True:
                 # (a stage holds at least the record that did not fit the last one)
                 limit = (min(cap, used + max(<Py_ssize_t>FRESH_STAGE, res.need))
                          if huge_pages else cap)
-                buf_set(&out, <unsigned char*>bytes_ptr(obj), used, limit)
+                buf_set(&out, <unsigned char*>output_data(obj), used, limit)
                 with nogil:
-                    if not staged:  # smaller: huge pages right after another large output
+                    if fresh and not staged:  # smaller: huge pages right after another large output
                         prepare_fresh(out.start + used, cap - used, 1)
-                    elif prepared < cap:
+                    elif staged and prepared < cap:
                         fresh_advise(out.start + prepared, cap - prepared, huge_pages)
                         prepared = cap
                     began = now_ns()
@@ -1127,14 +1124,10 @@ cdef class Renderer:
                 avg = used // done if done else res.need
                 grow_to = used + res.need + <Py_ssize_t>(avg * remaining * 1.03) + BUF_SLACK
                 grow_to = max(grow_to, cap + cap // 64)
-                if _PyBytes_Resize(&obj, grow_to) < 0:
-                    obj = NULL
-                    raise MemoryError()
+                output_resize(&obj, grow_to)
                 cap = grow_to
             if used != cap:
-                if _PyBytes_Resize(&obj, used) < 0:
-                    obj = NULL
-                    raise MemoryError()
+                output_resize(&obj, used)
             result = <object>obj
             return result, res.dropped
         finally:

@@ -134,7 +134,9 @@ class Format:
 
         ``batch`` is a ``Batch``, a dict of columns (lists or numpy arrays) or any Arrow
         exporter. A variable without a column renders ``-``. ``threads``: how many threads
-        render row ranges in parallel (default: all cores); the output is the same.
+        render row ranges in parallel (default: all cores); the output is the same. From
+        4 MiB the lines are a ``PooledBytes``, a ``bytes`` subclass whose memory fastctx
+        keeps for the next large render or parse once it is dropped (``release_memory``).
         """
         from . import parallel
 

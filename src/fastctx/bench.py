@@ -62,7 +62,7 @@ from xml.sax.saxutils import escape as _xml_escape
 import numpy as np
 
 from . import __version__, release_memory
-from ._parse import _held_bytes, _held_peak
+from ._memory import _held_bytes, _held_peak
 from .generate import clf_time_column, events
 from .parallel import MAX_THREADS
 from .presets import preset

@@ -47,14 +47,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from . import _render
+from . import _memory, _render
 from .batch import Batch
 from .errors import ParseError
 from .program import Esc, Program
@@ -335,92 +334,49 @@ def render_bound(program: Program, columns, start: int, stop: int) -> int:
 class _Output:
     """An uninitialised ``bytes`` of a given capacity, writable until ``finish`` shrinks it.
 
-    CPython's ``PyBytes_FromStringAndSize(NULL, n)`` and ``_PyBytes_Resize`` (the pair every C
-    extension uses to build a bytes object of unknown final size) through ctypes: the threads
-    write straight into the result, which saves the join's second full copy of the output.
-    Measured, 2 threads, 1M CLF lines (160 MB): rendering two halves to bytes and joining
-    them took 241 ms of CPU and 478 ms wall (median of 7, a shared and busy machine); in
-    place, 142 ms of CPU and 284 ms wall.
+    The threads write straight into the result (``_memory.OutputBytes``, the same output
+    ``render`` builds, pooled from 4 MiB), which saves the join's second full copy of the
+    output. Measured, 2 threads, 1M CLF lines (160 MB): rendering two halves to bytes and
+    joining them took 241 ms of CPU and 478 ms wall (median of 7, a shared and busy
+    machine); in place, 142 ms of CPU and 284 ms wall.
     """
 
-    _api = None
-
-    @classmethod
-    def available(cls) -> bool:
-        if cls._api is None:
-            try:
-                if sys.implementation.name != "cpython":
-                    raise AttributeError
-                # Private prototypes (PYFUNCTYPE: called with the GIL held), not the shared
-                # `ctypes.pythonapi` attributes, whose argtypes any other module may set.
-                def c_api(name, restype, *argtypes):
-                    return ctypes.PYFUNCTYPE(restype, *argtypes)((name, ctypes.pythonapi))
-
-                cls._api = (
-                    c_api("PyBytes_FromStringAndSize", ctypes.c_void_p, ctypes.c_char_p,
-                          ctypes.c_ssize_t),
-                    c_api("PyBytes_AsString", ctypes.c_void_p, ctypes.c_void_p),
-                    c_api("_PyBytes_Resize", ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
-                          ctypes.c_ssize_t),
-                    c_api("Py_DecRef", None, ctypes.c_void_p),
-                )
-            except AttributeError:
-                cls._api = False
-        return bool(cls._api)
-
     def __init__(self, capacity: int):
-        if not self.available():
-            raise RuntimeError("building bytes in place needs CPython")
-        new = self._api[0]
-        self.pointer = new(None, capacity)
-        if not self.pointer:
-            raise MemoryError(f"cannot allocate {capacity} bytes of output")
-        self._map(capacity)
+        self._out = _memory.OutputBytes(capacity)
+        self._map()
 
-    def _map(self, capacity: int) -> None:
-        address = self._api[1](self.pointer)
+    def _map(self) -> None:
+        address, capacity = self._out.address, self._out.capacity
         self.capacity = capacity
         self._raw = (ctypes.c_char * capacity).from_address(address)
-        # huge pages if warm; otherwise the rendering threads fault the pages in parallel
-        _render.prepare_output(address, capacity, populate=False)
+        if self._out.fresh:
+            # huge pages if warm; otherwise the rendering threads fault the pages in parallel
+            _render.prepare_output(address, capacity, populate=False)
         self.array = np.frombuffer(self._raw, dtype=np.uint8)
         self.view = memoryview(self.array)
 
+    def _unmap(self) -> None:
+        if self.view is not None:
+            self.view.release()
+        self.view = self.array = self._raw = None
+
     def grow(self, capacity: int) -> None:
         """Resize to ``capacity`` bytes keeping the contents; no other thread may hold
-        ``array`` or ``view``, which are replaced (the object may move). A large block is
-        moved by remapping its pages (glibc's ``mremap``), not copied, so memory never
-        holds the output twice."""
-        resize = self._api[2]
-        self.view.release()
-        self.view = self.array = self._raw = None
-        holder = ctypes.c_void_p(self.pointer)
-        if resize(ctypes.byref(holder), capacity) != 0:  # frees the object on failure
-            self.pointer = None
-            raise MemoryError(f"cannot grow the output to {capacity} bytes")
-        self.pointer = holder.value
-        self._map(capacity)
+        ``array`` or ``view``, which are replaced (the output may move). A large output is
+        moved by remapping its pages, not copied, so memory never holds it twice."""
+        self._unmap()
+        self._out.grow(capacity)
+        self._map()
 
     def finish(self, size: int) -> bytes:
-        _, _, resize, decref = self._api
-        self.view.release()
-        self.view = self.array = self._raw = None
-        holder = ctypes.c_void_p(self.pointer)
-        self.pointer = None
-        if resize(ctypes.byref(holder), size) != 0:  # frees the object on failure
-            raise MemoryError("cannot shrink the output")
+        self._unmap()
+        result = self._out.finish(size)
         _render.output_done()
-        result = ctypes.py_object.from_address(ctypes.addressof(holder)).value
-        decref(holder.value)  # drop the creation reference; `result` holds its own
         return result
 
     def discard(self) -> None:
-        if self.pointer is not None:
-            if self.view is not None:
-                self.view.release()
-            self.view = self.array = self._raw = None
-            self._api[3](self.pointer)
-            self.pointer = None
+        self._unmap()
+        self._out.discard()
 
 
 def render_cuts(num_rows: int, threads: int) -> list[int]:
@@ -449,7 +405,7 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
     first one not placed.
     """
     threads = resolve_threads(threads)
-    if threads == 1 or num_rows < 2 * MIN_RENDER_ROWS or not _Output.available():
+    if threads == 1 or num_rows < 2 * MIN_RENDER_ROWS:
         return renderer.render(columns, 0, num_rows)
     cuts = render_cuts(num_rows, threads)
     nranges = len(cuts) - 1
