@@ -737,8 +737,8 @@ _PEERS = (
 FOOTNOTES = {
     "fastctx-render": "fastctx: `Format.render(batch, threads=1)` from typed columns (requestTime as int64 "
                       "epoch ms, formatted by the kernel); `render_into` into a reused buffer; memory = peak "
-                      "allocation during render() (tracemalloc, or resident-set growth where larger) / output "
-                      "bytes.",
+                      "allocation during a render() that finds no pooled memory (the largest of tracemalloc, "
+                      "the bytes its output mapping holds, and resident-set growth) / output bytes.",
     "fastctx-parse": "fastctx: `Format.parse(data, threads=1)` into typed columns (int64, timestamp[ms] from the "
                      "CLF time, strings with every escape undone, '-' as null); memory = peak allocation "
                      "during a parse() that finds no pooled memory (the largest of tracemalloc, the bytes its "
