@@ -445,3 +445,21 @@ def test_an_output_that_outgrows_its_estimate_keeps_every_line(pooled):
     plain = _plain_render(fmt, events)
     out = fmt.render(events)
     assert type(out) is _memory.PooledBytes and out == plain
+
+
+def test_an_output_once_finished_or_discarded_is_gone(pooled):
+    out = _memory.OutputBytes(8192)
+    assert out.capacity == 8192
+    result = out.finish(10)
+    assert type(result) is _memory.PooledBytes and len(result) == 10
+    for attribute in ("address", "capacity"):
+        with pytest.raises(ValueError, match="already finished or discarded"):
+            getattr(out, attribute)
+    with pytest.raises(ValueError, match="already finished or discarded"):
+        out.finish(5)
+    out.discard()  # nothing left to drop: no error
+    dropped = _memory.OutputBytes(8192)
+    dropped.discard()
+    dropped.discard()
+    with pytest.raises(ValueError):
+        dropped.grow(16384)

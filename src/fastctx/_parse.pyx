@@ -2743,7 +2743,6 @@ ENUMS = {
 }
 
 
-CAN_MAP = bool(FASTCTX_CAN_MAP)
 #: The comma-split and blank-split paths (``try_csv``, ``try_words``) are built where SSE2
 #: is (every x86-64 CPU); elsewhere the general path reads every record.
 FAST_PATHS = bool(FASTCTX_HAVE_SSE2)
