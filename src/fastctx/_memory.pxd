@@ -66,6 +66,7 @@ cdef enum:
 cdef Py_ssize_t map_min() noexcept
 cdef int pool_take(Py_ssize_t cap, Py_ssize_t *got, bint fresh) noexcept
 cdef void *pool_pop(int k) noexcept
+cdef void *pool_fetch(Py_ssize_t cap, Py_ssize_t *got) noexcept
 cdef void pool_give(void *p, Py_ssize_t cap) noexcept
 cdef void held_change(Py_ssize_t delta) noexcept
 cdef object output_new(Py_ssize_t n, bint *fresh)

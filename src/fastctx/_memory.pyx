@@ -199,6 +199,26 @@ cdef int pool_take(Py_ssize_t cap, Py_ssize_t *got, bint fresh) noexcept:
     return best
 
 
+cdef void *pool_fetch(Py_ssize_t cap, Py_ssize_t *got) noexcept:
+    """A pooled mapping for a new buffer of ``cap`` bytes (the best fit, grown to ``cap`` if
+    it is smaller), its size in ``got``; NULL if none fits or growing it failed (it is then
+    unmapped: a new mapping will not fit either, most likely, and the caller reports that)."""
+    cdef int k = pool_take(cap, got, True)
+    cdef void *p
+    cdef void *grown
+    if k < 0:
+        return NULL
+    p = pool_pop(k)
+    if got[0] < cap:
+        grown = fastctx_remap(p, <size_t>got[0], <size_t>cap)
+        if grown == NULL:
+            fastctx_unmap(p, <size_t>got[0])
+            return NULL
+        p = grown
+        got[0] = cap
+    return p
+
+
 def release_memory():
     """Unmap the memory fastctx keeps from dropped results (parsed columns, rendered
     outputs) for the next parse or render; the number of bytes released."""
@@ -310,24 +330,13 @@ cdef object output_new(Py_ssize_t n, bint *fresh):
     hint (the render kernel decides how to fault it in)."""
     cdef Py_ssize_t cap, got = 0
     cdef char *base
-    cdef char *grown
-    cdef int k
     fresh[0] = True
     if not FASTCTX_CAN_MAP or n < MAP_MIN:
         return PyBytes_FromStringAndSize(NULL, n)
     cap = output_span(n)
-    k = pool_take(cap, &got, True)
-    if k >= 0:
-        base = <char *>pool_pop(k)
-        if got < cap:
-            grown = <char *>fastctx_remap(base, <size_t>got, <size_t>cap)
-            if grown == NULL:
-                fastctx_unmap(base, <size_t>got)
-                raise MemoryError(f"cannot allocate {n} bytes of output")
-            base = grown
-            got = cap
-        fresh[0] = False
-    else:
+    base = <char *>pool_fetch(cap, &got)
+    fresh[0] = base == NULL
+    if base == NULL:
         base = <char *>fastctx_map_hint(<size_t>cap, 0)
         if base == NULL:
             raise MemoryError(f"cannot allocate {n} bytes of output")

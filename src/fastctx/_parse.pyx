@@ -27,8 +27,8 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 from fastctx._calendar cimport days_from_civil, days_in_month
 from fastctx._memory cimport (
-    FASTCTX_CAN_MAP, MAP_PAGE, fastctx_map, fastctx_remap, fastctx_unmap, held_change, map_min,
-    pool_give, pool_pop, pool_take,
+    FASTCTX_CAN_MAP, MAP_PAGE, fastctx_map, fastctx_remap, held_change, map_min,
+    pool_fetch, pool_give, pool_pop, pool_take,
 )
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, fastctx_ctz64
 from fastctx._opcodes cimport (
@@ -2780,7 +2780,6 @@ cdef class _Buffer:
 
     cdef int resize(self, Py_ssize_t nbytes) except -1:
         cdef char *fresh
-        cdef char *grown
         cdef Py_ssize_t cap, keep, got = 0
         cdef int k
         if self.frozen:
@@ -2816,16 +2815,8 @@ cdef class _Buffer:
                 held_change(nbytes - self.nbytes)
                 self.nbytes = nbytes
                 return 0
-            k = pool_take(cap, &got, True)
-            if k >= 0:
-                fresh = <char *>pool_pop(k)
-                if got < cap:
-                    grown = <char *>fastctx_remap(fresh, <size_t>got, <size_t>cap)
-                    if grown == NULL:
-                        fastctx_unmap(fresh, <size_t>got)
-                        raise MemoryError(f"cannot allocate {nbytes} bytes for a parsed column")
-                    fresh = grown
-                    got = cap
+            fresh = <char *>pool_fetch(cap, &got)
+            if fresh != NULL:
                 if self.zero:
                     memset(fresh, 0, <size_t>min(nbytes, got))
             else:
