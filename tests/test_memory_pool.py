@@ -463,3 +463,86 @@ def test_an_output_once_finished_or_discarded_is_gone(pooled):
     dropped.discard()
     with pytest.raises(ValueError):
         dropped.grow(16384)
+
+
+def _outgrowing_events(rows: int, big: int) -> dict:
+    # one value far longer than the sampled records: the output outgrows its estimate
+    ids = [f"r{row:07d}" for row in range(rows)]
+    ids[rows - 3] = "\x01" * big  # 6 bytes each once JSON-escaped
+    return {"requestId": ids, "status": [str(200 + row % 300) for row in range(rows)]}
+
+
+_OUTGROWING = '{"id":"$context.requestId","s":$context.status}'
+
+
+def test_an_output_outgrowing_its_estimate_takes_a_pooled_mapping(pooled):
+    # Before, the growth only remapped: each call faulted in a new mapping as large as the
+    # last output, and the pool filled with ones no render took (the estimate is far smaller).
+    fmt = fastctx.compile(_OUTGROWING)
+    events = _outgrowing_events(3000, 2 << 20)
+    plain = _plain_render(fmt, events)
+    assert len(plain) > 12 << 20
+    base = _memory._held_bytes()
+    for _ in range(5):
+        out = fmt.render(events)
+        assert out == plain
+        del out
+        gc.collect()
+        assert _memory._pool_state()[0] <= 2
+    assert _memory._held_bytes() == base
+
+
+def test_a_plain_output_growing_past_the_threshold_goes_on_pooled():
+    fmt = fastctx.compile(_OUTGROWING)
+    events = _outgrowing_events(1000, 300_000)
+    plain = _plain_render(fmt, events)
+    old = _memory._map_min(1 << 20)
+    try:
+        out = fmt.render(events)
+    finally:
+        _memory._map_min(old)
+    assert len(plain) > 1 << 20 and type(out) is _memory.PooledBytes and out == plain
+
+
+def test_an_output_that_cannot_grow_raises_memory_error():
+    old = _memory._map_min(1 << 62)
+    try:
+        plain = _memory.OutputBytes(100)  # plain bytes: _PyBytes_Resize fails
+        with pytest.raises(MemoryError):
+            plain.grow(1 << 62)
+    finally:
+        _memory._map_min(old)
+    if _memory.CAN_MAP:
+        mapped = _memory.OutputBytes(old)
+        with pytest.raises(MemoryError):
+            mapped.grow(1 << 62)
+    for out in (_memory.OutputBytes(100), _memory.OutputBytes(old)):
+        with pytest.raises(ValueError, match="an output size is >= 0"):
+            out.finish(-5)
+        with pytest.raises(ValueError, match="an output size is >= 0"):
+            out.grow(-1)
+        out.discard()
+
+
+def test_pooled_bytes_fromhex_gives_plain_bytes():
+    assert _memory.PooledBytes.fromhex("00 11") == b"\x00\x11"
+    assert type(_memory.PooledBytes.fromhex("00")) is bytes
+
+
+def test_a_threaded_render_error_keeps_no_view_of_the_dropped_output(small_chunks):  # noqa: F811
+    # the traceback keeps the frames of the round: a view there would outlive the output
+    fmt = fastctx.compile(_OUTGROWING)
+    rows = 2000
+    statuses = [str(200 + row % 300) for row in range(rows)]
+    statuses[rows - 10] = "abc"
+    with pytest.raises(fastctx.RenderError) as caught:
+        fmt.render({"requestId": [f"r{row}" for row in range(rows)], "status": statuses}, threads=2)
+    frames = []
+    tb = caught.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    rounds = [frame for frame in frames if frame.f_code.co_name == "_render_round"]
+    assert rounds
+    for frame in rounds:
+        assert frame.f_locals["array"] is None and frame.f_locals["view"] is None

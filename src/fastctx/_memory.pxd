@@ -67,6 +67,8 @@ cdef Py_ssize_t map_min() noexcept
 cdef int pool_take(Py_ssize_t cap, Py_ssize_t *got, bint fresh) noexcept
 cdef void *pool_pop(int k) noexcept
 cdef void *pool_fetch(Py_ssize_t cap, Py_ssize_t *got) noexcept
+cdef void *map_new(size_t n, int huge) noexcept
+cdef void *map_grow(void *p, size_t old, size_t n) noexcept
 cdef void pool_give(void *p, Py_ssize_t cap) noexcept
 cdef void held_change(Py_ssize_t delta) noexcept
 cdef object output_new(Py_ssize_t n, bint *fresh)

@@ -12,15 +12,16 @@ A rendered output is a ``bytes``. From ``map_min()`` bytes up (where the platfor
 ``mremap``) it is a ``PooledBytes``: a ``bytes`` subclass laid out as ``bytes`` is, whose
 object lives at the start of a mapping, so that dropping it gives the mapping back to the
 pool instead of to the system. It behaves as ``bytes`` in every way but its type; pickling
-or copying one gives a plain ``bytes``.
+or copying one, or ``fromhex``, gives a plain ``bytes``. When the system refuses memory, the
+pool is released and the request made again: memory kept for reuse never makes a call fail.
 
 Only touched under the GIL: buffers and outputs are created, resized and dropped holding it.
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from libc.string cimport memmove
+from libc.string cimport memcpy, memmove
 
 __all__ = ["PooledBytes", "memory_pool_limit", "release_memory"]
 
@@ -52,9 +53,18 @@ cdef extern from *:
         return Py_BuildValue("(O(N))", (PyObject *)&PyBytes_Type, copy);
     }
 
+    /* bytes.fromhex makes an instance of the class it is called on, which cannot be
+       made from Python: a plain bytes instead. */
+    static PyObject *fastctx_pooled_fromhex(PyObject *cls, PyObject *text) {
+        (void)cls;
+        return PyObject_CallMethod((PyObject *)&PyBytes_Type, "fromhex", "O", text);
+    }
+
     static PyMethodDef fastctx_pooled_methods[] = {
         {"__reduce__", (PyCFunction)fastctx_pooled_reduce, METH_NOARGS,
          "Pickle and copy as a plain bytes."},
+        {"fromhex", (PyCFunction)fastctx_pooled_fromhex, METH_O | METH_CLASS,
+         "bytes.fromhex: a plain bytes."},
         {NULL, NULL, 0, NULL}
     };
 
@@ -199,6 +209,26 @@ cdef int pool_take(Py_ssize_t cap, Py_ssize_t *got, bint fresh) noexcept:
     return best
 
 
+cdef void *map_new(size_t n, int huge) noexcept:
+    """A new mapping of ``n`` bytes (``huge``: with the huge-page hint), or NULL. When the
+    system refuses it, the pool's mappings are released and it is asked again: memory kept
+    for reuse must not make a call fail."""
+    cdef void *p = fastctx_map_hint(n, huge)
+    if p == NULL and pool_count:
+        pool_trim(0, 0)
+        p = fastctx_map_hint(n, huge)
+    return p
+
+
+cdef void *map_grow(void *p, size_t old, size_t n) noexcept:
+    """``fastctx_remap`` that releases the pool and tries again when it fails."""
+    cdef void *q = fastctx_remap(p, old, n)
+    if q == NULL and pool_count:
+        pool_trim(0, 0)
+        q = fastctx_remap(p, old, n)
+    return q
+
+
 cdef void *pool_fetch(Py_ssize_t cap, Py_ssize_t *got) noexcept:
     """A pooled mapping for a new buffer of ``cap`` bytes (the best fit, grown to ``cap`` if
     it is smaller), its size in ``got``; NULL if none fits or growing it failed (it is then
@@ -210,7 +240,7 @@ cdef void *pool_fetch(Py_ssize_t cap, Py_ssize_t *got) noexcept:
         return NULL
     p = pool_pop(k)
     if got[0] < cap:
-        grown = fastctx_remap(p, <size_t>got[0], <size_t>cap)
+        grown = map_grow(p, <size_t>got[0], <size_t>cap)
         if grown == NULL:
             fastctx_unmap(p, <size_t>got[0])
             return NULL
@@ -331,13 +361,15 @@ cdef object output_new(Py_ssize_t n, bint *fresh):
     cdef Py_ssize_t cap, got = 0
     cdef char *base
     fresh[0] = True
+    if n < 0:
+        raise ValueError(f"an output size is >= 0, not {n}")
     if not FASTCTX_CAN_MAP or n < MAP_MIN:
         return PyBytes_FromStringAndSize(NULL, n)
     cap = output_span(n)
     base = <char *>pool_fetch(cap, &got)
     fresh[0] = base == NULL
     if base == NULL:
-        base = <char *>fastctx_map_hint(<size_t>cap, 0)
+        base = <char *>map_new(<size_t>cap, 0)
         if base == NULL:
             raise MemoryError(f"cannot allocate {n} bytes of output")
         got = cap
@@ -354,29 +386,65 @@ cdef char *output_data(PyObject *obj) noexcept:
 cdef int output_resize(PyObject **obj, Py_ssize_t n) except -1:
     """Resize an ``output_new`` result only its creator holds, as ``_PyBytes_Resize`` does:
     the contents are kept up to ``n``, the object may move, and on failure it is freed,
-    ``obj[0]`` set to NULL and ``MemoryError`` raised. A ``PooledBytes`` grows by remapping
-    and, when shrunk, gives back the pages of a mapping much larger than it."""
+    ``obj[0]`` set to NULL and the error raised. A plain ``bytes`` growing to ``MAP_MIN``
+    goes on as a ``PooledBytes`` (one copy). A ``PooledBytes`` grows into a pooled mapping
+    that holds it (one copy of what it holds; its own mapping goes to the pool) or by
+    remapping, and when shrunk gives back the pages of a mapping much larger than it."""
     cdef char *base
     cdef char *moved
-    cdef Py_ssize_t cap, span
+    cdef Py_ssize_t cap, span, kept, got = 0
+    cdef bint fresh
+    cdef int k
+    if n < 0:
+        Py_XDECREF(obj[0])
+        obj[0] = NULL
+        raise ValueError(f"an output size is >= 0, not {n}")
+    kept = min(n, PyBytes_GET_SIZE(<object>obj[0]))
     if not fastctx_is_pooled(obj[0]):
+        if FASTCTX_CAN_MAP and n >= MAP_MIN and n > kept:
+            try:
+                pooled = output_new(n, &fresh)
+            except BaseException:
+                Py_XDECREF(obj[0])
+                obj[0] = NULL
+                raise
+            memcpy(output_data(<PyObject *>pooled), output_data(obj[0]), <size_t>kept)
+            Py_XDECREF(obj[0])
+            Py_INCREF(pooled)
+            obj[0] = <PyObject *>pooled
+            return 0
         if _PyBytes_Resize(obj, n) < 0:
             obj[0] = NULL
-            raise MemoryError(f"cannot resize the output to {n} bytes")
+            return -1  # _PyBytes_Resize freed it and set MemoryError
         return 0
     base = (<char *>obj[0]) - OUT_HEAD
     cap = (<Py_ssize_t *>base)[0]
     span = output_span(n)
-    if span > cap or cap > span + span // 4:
+    if span > cap:
+        k = pool_take(span, &got, False)
+        if k >= 0:
+            moved = <char *>pool_pop(k)
+            memcpy(moved, base, <size_t>(OUT_HEAD + BYTES_HEAD + kept))
+            held_change(got - cap)
+            fastctx_map_rejoin(base, <size_t>cap)
+            pool_give(base, cap)
+            base = moved
+            cap = got
+        else:
+            moved = <char *>map_grow(base, <size_t>cap, <size_t>span)
+            if moved == NULL:
+                Py_XDECREF(obj[0])
+                obj[0] = NULL
+                raise MemoryError(f"cannot resize the output to {n} bytes")
+            held_change(span - cap)
+            base = moved
+            cap = span
+    elif cap > span + span // 4:
         moved = <char *>fastctx_remap(base, <size_t>cap, <size_t>span)
         if moved != NULL:
             held_change(span - cap)
             base = moved
             cap = span
-        elif span > cap:
-            Py_XDECREF(obj[0])
-            obj[0] = NULL
-            raise MemoryError(f"cannot resize the output to {n} bytes")
     obj[0] = fastctx_pooled_set(base, cap, n, 0)
     return 0
 
@@ -411,11 +479,15 @@ cdef class OutputBytes:
     def grow(self, Py_ssize_t capacity):
         """Resize to ``capacity`` bytes keeping the contents (the address may change)."""
         self._live()
+        if capacity < 0:
+            raise ValueError(f"an output size is >= 0, not {capacity}")
         output_resize(&self.obj, capacity)
 
     def finish(self, Py_ssize_t size):
         """The ``bytes`` of the first ``size`` bytes written; the output is handed over."""
         self._live()
+        if size < 0:
+            raise ValueError(f"an output size is >= 0, not {size}")
         output_resize(&self.obj, size)
         result = <object>self.obj
         Py_XDECREF(self.obj)  # `result` holds its own reference

@@ -27,7 +27,7 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 from fastctx._calendar cimport days_from_civil, days_in_month
 from fastctx._memory cimport (
-    FASTCTX_CAN_MAP, MAP_PAGE, fastctx_map, fastctx_remap, held_change, map_min,
+    FASTCTX_CAN_MAP, MAP_PAGE, fastctx_remap, held_change, map_grow, map_min, map_new,
     pool_fetch, pool_give, pool_pop, pool_take,
 )
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, fastctx_ctz64
@@ -2800,7 +2800,7 @@ cdef class _Buffer:
                         self.ptr = fresh
                         self.cap = cap = got
                     else:
-                        fresh = <char *>fastctx_remap(self.ptr, <size_t>self.cap, <size_t>cap)
+                        fresh = <char *>map_grow(self.ptr, <size_t>self.cap, <size_t>cap)
                         if fresh == NULL:
                             raise MemoryError(f"cannot allocate {nbytes} bytes for a parsed column")
                         self.ptr = fresh
@@ -2820,7 +2820,7 @@ cdef class _Buffer:
                 if self.zero:
                     memset(fresh, 0, <size_t>min(nbytes, got))
             else:
-                fresh = <char *>fastctx_map(<size_t>cap)
+                fresh = <char *>map_new(<size_t>cap, 1)
                 got = cap
             if fresh != NULL:
                 if self.ptr != NULL:

@@ -676,8 +676,14 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
                     failed.append((index, exc))
                     ready.notify_all()
 
-    for future in [pool.submit(worker) for _ in range(threads)]:
-        future.result()
+    try:
+        for future in [pool.submit(worker) for _ in range(threads)]:
+            future.result()
+    finally:
+        # The caller grows, hands over or drops the output once this returns or raises, and
+        # an error's traceback keeps this frame: it must keep no view of the output. (The
+        # workers read these cells too; all have returned, unless this is an interrupt.)
+        array = view = None
     for buffer, _, _ in parked.values():  # the round stopped before their turn
         scratch.give(buffer)
     if failed:
