@@ -5,6 +5,9 @@ CAN_MAP: bool
 class PooledBytes(bytes):
     """bytes whose memory goes back to fastctx's memory pool when dropped."""
 
+    @classmethod
+    def fromhex(cls, string: str, /) -> bytes: ...  # type: ignore[override]
+
 class OutputBytes:
     """A ``bytes`` built in place: ``capacity`` writable bytes at ``address``."""
 
