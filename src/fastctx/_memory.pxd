@@ -54,7 +54,6 @@ cdef extern from *:
     """
     int FASTCTX_CAN_MAP
     void *fastctx_map_hint(size_t n, int huge) nogil
-    void *fastctx_map(size_t n) nogil
     void *fastctx_remap(void *p, size_t old, size_t n) nogil
     void fastctx_unmap(void *p, size_t n) nogil
     void fastctx_map_rejoin(void *p, size_t n) nogil

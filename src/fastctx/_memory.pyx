@@ -74,7 +74,7 @@ cdef extern from *:
     };
 
     /* Fill in and ready the type: a final subclass of bytes with bytes' layout; it cannot be
-       created from Python (no tp_new), only by `fastctx_pooled_init`. */
+       created from Python (no tp_new), only by `fastctx_pooled_set`. */
     static int fastctx_pooled_ready(void) {
         PyTypeObject *t = &FastctxPooledBytes_Type;
         t->tp_basicsize = PyBytes_Type.tp_basicsize;

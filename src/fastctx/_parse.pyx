@@ -2753,7 +2753,7 @@ cdef class _Buffer:
     """Output memory the kernel fills, handed to numpy at the end without a copy.
 
     Small buffers are ``realloc``'ed; large ones are anonymous mappings grown with
-    ``mremap`` (see ``fastctx_map``), taken from the pool of dropped mappings where one fits
+    ``mremap`` (see ``_memory.pxd``), taken from the pool of dropped mappings where one fits
     and given back to it when dropped. New bytes are not written (numpy's ``resize``
     zero-fills them, which made every page of the spare capacity resident: the parse peak
     was 1.25x the output). Only validity bitmaps ask for zeroed growth. ``array`` shrinks a
