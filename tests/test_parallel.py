@@ -312,12 +312,31 @@ class ShortEstimate:
         return self.renderer.render(columns, start, stop)
 
     def render_into(self, columns, start, stop, out):
-        if start == self.slow:
-            __import__("time").sleep(0.3)  # let the next range be rendered into scratch first
         result = self.renderer.render_into(columns, start, stop, out)
         if result[1] < stop - start:
             self.short += 1
         return result
+
+    def bind(self, columns, stop):
+        return _Bound(self, self.renderer.bind(columns, stop))
+
+    def render_placed(self, bound, start, stop, scratch, out, offsets, index):
+        if start == self.slow:
+            __import__("time").sleep(0.3)  # let the next range be rendered into scratch first
+        result = bound.render_placed(start, stop, scratch, out, offsets, index)
+        if result[3] >= 0 and result[1] < stop - start:
+            self.short += 1
+        return result
+
+
+class _Bound:
+    """The bound columns of a test renderer: its ``render_placed`` decides."""
+
+    def __init__(self, wrapper, bound):
+        self.wrapper, self.bound = wrapper, bound
+
+    def render_placed(self, *args):
+        return self.wrapper.render_placed(self.bound, *args)
 
 
 def xml_drop_batch(fmt, rows):
@@ -426,10 +445,10 @@ class RandomDelays(ShortEstimate):
         super().__init__(renderer, size)
         self.rng = rng
 
-    def render_into(self, columns, start, stop, out):
+    def render_placed(self, bound, *args):
         if self.rng.random() < 0.3:
             __import__("time").sleep(self.rng.random() * 0.002)
-        return super().render_into(columns, start, stop, out)
+        return super().render_placed(bound, *args)
 
 
 def test_render_under_random_timing_equals_one_thread(small_chunks):
@@ -466,6 +485,138 @@ def test_render_overflow_still_raises_first_bad_row(small_chunks, size, bad):
             parallel.render(ShortEstimate(fmt._renderer, size), fmt.program, columns, 300, threads)
         assert many.value.row == one.value.row == bad[0]
         assert str(many.value) == str(one.value)
+
+
+def _placed_setup(rows=2000, seed=3):
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    batch, columns = fmt._bind(generate.events(fmt, rows, seed=seed, escaped=0.3))
+    expected = fmt._renderer.render(columns, 0, rows)[0]
+    return fmt._renderer, columns, expected
+
+
+def test_render_placed_with_a_known_offset_writes_the_output_only():
+    renderer, columns, expected = _placed_setup()
+    scratch = np.full(len(expected), 0xFF, dtype=np.uint8)
+    out = bytearray(len(expected) + 10)
+    offsets = np.array([-1, 7, -1], dtype=np.int64)
+    nbytes, rows, dropped, place = renderer.render_placed(columns, 0, 2000, scratch, out, offsets, 1)
+    assert (nbytes, rows, dropped, place) == (len(expected), 2000, 0, 7)
+    assert bytes(out[7:7 + nbytes]) == expected and out[:7] == bytes(7)
+    assert (scratch == 0xFF).all()  # nothing went through scratch
+
+
+def test_render_placed_with_no_offset_keeps_the_range_in_scratch():
+    renderer, columns, expected = _placed_setup()
+    scratch = np.zeros(len(expected) + 100, dtype=np.uint8)
+    out = bytearray(len(expected))
+    offsets = np.full(2, -1, dtype=np.int64)
+    offsets.flags.writeable = False  # the kernel only reads them
+    assert renderer.render_placed(columns, 0, 2000, scratch, out, offsets, 0) == (
+        len(expected), 2000, 0, -1)
+    assert scratch[: len(expected)].tobytes() == expected and out == bytes(len(out))
+    # scratch too small: the rows that fit, to be rendered again into a larger one
+    nbytes, rows, _, place = renderer.render_placed(columns, 0, 2000, scratch[:5000], out, offsets, 0)
+    assert place == -1 and 0 < rows < 2000 and nbytes <= 5000
+    assert scratch[:nbytes].tobytes() == expected[:nbytes] and expected[nbytes - 1:nbytes] == b"\n"
+
+
+def test_render_placed_switches_to_the_output_once_the_offset_is_known():
+    # Another thread stores the offset once the kernel has started writing into scratch: the
+    # bytes so far are copied to the output and the rest is rendered there.
+    import threading
+
+    renderer, columns, expected = _placed_setup(rows=200_000, seed=4)
+    scratch = np.full(len(expected), 0xFF, dtype=np.uint8)
+    out = bytearray(len(expected) + 3)
+    offsets = np.full(1, -1, dtype=np.int64)
+
+    def store_offset():
+        while scratch[0] == 0xFF:
+            pass
+        offsets[0] = 3
+
+    setter = threading.Thread(target=store_offset)
+    setter.start()
+    result = renderer.render_placed(columns, 0, 200_000, scratch, out, offsets, 0)
+    setter.join()
+    assert result == (len(expected), 200_000, 0, 3)
+    assert bytes(out[3:]) == expected
+    # a prefix went through scratch, the rest did not
+    assert scratch[:256].tobytes() == expected[:256]
+    assert (scratch[-100_000:] == 0xFF).all()
+
+
+def test_render_placed_that_does_not_fit_places_nothing():
+    renderer, columns, expected = _placed_setup()
+    out = bytearray(len(expected) - 1)
+    for offsets in (np.array([0]), np.array([len(out)]), np.array([len(out) + 5])):
+        for scratch in (np.empty(len(expected) + 100, dtype=np.uint8), np.empty(0, dtype=np.uint8)):
+            nbytes, rows, _, place = renderer.render_placed(columns, 0, 2000, scratch, out,
+                                                            offsets, 0)
+            assert place == offsets[0] and rows < 2000
+            if place >= len(out):
+                assert (nbytes, rows) == (0, 0)
+            else:  # the whole records that fit, as render_into writes them
+                assert bytes(out[:nbytes]) == expected[:nbytes] and nbytes > len(out) - 400
+
+
+def test_render_placed_raises_the_bad_row_in_scratch_and_in_the_output():
+    fmt = fastctx.compile("$context.requestId $context.status")
+    status = [str(i) for i in range(3000)]
+    status[2500] = "abc"
+    _, columns = fmt._bind({"requestId": ["r"] * 3000, "status": status})
+    for known in (-1, 0):
+        with pytest.raises(fastctx.RenderError) as error:
+            fmt._renderer.render_placed(columns, 0, 3000, bytearray(100_000), bytearray(100_000),
+                                        np.array([known]), 0)
+        assert error.value.row == 2500
+    with pytest.raises(TypeError, match="writable"):
+        fmt._renderer.render_placed(columns, 0, 10, b"", bytearray(10), np.array([0]), 0)
+    with pytest.raises(IndexError):
+        fmt._renderer.render_placed(columns, 0, 10, bytearray(10), bytearray(10), np.array([0]), 1)
+
+
+def test_bound_columns_are_checked_once_and_keep_their_rows():
+    fmt = fastctx.compile("$context.requestId $context.status")
+    _, columns = fmt._bind({"requestId": ["a", "b", "c"], "status": [1, 2, 3]})
+    bound = fmt._renderer.bind(columns, 3)
+    out = bytearray(100)
+    assert bound.render_placed(1, 3, bytearray(0), out, np.array([0]), 0) == (8, 2, 0, 0)
+    assert bytes(out[:8]) == b"b 2\nc 3\n"
+    with pytest.raises(ValueError, match="bound rows"):
+        bound.render_placed(0, 4, bytearray(0), out, np.array([0]), 0)
+    with pytest.raises(ValueError, match="rendering needs 5"):
+        fmt._renderer.bind(columns, 4)  # the string column has 3 rows, not 4
+
+
+def test_scratch_buffers_go_back_to_the_thread_that_wrote_them():
+    import threading
+
+    scratch = parallel._Scratch(100)
+    barrier = threading.Barrier(2)
+    first, second = {}, {}
+
+    def work(name):
+        first[name] = scratch.get()
+        barrier.wait()  # both out at once: each thread writes a buffer of its own
+        scratch.give(first[name])
+        barrier.wait()  # both given back
+        second[name] = scratch.get()
+        scratch.give(second[name])
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert first["a"] is not first["b"]
+    assert second["a"] is first["a"] and second["b"] is first["b"]
+    # another thread takes a free buffer of theirs; a larger size needs a new one
+    taken = scratch.get()
+    assert any(taken is buffer for buffer in first.values())
+    scratch.give(taken)
+    larger = scratch.get(bigger=True)
+    assert len(larger) >= 200 and all(larger is not buffer for buffer in first.values())
 
 
 @pytest.mark.parametrize("name", ["clf", "json", "xml", "csv"])

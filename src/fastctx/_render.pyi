@@ -2,10 +2,12 @@
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from .batch import Column
 from .program import Program
 
-__all__ = ["Renderer", "enum_values"]
+__all__ = ["Renderer", "BoundColumns", "enum_values"]
 
 class Renderer:
     """Renders rows of bound columns with one compiled ``Program``; thread-safe."""
@@ -21,7 +23,24 @@ class Renderer:
         self, columns: Sequence[Column | None], start: int, stop: int, out: object
     ) -> tuple[int, int, int]:
         """Whole records from ``start`` into writable ``out`` -> ``(nbytes, rows, dropped)``."""
+    def bind(self, columns: Sequence[Column | None], stop: int) -> BoundColumns:
+        """The columns checked and bound once, for many ranges of rows below ``stop``."""
+    def render_placed(
+        self, columns: Sequence[Column | None], start: int, stop: int, scratch: object,
+        out: object, offsets: np.ndarray, index: int,
+    ) -> tuple[int, int, int, int]:
+        """``bind(columns, stop).render_placed(start, stop, ...)``."""
     def __reduce__(self) -> tuple[type[Renderer], tuple[Program]]: ...
+
+class BoundColumns:
+    """A renderer's columns bound once (``Renderer.bind``) for a threaded render's ranges."""
+
+    def render_placed(
+        self, start: int, stop: int, scratch: object, out: object, offsets: np.ndarray,
+        index: int,
+    ) -> tuple[int, int, int, int]:
+        """Range ``index`` into ``scratch`` until ``offsets[index]`` is known, then into
+        ``out`` at it -> ``(nbytes, rows, dropped, offset or -1)``."""
 
 def prepare_output(address: int, size: int, populate: bool = True) -> None:
     """Prepare the fresh pages of an output built in place (huge or pre-faulted pages)."""

@@ -24,17 +24,23 @@ Render
     Rows are cut into small ranges rendered by a pool of threads, handed out in order. The
     output is one ``bytes`` object allocated uninitialised at the renderer's estimate of the
     output size and shrunk to size in place through the C API, so there is neither a second
-    full copy nor an upper-bound reservation. A range whose start offset is already known
-    (all ranges before it are placed) is rendered straight into the output; otherwise into a
-    reused scratch buffer and parked: the thread that rendered it goes on to the next range
-    instead of waiting, and once the range before it is placed, its copy is queued for the
-    first free thread. Measured, 1M rows, 2 threads, both ways in one process, speed-up over
-    one thread, waiting -> parking: ``render`` CLF 1.55 -> 1.68x, JSON 1.61 -> 1.75x, CSV
-    1.53 -> 1.57x, XML 1.48 -> 1.54x; ``render_into`` 1.53 -> 1.55x, 1.44 -> 1.48x, 1.39 ->
-    1.41x, 1.31 -> 1.31x (then the thread that placed a range made the parked ones' copies
-    itself; see ``_render_round`` for the queue). When the estimate
-    falls short and a range does not fit, no further range is handed out; once the pool is
-    idle the output grows in place and the ranges resume from the first one not placed.
+    full copy nor an upper-bound reservation. A range's place in the output is known once
+    every range before it is rendered and placed. Until then the kernel renders the range
+    into a reused scratch buffer, and it looks again every 256 rows: once the place is known
+    it copies what it has and renders the rest straight into the output
+    (``Renderer.render_placed``). With two threads each range starts while the one before
+    it is being rendered, so before this every range but a few went through scratch whole
+    (111 to 122 of 123 for 1M CLF rows); now about half of the bytes do, the least any
+    order allows while one of the two threads always renders ahead of the placed ones. A
+    range that ends before its place is known is parked: its thread goes on to the next
+    range instead of waiting, and once the range before it is placed, its copy is queued
+    for the first free thread. The columns are bound once per call (``Renderer.bind``), not
+    once per range. Measured, 1M rows, 2 threads, both ways in one process on a busy
+    machine, speed-up over one thread, whole ranges -> switching and bound once: ``render``
+    CLF 1.37 -> 1.42x, JSON 1.35 -> 1.58x, XML 1.42 -> 1.70x, CSV 1.57 -> 1.62x;
+    ``render_into`` 1.33 -> 1.46x, 1.29 -> 1.61x, 1.20 -> 1.51x, 1.62 -> 1.54x. When the estimate falls
+    short and a range does not fit, no further range is handed out; once the pool is idle
+    the output grows in place and the ranges resume from the first one not placed.
     ``render_into`` runs the same rounds into the caller's buffer, which never grows: the
     range that does not fit is finished by one thread, as far as it fits.
 
@@ -492,29 +498,40 @@ def render_into(renderer, columns, start: int, num_rows: int, out, threads=None)
 
 class _Scratch:
     """Reusable buffers for ranges whose output offset is not known yet, shared by the threads
-    of a render: a thread takes one per such range and gives it back once the range is copied
-    into the output (a range waiting for its offset keeps its buffer meanwhile)."""
+    of a render: a thread takes one per range and gives it back once the range is in the
+    output (a range waiting for its offset keeps its buffer meanwhile).
+
+    A buffer goes back to the thread that last wrote it: its lines are in that core's cache,
+    and another core writing them would first take each line over."""
 
     def __init__(self, size: int):
         self.size = size
-        self.free = []
+        self.free = {}  # thread id -> buffers it wrote last
+        self.writer = {}  # id(buffer) -> the thread that took it
         self.lock = threading.Lock()
 
     def get(self, bigger: bool = False) -> np.ndarray:
+        me = threading.get_ident()
         with self.lock:
             if bigger:
                 self.size *= 2
-            while self.free:
-                buffer = self.free.pop()
-                if len(buffer) >= self.size:
-                    return buffer
+            for pool in [self.free.get(me, [])] + list(self.free.values()):
+                while pool:
+                    buffer = pool.pop()
+                    if len(buffer) >= self.size:
+                        self.writer[id(buffer)] = me
+                        return buffer
+                    del self.writer[id(buffer)]
             size = self.size
-        return np.empty(size, dtype=np.uint8)
+        buffer = np.empty(size, dtype=np.uint8)
+        with self.lock:
+            self.writer[id(buffer)] = me
+        return buffer
 
     def give(self, buffer) -> None:
         if buffer is not None:
             with self.lock:
-                self.free.append(buffer)
+                self.free.setdefault(self.writer[id(buffer)], []).append(buffer)
 
 
 def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool, threads,
@@ -522,7 +539,9 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     """Render and place ranges from ``first`` on, in order, until all are placed or one does
     not fit in ``output``; returns the first range not placed.
 
-    A range rendered into scratch before its offset is known does not hold its thread: it is
+    Each range renders into scratch only until its offset is known (``known``, which the
+    kernel reads while it renders), then into the output. A range that ends in scratch
+    before its offset is known does not hold its thread: it is
     parked, and once the range before it is placed, its copy into the output is queued for
     whichever thread is free first (a thread takes queued copies before new ranges). At most
     ``threads`` ranges are parked, queued or being copied from the queue, so at most two
@@ -552,6 +571,10 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     parked = {}  # index -> (scratch buffer, bytes, dropped characters): rendered, not placed
     queued = deque()  # (scratch buffer, bytes, output offset) of placed parked ranges
     most_parked = threads
+    # offsets as the kernel reads them while it renders (-1: not known yet)
+    known = np.full(nranges + 1, -1, dtype=np.int64)
+    bound = renderer.bind(columns, cuts[-1])
+    known[: state["placed"] + 1] = offsets[: state["placed"] + 1]
 
     def take():
         """With ``ready`` held: the next range to render, or None."""
@@ -582,7 +605,7 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
                 parked.clear()
                 break
             dropped[index] = lost
-            offsets[index + 1] = start + nbytes
+            offsets[index + 1] = known[index + 1] = start + nbytes
             state["placed"] = index + 1
             if not own:
                 queued.append((buffer, nbytes, start))
@@ -604,10 +627,16 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
 
     def one(index):
         lo, hi = cuts[index], cuts[index + 1]
-        with ready:
-            start = offsets[index]
-        if start is not None:
-            nbytes, rows, lost = renderer.render_into(columns, lo, hi, view[start:])
+        buffer = scratch.get()
+        while True:
+            # into scratch until the range's offset is known, then straight into the output
+            nbytes, rows, lost, start = bound.render_placed(lo, hi, buffer, view, known, index)
+            if start >= 0 or rows == hi - lo:
+                break
+            scratch.give(buffer)  # heavier than the estimate's average record
+            buffer = scratch.get(bigger=True)
+        if start >= 0:
+            scratch.give(buffer)
             if rows < hi - lo:
                 with ready:
                     state["full"] = True
@@ -617,12 +646,6 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
             with ready:
                 place_chain(index, nbytes, lost)
             return
-        buffer = scratch.get()
-        nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
-        while rows < hi - lo:  # heavier than the estimate's average record
-            scratch.give(buffer)
-            buffer = scratch.get(bigger=True)
-            nbytes, rows, lost = renderer.render_into(columns, lo, hi, buffer)
         clean[index] = True
         while True:
             job = None
