@@ -27,7 +27,7 @@ class Renderer:
         """The columns checked and bound once, for many ranges of rows below ``stop``."""
     def render_placed(
         self, columns: Sequence[Column | None], start: int, stop: int, scratch: object,
-        out: object, offsets: np.ndarray, index: int,
+        out: object, offsets: np.ndarray, index: int, used: int = 0,
     ) -> tuple[int, int, int, int]:
         """``bind(columns, stop).render_placed(start, stop, ...)``."""
     def __reduce__(self) -> tuple[type[Renderer], tuple[Program]]: ...
@@ -37,10 +37,11 @@ class BoundColumns:
 
     def render_placed(
         self, start: int, stop: int, scratch: object, out: object, offsets: np.ndarray,
-        index: int,
+        index: int, used: int = 0,
     ) -> tuple[int, int, int, int]:
-        """Range ``index`` into ``scratch`` until ``offsets[index]`` is known, then into
-        ``out`` at it -> ``(nbytes, rows, dropped, offset or -1)``."""
+        """Rows of range ``index`` into ``scratch`` after its ``used`` bytes until
+        ``offsets[index]`` is known, then into ``out`` at it -> ``(nbytes, rows, dropped,
+        offset or -1)``."""
 
 def prepare_output(address: int, size: int, populate: bool = True) -> None:
     """Prepare the fresh pages of an output built in place (huge or pre-faulted pages)."""

@@ -1236,9 +1236,10 @@ cdef class Renderer:
         return bound
 
     def render_placed(self, list columns, Py_ssize_t start, Py_ssize_t stop, scratch, out,
-                      const int64_t[::1] offsets, Py_ssize_t index):
+                      const int64_t[::1] offsets, Py_ssize_t index, Py_ssize_t used=0):
         """``bind(columns, stop).render_placed(start, stop, ...)``: see ``BoundColumns``."""
-        return self.bind(columns, stop).render_placed(start, stop, scratch, out, offsets, index)
+        return self.bind(columns, stop).render_placed(start, stop, scratch, out, offsets, index,
+                                                      used)
 
 
 cdef class BoundColumns:
@@ -1258,27 +1259,30 @@ cdef class BoundColumns:
         PyMem_Free(self.slots)
 
     def render_placed(self, Py_ssize_t start, Py_ssize_t stop, scratch, out,
-                      const int64_t[::1] offsets, Py_ssize_t index):
-        """Render rows ``[start, stop)`` as range ``index`` of a threaded render.
+                      const int64_t[::1] offsets, Py_ssize_t index, Py_ssize_t used=0):
+        """Render rows ``[start, stop)`` as part of a threaded render's range ``index``.
 
         The range's place in ``out`` is ``offsets[index]``, which another thread stores
-        (>= 0) once every range before it is placed; -1 until then. The rows go into
-        ``scratch`` until the offset is known, checked every ``PLACED_POLL_ROWS`` rows; then
-        the bytes so far are copied to ``out`` at the offset and the remaining rows are
-        rendered straight into ``out``. A range started while the one before it is still
-        being rendered so copies only what it rendered before that one was placed.
+        (>= 0) once every range before it is rendered; -1 until then. The rows go into
+        ``scratch``, after the ``used`` bytes the range already has there, until the offset
+        is known, checked every ``PLACED_POLL_ROWS`` rows; then the bytes so far are copied
+        to ``out`` at the offset and the remaining rows are rendered straight into ``out``.
+        A range started while the one before it is still being rendered so copies only what
+        it rendered before that one ended.
 
-        Returns ``(nbytes, rows, dropped, offset)``. ``offset`` >= 0: the bytes are in ``out``
-        from there, and ``rows < stop - start`` when ``out`` is full. ``offset`` -1: the bytes
-        are in ``scratch``, the offset still unknown, and ``rows < stop - start`` when
-        ``scratch`` is full. Raises ``RenderError`` as ``render_into``.
+        Returns ``(nbytes, rows, dropped, offset)``: ``nbytes`` the range's bytes (``used``
+        included), ``rows`` and ``dropped`` of these rows. ``offset`` >= 0: the bytes are in
+        ``out`` from there, and ``rows < stop - start`` when ``out`` is full (0 rows when not
+        even the bytes in scratch fit). ``offset`` -1: the bytes are in ``scratch``, the
+        offset still unknown, and ``rows < stop - start`` when ``scratch`` is full. Raises
+        ``RenderError`` as ``render_into``.
         """
         cdef Renderer r = self.renderer
         cdef Ctx ctx
         cdef RunResult res
         cdef fastctx_buf held, target, exact
         cdef unsigned char[::1] held_view, out_view
-        cdef int64_t place = -1, used
+        cdef int64_t place = -1
         cdef Py_ssize_t size, chunk_end
         cdef int st = ST_OK
         if start < 0 or stop < start or stop > self.stop:
@@ -1287,6 +1291,8 @@ cdef class BoundColumns:
             raise IndexError(f"range {index} has no offset slot ({offsets.shape[0]})")
         held_view = _writable(scratch)
         out_view = _writable(out)
+        if not 0 <= used <= held_view.shape[0]:
+            raise ValueError(f"{used} bytes used of a scratch of {held_view.shape[0]}")
         size = out_view.shape[0]
         cdef unsigned char* out_ptr = &out_view[0] if size else NULL
         cdef SlotRT* slots = <SlotRT*>PyMem_Malloc(sizeof(SlotRT) * (r.nslots + 1))
@@ -1303,7 +1309,7 @@ cdef class BoundColumns:
             held.owned = 0
             target.owned = 0
             if held_view.shape[0]:
-                buf_set(&held, &held_view[0], 0, held_view.shape[0])
+                buf_set(&held, &held_view[0], used, held_view.shape[0])
             else:
                 buf_set(&held, NULL, 0, 0)
             res.row = start
@@ -1320,7 +1326,7 @@ cdef class BoundColumns:
                 used = held.pos - held.start
                 if place >= 0:
                     if place >= size or used > size - place:
-                        used = 0  # does not fit: nothing placed
+                        used = 0  # not even the bytes in scratch fit: nothing placed
                         res.row = start
                     else:
                         memcpy(out_ptr + place, held.start, used)

@@ -25,24 +25,27 @@ Render
     output is one ``bytes`` object allocated uninitialised at the renderer's estimate of the
     output size and shrunk to size in place through the C API, so there is neither a second
     full copy nor an upper-bound reservation. A range's place in the output is known once
-    every range before it is rendered and placed. Until then the kernel renders the range
-    into a reused scratch buffer, and it looks again every 256 rows: once the place is known
-    it copies what it has and renders the rest straight into the output
+    every range before it is rendered. Until then the kernel renders the range into the
+    thread's scratch buffer, and it looks again every 256 rows: once the place is known it
+    copies what it has and renders the rest straight into the output
     (``Renderer.render_placed``). With two threads each range starts while the one before
-    it is being rendered, so before this every range but a few went through scratch whole
-    (111 to 122 of 123 for 1M CLF rows); now about half of the bytes do, the least any
-    order allows while one of the two threads always renders ahead of the placed ones. A
-    range that ends before its place is known is parked: its thread goes on to the next
-    range instead of waiting, and once the range before it is placed, its copy is queued
-    for the first free thread. The columns are bound once per call (``Renderer.bind``), not
-    once per range. Measured, 1M rows, 2 threads, both ways in one process on a busy
+    it is being rendered, so when a range went to scratch whole unless its place was known
+    at its start, nearly all did (111 to 122 of 123 for 1M CLF rows); now about half of the
+    bytes do, the least any order allows while one of two threads always renders ahead of
+    the other. A range done in scratch before its place is known takes on the next range if
+    no thread has taken it (once; the scratch holds about two ranges), and otherwise waits
+    for the place and copies. The columns are bound once per round (``Renderer.bind``),
+    not once per range. Measured, 1M rows, 2 threads, both ways in one process on a busy
     machine, speed-up over one thread, whole ranges -> switching and bound once: ``render``
     CLF 1.37 -> 1.42x, JSON 1.35 -> 1.58x, XML 1.42 -> 1.70x, CSV 1.57 -> 1.62x;
-    ``render_into`` 1.33 -> 1.46x, 1.29 -> 1.61x, 1.20 -> 1.51x, 1.62 -> 1.54x. When the estimate falls
-    short and a range does not fit, no further range is handed out; once the pool is idle
-    the output grows in place and the ranges resume from the first one not placed.
-    ``render_into`` runs the same rounds into the caller's buffer, which never grows: the
-    range that does not fit is finished by one thread, as far as it fits.
+    ``render_into`` 1.33 -> 1.46x, 1.29 -> 1.61x, 1.20 -> 1.51x, 1.62 -> 1.54x. Taking on
+    the next range replaced parking (a range done in scratch was left for any thread to
+    copy, and its thread went on): the same speed in two runs (``render_into`` 1.64,
+    1.68, 1.66, 1.54x against 1.64, 1.61, 1.66, 1.58x) with a simpler round. When the
+    estimate falls short and a range does not fit, no further range is handed out; once the
+    pool is idle the output grows in place and the ranges resume from the first one not
+    placed. ``render_into`` runs the same rounds into the caller's buffer, which never
+    grows: the range that does not fit is finished by one thread, as far as it fits.
 
 Threads
     Every call runs on one pool of worker threads for the process (``_Calls``), kept between
@@ -54,7 +57,6 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -389,10 +391,9 @@ def render_cuts(num_rows: int, threads: int) -> list[int]:
     """Row cut points ``[0, ..., num_rows]`` of the ranges a threaded render hands out.
 
     Ranges hold ``RENDER_RANGE_ROWS`` rows, fewer in a small render so that there are about
-    ``32 * threads`` of them: a range that cannot be placed yet is rendered into a scratch
-    buffer of one range, at most two a thread, so the scratch stays near ``1/16`` of the
-    output (``64 * threads`` ranges would halve it; 200,000 CLF rows then rendered 11%
-    slower).
+    ``32 * threads`` of them: each thread's scratch holds about two ranges, so the scratch
+    stays near ``1/16`` of the output (``64 * threads`` ranges would halve it; 200,000 CLF
+    rows then rendered 11% slower).
     """
     floor = min(RENDER_RANGE_ROWS, MIN_RANGE_ROWS)
     rows = max(floor, min(RENDER_RANGE_ROWS, num_rows // (32 * threads)))
@@ -445,15 +446,15 @@ def render(renderer, program: Program, columns, num_rows: int, threads=None) -> 
         output.discard()
 
 
-def _placement(cuts, estimate) -> tuple[list, list, "_Scratch"]:
+def _placement(cuts, estimate) -> tuple[list, list, int]:
     """What ``_render_round`` tracks for the ranges between ``cuts``: their output offsets
     (``offsets[i]`` known once the ranges before ``i`` are placed), their dropped-character
-    counts, and the threads' scratch, sized for the widest range at the ``estimate``'s average
-    record (+25%; a heavier range doubles it)."""
+    counts, and the size of each thread's scratch: the widest range at the ``estimate``'s
+    average record (+25%; it doubles when a run of ranges needs more)."""
     nranges = len(cuts) - 1
     widest = max(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:]))
     per_row = max(int(estimate), 1) / (cuts[-1] - cuts[0])
-    return [0] + [None] * nranges, [0] * nranges, _Scratch(int(per_row * widest * 1.25) + 4096)
+    return [0] + [None] * nranges, [0] * nranges, int(per_row * widest * 1.25) + 4096
 
 
 class _Fixed:
@@ -496,65 +497,20 @@ def render_into(renderer, columns, start: int, num_rows: int, out, threads=None)
     return nbytes + more, cuts[first] - start + rows, lost + more_lost
 
 
-class _Scratch:
-    """Reusable buffers for ranges whose output offset is not known yet, shared by the threads
-    of a render: a thread takes one per range and gives it back once the range is in the
-    output (a range waiting for its offset keeps its buffer meanwhile).
-
-    A buffer goes back to the thread that last wrote it: its lines are in that core's cache,
-    and another core writing them would first take each line over."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.free = {}  # thread id -> buffers it wrote last
-        self.writer = {}  # id(buffer) -> the thread that took it
-        self.lock = threading.Lock()
-
-    def get(self, bigger: bool = False) -> np.ndarray:
-        me = threading.get_ident()
-        with self.lock:
-            if bigger:
-                self.size *= 2
-            for pool in [self.free.get(me, [])] + list(self.free.values()):
-                while pool:
-                    buffer = pool.pop()
-                    if len(buffer) >= self.size:
-                        self.writer[id(buffer)] = me
-                        return buffer
-                    del self.writer[id(buffer)]
-            size = self.size
-        buffer = np.empty(size, dtype=np.uint8)
-        with self.lock:
-            self.writer[id(buffer)] = me
-        return buffer
-
-    def give(self, buffer) -> None:
-        if buffer is not None:
-            with self.lock:
-                self.free.setdefault(self.writer[id(buffer)], []).append(buffer)
-
-
 def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool, threads,
-                  scratch, grows: bool = True) -> int:
+                  scratch_size, grows: bool = True) -> int:
     """Render and place ranges from ``first`` on, in order, until all are placed or one does
     not fit in ``output``; returns the first range not placed.
 
-    Each range renders into scratch only until its offset is known (``known``, which the
-    kernel reads while it renders), then into the output. A range that ends in scratch
-    before its offset is known does not hold its thread: it is
-    parked, and once the range before it is placed, its copy into the output is queued for
-    whichever thread is free first (a thread takes queued copies before new ranges). At most
-    ``threads`` ranges are parked, queued or being copied from the queue, so at most two
-    scratch buffers a thread are out; a thread that would park more copies queued ranges
-    meanwhile, or waits.
+    Ranges are handed out in order. A thread renders its range into its own scratch buffer
+    until the range's offset is known (``known``, which the kernel reads as it renders),
+    then straight into the output. A range done in scratch before its offset is known takes
+    on the next range if no thread has taken it yet, rendering it after its own bytes, so
+    the thread keeps working instead of waiting for the range before its own (ranges taken
+    on so form one unit, placed as one). Otherwise the thread waits for the offset and
+    copies. Every round ends with every copy made.
 
-    The queue keeps the threads even: when the thread that placed a range had to copy the
-    ranges parked behind it too, the thread rendering in place (into fresh pages of a new
-    ``bytes``, which fault) also made every copy, and the other one rendered into warm
-    scratch and waited. Measured, 1M CSV lines, ``render()`` on 2 threads: 75 and 36 ms of
-    rendering on the two threads before the queue, about 50 and 50 with it.
-
-    Raises the first failing range's error once every range before it is known to render
+    Raises the first failing unit's error once every range before it is known to render
     cleanly (a range cut short by a full output was not checked to its end: the next round
     decides). Into an output that does not grow (``grows=False``) it raises nothing: the
     failing row may lie past the last record that fits, where one thread stops, so the
@@ -563,137 +519,103 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     """
     nranges = len(cuts) - 1
     capacity, array, view = output.capacity, output.array, output.view
-    ready = threading.Condition()
-    # held: ranges parked, queued for copying, or being copied from the queue
-    state = {"next": first, "placed": first, "full": False, "held": 0}
-    failed = []  # (index, exception)
-    clean = [False] * nranges  # every row of the range rendered without error
-    parked = {}  # index -> (scratch buffer, bytes, dropped characters): rendered, not placed
-    queued = deque()  # (scratch buffer, bytes, output offset) of placed parked ranges
-    most_parked = threads
-    # offsets as the kernel reads them while it renders (-1: not known yet)
-    known = np.full(nranges + 1, -1, dtype=np.int64)
     bound = renderer.bind(columns, cuts[-1])
-    known[: state["placed"] + 1] = offsets[: state["placed"] + 1]
+    ready = threading.Condition()
+    # offsets as the kernel reads them while it renders (-1: not known yet); known[i] is set
+    # once every unit before range i is rendered, in scratch or in place
+    known = np.full(nranges + 1, -1, dtype=np.int64)
+    known[first] = offsets[first]
+    state = {"next": first, "frontier": first, "full": False}
+    units = {}  # first range of a rendered unit -> (range after it, bytes, dropped characters)
+    placed = set()  # units whose bytes are in the output
+    failed = []  # (first range of the unit, exception)
+    clean = [False] * nranges  # every row of the range rendered without error
 
-    def take():
-        """With ``ready`` held: the next range to render, or None."""
-        index = state["next"]
-        if state["full"] or index >= nranges or (failed and index > min(i for i, _ in failed)):
+    def take(index=None):
+        """With ``ready`` held: the next range (only if it is ``index``, when given), or None."""
+        next_ = state["next"]
+        if index is not None and next_ != index:
+            return None
+        if state["full"] or next_ >= nranges or (failed and next_ > min(i for i, _ in failed)):
             return None  # a later range cannot be placed, or cannot change the error
-        state["next"] = index + 1
-        return index
+        state["next"] = next_ + 1
+        return next_
 
-    def place_chain(index, nbytes, lost) -> bool:
-        """With ``ready`` held: place range ``index`` (its offset is known) and every parked
-        range after it, queueing the parked ones' copies. False if range ``index`` itself
-        does not fit; a parked one that does not fit is dropped with those after it (the
-        next round renders them)."""
-        buffer, own, fits = None, True, True
-        while True:
-            start = offsets[index]
-            if start + nbytes > capacity:
-                state["full"] = True
-                if own:
-                    fits = False
-                else:  # a parked range, taken from `parked` but still held
-                    scratch.give(buffer)
-                    state["held"] -= 1
-                state["held"] -= len(parked)
-                for held, _, _ in parked.values():
-                    scratch.give(held)
-                parked.clear()
-                break
-            dropped[index] = lost
-            offsets[index + 1] = known[index + 1] = start + nbytes
-            state["placed"] = index + 1
-            if not own:
-                queued.append((buffer, nbytes, start))
-            index += 1
-            if index not in parked:
-                break
-            buffer, nbytes, lost = parked.pop(index)
-            own = False
+    def rendered(index, end, nbytes, lost):
+        """With ``ready`` held: unit ``[index, end)`` has ``nbytes``; offsets follow."""
+        units[index] = (end, nbytes, lost)
+        at = state["frontier"]
+        while at in units:
+            after, size, _ = units[at]
+            known[after] = known[at] + size
+            at = after
+        state["frontier"] = at
+        if at < nranges and known[at] >= capacity:
+            state["full"] = True  # no range from here on fits: hand out none
         ready.notify_all()
-        return fits
 
-    def copy_queued(job):
-        buffer, nbytes, start = job
-        array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
-        scratch.give(buffer)
-        with ready:
-            state["held"] -= 1
-            ready.notify_all()
+    def gave_up(index) -> bool:
+        """With ``ready`` held: the unit at ``index`` will not be placed in this round."""
+        return state["full"] or any(i < index for i, _ in failed)
 
-    def one(index):
-        lo, hi = cuts[index], cuts[index + 1]
-        buffer = scratch.get()
+    def unit(index, buffer):
+        end, row, used, lost = index + 1, cuts[index], 0, 0
         while True:
-            # into scratch until the range's offset is known, then straight into the output
-            nbytes, rows, lost, start = bound.render_placed(lo, hi, buffer, view, known, index)
-            if start >= 0 or rows == hi - lo:
-                break
-            scratch.give(buffer)  # heavier than the estimate's average record
-            buffer = scratch.get(bigger=True)
-        if start >= 0:
-            scratch.give(buffer)
-            if rows < hi - lo:
-                with ready:
-                    state["full"] = True
-                    ready.notify_all()
-                return
-            clean[index] = True
+            nbytes, rows, more_lost, start = bound.render_placed(row, cuts[end], buffer, view,
+                                                                 known, index, used)
+            row, lost = row + rows, lost + more_lost
+            if start >= 0 or row < cuts[end]:
+                if start < 0:  # scratch full: a larger one, keeping its bytes
+                    bigger = np.empty(2 * len(buffer), dtype=np.uint8)
+                    bigger[:nbytes] = buffer[:nbytes]
+                    buffer, used = bigger, nbytes
+                    continue
+                break  # in the output (or full)
             with ready:
-                place_chain(index, nbytes, lost)
-            return
-        clean[index] = True
-        while True:
-            job = None
-            with ready:
-                if (offsets[index] is None and state["held"] >= most_parked
-                        and not state["full"] and not failed):
-                    if not queued:
+                # Take on the next range if no thread has and the scratch holds about one more
+                # range (it grows once to twice its size; a range heavier than the estimate
+                # grows it further, above).
+                take_on = (known[index] < 0 and nbytes <= scratch_size
+                           and take(end) is not None)
+                if not take_on:
+                    rendered(index, end, nbytes, lost)
+                    while known[index] < 0 and not gave_up(index):
                         ready.wait()
-                        continue
-                    job = queued.popleft()
-                elif offsets[index] is None:
-                    if state["full"] or failed:
-                        scratch.give(buffer)  # the next round renders it, if any
-                    else:
-                        parked[index] = (buffer, nbytes, lost)
-                        state["held"] += 1
-                    return
-                else:
-                    start = offsets[index]
-                    if not place_chain(index, nbytes, lost):
-                        scratch.give(buffer)
-                        return
-            if job is None:
-                break
-            copy_queued(job)
-        # Placed before the copy: the next range's offset is known, so its thread can render
-        # in place (or copy) alongside.
-        array[start : start + nbytes] = buffer[:nbytes]
-        scratch.give(buffer)
+                    start = int(known[index])
+                    if start < 0 or start + nbytes > capacity:
+                        state["full"] = state["full"] or start >= 0
+                        ready.notify_all()
+                        return buffer
+            if take_on:
+                end, used = end + 1, nbytes  # the next range, after these bytes
+                if len(buffer) < nbytes + scratch_size:
+                    bigger = np.empty(2 * scratch_size, dtype=np.uint8)
+                    bigger[:nbytes] = buffer[:nbytes]
+                    buffer = bigger
+                continue
+            array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
+            break
+        for k in range(index, end):
+            clean[k] = cuts[k + 1] <= row
+        with ready:
+            if row < cuts[end]:
+                state["full"] = True
+                ready.notify_all()
+                return buffer
+            if index not in units:
+                rendered(index, end, nbytes, lost)
+            placed.add(index)
+        return buffer
 
     def worker():
-        # The round ends only when every worker has returned, and a worker returns only with
-        # the queue empty (the thread that queues a copy takes it itself if no one else has),
-        # so every copy is done by then.
+        buffer = np.empty(scratch_size, dtype=np.uint8)  # this thread's: warm in its cache
         while True:
-            job = index = None
             with ready:
-                if queued:
-                    job = queued.popleft()
-                else:
-                    index = take()
-                    if index is None:
-                        return
-            if job is not None:
-                copy_queued(job)
-                continue
+                index = take()
+                if index is None:
+                    return
             try:
-                one(index)
+                buffer = unit(index, buffer)
             except BaseException as exc:
                 with ready:
                     failed.append((index, exc))
@@ -707,11 +629,15 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
         # an error's traceback keeps this frame: it must keep no view of the output. (The
         # workers read these cells too; all have returned, unless this is an interrupt.)
         array = view = None
-    for buffer, _, _ in parked.values():  # the round stopped before their turn
-        scratch.give(buffer)
+    at = first
+    while at in placed:
+        end, _, lost = units[at]
+        dropped[at] = lost
+        offsets[end] = int(known[end])
+        at = end
     if failed:
         index, exc = min(failed, key=lambda item: item[0])
         # Without a full output every range before the failing one was rendered to its end.
-        if grows and (not state["full"] or all(clean[state["placed"] : index])):
+        if grows and (not state["full"] or all(clean[at:index])):
             raise exc
-    return state["placed"]
+    return at
