@@ -495,30 +495,52 @@ def test_render_placed_with_no_offset_keeps_the_range_in_scratch():
     assert scratch[:nbytes].tobytes() == expected[:nbytes] and expected[nbytes - 1:nbytes] == b"\n"
 
 
-def test_render_placed_switches_to_the_output_once_the_offset_is_known():
+@pytest.fixture(params=[True, False], ids=["streaming-stores", "plain-copy"])
+def stream_stores(request):
+    from fastctx import _render
+
+    old = _render._use_stream(request.param)
+    yield request.param
+    _render._use_stream(old)
+
+
+@pytest.mark.parametrize("place", [3, 64])
+def test_render_placed_switches_to_the_output_once_the_offset_is_known(stream_stores, place):
     # Another thread stores the offset once the kernel has started writing into scratch: the
-    # bytes so far are copied to the output and the rest is rendered there.
+    # bytes so far are copied to the output (at an unaligned place too) and the rest is
+    # rendered there.
     import threading
 
     renderer, columns, expected = _placed_setup(rows=200_000, seed=4)
     scratch = np.full(len(expected), 0xFF, dtype=np.uint8)
-    out = bytearray(len(expected) + 3)
+    out = bytearray(len(expected) + place)
     offsets = np.full(1, -1, dtype=np.int64)
 
     def store_offset():
         while scratch[0] == 0xFF:
             pass
-        offsets[0] = 3
+        offsets[0] = place
 
     setter = threading.Thread(target=store_offset)
     setter.start()
     result = renderer.render_placed(columns, 0, 200_000, scratch, out, offsets, 0)
     setter.join()
-    assert result == (len(expected), 200_000, 0, 3)
-    assert bytes(out[3:]) == expected
+    assert result == (len(expected), 200_000, 0, place)
+    assert bytes(out[place:]) == expected and out[:place] == bytes(place)
     # a prefix went through scratch, the rest did not
     assert scratch[:256].tobytes() == expected[:256]
     assert (scratch[-100_000:] == 0xFF).all()
+
+
+@pytest.mark.parametrize("name", ["clf", "xml"])
+def test_threaded_render_with_and_without_streaming_stores(stream_stores, name):
+    fmt = fastctx.compile(fastctx.preset("websocket", name))
+    batch = generate.events(fmt, 60_000, seed=6, escaped=0.3)
+    one = fmt.render(batch, threads=1)
+    assert fmt.render(batch, threads=2) == one
+    out = bytearray(len(one) + 7)
+    assert fmt.render_into(batch, memoryview(out)[7:], threads=3) == len(one)
+    assert bytes(out[7:]) == one
 
 
 def test_render_placed_that_does_not_fit_places_nothing():

@@ -49,6 +49,10 @@ def prepare_output(address: int, size: int, populate: bool = True) -> None:
 def output_done() -> None:
     """Note that a large output was just completed."""
 
+def _use_stream(enabled: bool) -> bool:
+    """Streaming stores for a threaded render's copies from scratch on or off (for tests);
+    returns the previous state."""
+
 def _use_simd(enabled: bool) -> bool:
     """Turn the SSE2 clean-value check on or off (for tests); returns the previous state."""
 
