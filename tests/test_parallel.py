@@ -640,6 +640,32 @@ def test_join_appends_chunks_to_the_first_ones_buffers(cuts):
             parser.join(chunks)
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["streaming-stores", "plain-copy"])
+def test_join_of_large_chunks_with_and_without_streaming_stores(stream):
+    # Chunks large enough for the streaming copies (4 KiB of data, 512 offsets), cut at odd
+    # rows so the destinations start unaligned.
+    from fastctx import _parse
+
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = fmt.render(generate.events(fmt, 20_000, seed=12, escaped=0.2), threads=1)
+    lines = data.split(b"\n")[:-1]
+    whole = fmt._get_parser().parse(data)
+    bounds = [0, 6_999, 13_001, len(lines)]
+    old = _parse._use_stream(stream)
+    try:
+        parser = fmt._get_parser()
+        chunks = [parser.parse_chunk(b"\n".join(lines[lo:hi]) + b"\n", "raise", lo + 1)
+                  for lo, hi in zip(bounds[:-1], bounds[1:])]
+        joined = parser.join(chunks)
+    finally:
+        _parse._use_stream(old)
+    for name in joined.column_names:
+        a, b = joined.column(name), whole.column(name)
+        assert np.array_equal(a.values, b.values), name
+        if a.kind == "string":
+            assert np.array_equal(a.data, b.data), name
+
+
 # -- Batch.concat -------------------------------------------------------------------------
 
 

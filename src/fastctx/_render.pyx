@@ -48,7 +48,7 @@ from fastctx._escape cimport (
 from fastctx cimport _buffer, _escape
 from fastctx._memory cimport output_data, output_new, output_resize
 from fastctx._opcodes cimport *
-from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2
+from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, stream_copy
 
 from .errors import RenderError, timestamps_not_taken
 from .program import ESCAPE_TABLES, VTYPE_TAKES, Op, VType, Esc
@@ -145,40 +145,11 @@ cdef extern from *:
             if (!((bits[r >> 3] >> (r & 7)) & 1) && v[r + 1] != v[r]) return 0;
         return 1;
     }
-    /* A threaded render's range copies the bytes it rendered into scratch to the output once
-       its offset is known. The output is not read again here: streaming stores skip reading
-       each line into the cache before writing it, which under two threads measured 1.60 ->
-       1.71x (CLF), 1.64 -> 1.72x, 1.56 -> 1.64x and 1.34 -> 1.49x (CSV, JSON, XML) for a
-       `render_into` of 1M rows (same-process A/B, median of 11). SSE2 (every x86-64 CPU);
-       a plain copy elsewhere, for short copies and for the unaligned ends. */
-    #if defined(__SSE2__) || defined(_M_X64)
-    #  include <emmintrin.h>
-    #  define FASTCTX_STREAM_STORES 1
-    #else
-    #  define FASTCTX_STREAM_STORES 0
-    #endif
-    static int fastctx_stream_enabled = FASTCTX_STREAM_STORES;
-    static void fastctx_stream_copy(unsigned char *d, const unsigned char *s, size_t n) {
-        size_t i = 0;
-    #if FASTCTX_STREAM_STORES
-        if (fastctx_stream_enabled && n >= 4096) {
-            i = (16 - ((size_t)d & 15)) & 15;  /* to a 16-byte boundary of the output */
-            memcpy(d, s, i);
-            for (; n - i >= 64; i += 64) {
-                __m128i a = _mm_loadu_si128((const __m128i *)(s + i));
-                __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 16));
-                __m128i c = _mm_loadu_si128((const __m128i *)(s + i + 32));
-                __m128i e = _mm_loadu_si128((const __m128i *)(s + i + 48));
-                _mm_stream_si128((__m128i *)(d + i), a);
-                _mm_stream_si128((__m128i *)(d + i + 16), b);
-                _mm_stream_si128((__m128i *)(d + i + 32), c);
-                _mm_stream_si128((__m128i *)(d + i + 48), e);
-            }
-            _mm_sfence();  /* ordered before the plain stores that follow */
-        }
-    #endif
-        memcpy(d + i, s + i, n - i);
-    }
+    /* Streaming stores for a range's copy from scratch to the output (see `stream_copy` in
+       _simd.pxd): under two threads 1.60 -> 1.71x (CLF), 1.64 -> 1.72x, 1.56 -> 1.64x and
+       1.34 -> 1.49x (CSV, JSON, XML) for a `render_into` of 1M rows (same-process A/B,
+       median of 11). On unless a test turns them off. */
+    static int fastctx_render_stream = 1;
     /* The output offset of a threaded render's range, which another thread may store at any
        time (an aligned 8-byte store): read anew on every call, never cached. */
     static CYTHON_INLINE int64_t fastctx_load_offset(const int64_t *p) {
@@ -191,9 +162,7 @@ cdef extern from *:
     """
     int offsets_bad "fastctx_offsets_bad"(const int64_t* v, Py_ssize_t n, int64_t data_len) noexcept nogil
     int64_t load_offset "fastctx_load_offset"(const int64_t* p) noexcept nogil
-    void stream_copy "fastctx_stream_copy"(unsigned char* d, const unsigned char* s, size_t n) noexcept nogil
-    int FASTCTX_STREAM_STORES
-    int fastctx_stream_enabled
+    int fastctx_render_stream
     int fastctx_render_avx2
     int nulls_empty "fastctx_nulls_empty"(const uint8_t* bits, const int64_t* v, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     const char* DIGITS2 "fastctx_digits2"
@@ -1366,7 +1335,7 @@ cdef class BoundColumns:
                         used = 0  # not even the bytes in scratch fit: nothing placed
                         res.row = start
                     else:
-                        stream_copy(out_ptr + place, held.start, used)
+                        stream_copy(out_ptr + place, held.start, used, fastctx_render_stream)
                         if res.row < stop:
                             buf_set(&target, out_ptr + place, used, size - place)
                             st = render_range(&ctx, &target, &exact, res.row, stop, &res)
@@ -1420,9 +1389,9 @@ def _use_stream(bint enabled):
     """Streaming stores for a threaded render's copies from scratch on (where the target has
     SSE2) or off (tests run both); returns the previous setting. Process-wide and not meant
     for use while other threads render."""
-    global fastctx_stream_enabled
-    cdef bint old = fastctx_stream_enabled
-    fastctx_stream_enabled = enabled and FASTCTX_STREAM_STORES
+    global fastctx_render_stream
+    cdef bint old = fastctx_render_stream and FASTCTX_HAVE_SSE2
+    fastctx_render_stream = enabled
     return old
 
 
