@@ -16,6 +16,9 @@ Parse
     straddles a cut; input full of such values can pay it often, which a pass over every
     quote of the input (as long as a third of the parse) used to avoid at the cost of every
     other input.
+    The calling thread parses the first chunk, the pool the others (measured, 2 threads, 1M
+    rows, same-process A/B, two runs: CLF 1.50 -> 1.71x and 1.61 -> 1.71x, XML 1.29 -> 1.50x
+    and 1.77 -> 1.78x, CSV and JSON within 0.06x either way).
     Each chunk gets its global byte offset; line numbers of later chunks are shifted by the
     lines before them. With ``on_error="raise"`` the error raised is the first bad record in
     input order, with its global line number.
@@ -271,16 +274,18 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
             return parser.parse_chunk(pieces[index], on_error, line_base if index == 0 else 1,
                                       offset_base + cuts[index], size if index == 0 else 0)
 
-        futures = [pool.submit(work, index) for index in range(len(pieces))]
+        # The calling thread parses the first chunk itself, which starts at once instead of
+        # after a worker wakes up, and which the join copies nothing of.
+        futures = [None] + [pool.submit(work, index) for index in range(1, len(pieces))]
         results, first_error = [], None
         for index, future in enumerate(futures):
             try:
-                results.append(future.result())
+                results.append(work(0) if future is None else future.result())
             except Exception as exc:  # the first failing chunk in input order decides
                 first_error = (index, exc)
                 break
         if first_error is not None:
-            for future in futures:
+            for future in futures[1:]:
                 future.cancel()
             index, exc = first_error
             if quotes and isinstance(exc, ParseError):
