@@ -399,6 +399,29 @@ def test_render_takes_on_ranges_behind_a_slow_one(small_chunks, threads):
     assert wrapper.taken_on >= 1
 
 
+class InterruptOnCaller(ShortEstimate):
+    """Ctrl-C arrives while the calling thread renders a range (it renders too)."""
+
+    def render_placed(self, bound, *args):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+        return super().render_placed(bound, *args)
+
+
+@pytest.mark.parametrize("into", [False, True])
+def test_render_interrupt_on_the_calling_thread_is_raised(small_chunks, into):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    batch, columns = fmt._bind(generate.events(fmt, 400, seed=8))
+    wrapper = InterruptOnCaller(fmt._renderer, 10**6)
+    with pytest.raises(KeyboardInterrupt):
+        if into:
+            parallel.render_into(wrapper, columns, 0, batch.num_rows, bytearray(10**6), 2)
+        else:
+            parallel.render(wrapper, fmt.program, columns, batch.num_rows, 2)
+
+
 def test_render_ranges_past_a_full_output_are_rendered_again(small_chunks):
     # The output holds range 0 only: the ranges rendered into scratch behind it do not fit
     # when placed, and the next round renders them after the output grows.
