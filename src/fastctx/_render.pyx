@@ -985,11 +985,11 @@ cdef class Renderer:
 
         Literals and raw string bytes (known from the offsets) are most of a record; what
         numbers, times, missing values and escapes add is measured by rendering up to 512
-        evenly spaced records. The result is padded by 0.5%: running out means growing the
+        records, in 16 evenly spaced runs of consecutive ones. The result is padded by 0.5%: running out means growing the
         ``bytes``, which a huge-page hint on the buffer can turn from an in-place ``mremap``
         into a copy, while the padding is given back by the final shrink.
         """
-        cdef Py_ssize_t rows = stop - start, k, i, row, n
+        cdef Py_ssize_t rows = stop - start, k, i, row, n, runs
         cdef Py_ssize_t base = self.lits_total * rows, samples, counted = 0
         cdef int64_t extra = 0, row_strings, dropped = 0
         cdef RunResult res
@@ -999,9 +999,13 @@ cdef class Renderer:
             if s.mode == M_STR or s.mode == M_STR_INT:
                 base += max(0, <Py_ssize_t>(s.values[stop] - s.values[start]))
         samples = min(rows, 512)
+        runs = min(samples, 16)
         memset(&res, 0, sizeof(res))
-        for i in range(samples):
-            row = start + i * rows // samples
+        for i in range(runs * (samples // runs)):
+            # runs of consecutive records, evenly spaced: each record of a run is in the
+            # cache lines its neighbour brought in (512 lone records spread over 1M rows
+            # missed the cache for every column: about 0.8 ms after a render, 0.15 warm)
+            row = start + (i // (samples // runs)) * rows // runs + i % (samples // runs)
             scratch.pos = scratch.start
             if render_row(ctx, row, scratch, &dropped, &res) != ST_OK:
                 continue  # the real pass reports the error at the first bad row
