@@ -30,7 +30,7 @@ Render
     full copy nor an upper-bound reservation. A range's place in the output is known once
     every range before it is rendered. Until then the kernel renders the range into the
     thread's scratch buffer, and it looks again every 256 rows: once the place is known it
-    copies what it has and renders the rest straight into the output
+    copies what it has (streaming stores) and renders the rest straight into the output
     (``Renderer.render_placed``). With two threads each range starts while the one before
     it is being rendered, so when a range went to scratch whole unless its place was known
     at its start, nearly all did (111 to 122 of 123 for 1M CLF rows); now about half of the
@@ -38,16 +38,21 @@ Render
     the other. A range done in scratch before its place is known takes on the next range if
     no thread has taken it (once; the scratch holds about two ranges), and otherwise waits
     for the place and copies. The columns are bound once per round (``Renderer.bind``),
-    not once per range, and the calling thread renders ranges too. Measured, 1M rows, 2 threads, both ways in one process on a busy
-    machine, speed-up over one thread, whole ranges -> switching and bound once: ``render``
-    CLF 1.37 -> 1.42x, JSON 1.35 -> 1.58x, XML 1.42 -> 1.70x, CSV 1.57 -> 1.62x;
-    ``render_into`` 1.33 -> 1.46x, 1.29 -> 1.61x, 1.20 -> 1.51x, 1.62 -> 1.54x. Taking on
-    the next range replaced parking (a range done in scratch was left for any thread to
-    copy, and its thread went on): the same speed in two runs (``render_into`` 1.64,
-    1.68, 1.66, 1.54x against 1.64, 1.61, 1.66, 1.58x) with a simpler round. When the
-    estimate falls short and a range does not fit, no further range is handed out; once the
-    pool is idle the output grows in place and the ranges resume from the first one not
-    placed. ``render_into`` runs the same rounds into the caller's buffer, which never
+    not once per range, and the calling thread renders ranges too.
+
+    Measured, 1M rows, 2 threads, same-process A/B runs on a busy machine, speed-up over
+    one thread. Whole ranges -> switching and bound once: ``render`` CLF 1.37 -> 1.42x, JSON
+    1.35 -> 1.58x, XML 1.42 -> 1.70x, CSV 1.57 -> 1.62x; ``render_into`` 1.33 -> 1.46x,
+    1.29 -> 1.61x, 1.20 -> 1.51x, 1.62 -> 1.54x. Taking on the next range replaced parking
+    (a range done in scratch was left for any thread to copy, and its thread went on): the
+    same speed (``render_into`` 1.64, 1.68, 1.66, 1.54x against 1.64, 1.61, 1.66, 1.58x)
+    with a simpler round. Skipping the copy altogether (wrong output, to measure it) gave
+    1.80, 1.83, 1.77, 1.71x where the copy gave 1.67, 1.57, 1.55, 1.45x; streaming stores
+    brought that to 1.71, 1.73, 1.61, 1.53x.
+
+    When the estimate falls short and a range does not fit, no further range is handed out;
+    once the pool is idle the output grows in place and the ranges resume from the first one
+    not placed. ``render_into`` runs the same rounds into the caller's buffer, which never
     grows: the range that does not fit is finished by one thread, as far as it fits.
 
 Threads
