@@ -3183,8 +3183,7 @@ def _append_values(_Chunk first, _Chunk part, int c, int64_t row0, int64_t base)
     with nogil:
         stream_copy(dst_data + base, src_data, <size_t>size, join_stream)
         # src[0] is 0: the offsets after it, moved behind the data before them
-        stream_rebase(<long long *>(dst + row0 + 1), <const long long *>(src + 1), n, base,
-                      join_stream)
+        stream_rebase(dst + row0 + 1, src + 1, n, base, join_stream)
 
 
 def _append_bits(_Chunk first, list chunks, int c):

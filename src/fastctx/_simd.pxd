@@ -4,6 +4,8 @@
 for AVX2 next to it and whether this CPU has AVX2 (checked at run time), the bit scans of
 a movemask result, and copies with streaming stores."""
 
+from libc.stdint cimport int64_t
+
 cdef extern from *:
     """
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
@@ -58,9 +60,9 @@ cdef extern from *:
     }
     /* d[k] = s[k] + base for k < n, as `fastctx_stream_copy` stores (string offsets moved
        behind the data before them). */
-    static CYTHON_UNUSED void fastctx_stream_rebase(long long *d, const long long *s,
-                                                    long long n, long long base, int enabled) {
-        long long k = 0;
+    static CYTHON_UNUSED void fastctx_stream_rebase(int64_t *d, const int64_t *s, int64_t n,
+                                                    int64_t base, int enabled) {
+        int64_t k = 0;
     #if FASTCTX_HAVE_SSE2
         if (enabled && n >= 512) {
             __m128i b = _mm_set1_epi64x(base);
@@ -91,4 +93,4 @@ cdef extern from *:
     int fastctx_msb64(unsigned long long x) noexcept nogil
     int fastctx_cpu_avx2() noexcept nogil
     void stream_copy "fastctx_stream_copy"(unsigned char* d, const unsigned char* s, size_t n, int enabled) noexcept nogil
-    void stream_rebase "fastctx_stream_rebase"(long long* d, const long long* s, long long n, long long base, int enabled) noexcept nogil
+    void stream_rebase "fastctx_stream_rebase"(int64_t* d, const int64_t* s, int64_t n, int64_t base, int enabled) noexcept nogil

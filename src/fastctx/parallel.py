@@ -576,7 +576,7 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
             row, lost = row + rows, lost + more_lost
             if start >= 0 or row < cuts[end]:
                 if start < 0:  # scratch full: a larger one, keeping its bytes
-                    bigger = np.empty(2 * len(buffer), dtype=np.uint8)
+                    bigger = np.empty(max(2 * len(buffer), 4096), dtype=np.uint8)
                     bigger[:nbytes] = buffer[:nbytes]
                     buffer, used = bigger, nbytes
                     continue
