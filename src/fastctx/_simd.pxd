@@ -39,6 +39,7 @@ cdef extern from *:
     static CYTHON_UNUSED void fastctx_stream_copy(unsigned char *d, const unsigned char *s,
                                                   size_t n, int enabled) {
         size_t i = 0;
+        if (n == 0) return;  /* s may be NULL then (an empty scratch), which memcpy may not take */
     #if FASTCTX_HAVE_SSE2
         if (enabled && n >= 4096) {
             i = (16 - ((size_t)d & 15)) & 15;  /* to a 16-byte boundary of the destination */
