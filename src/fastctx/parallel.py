@@ -507,6 +507,14 @@ def render_into(renderer, columns, start: int, num_rows: int, out, threads=None)
     return nbytes + more, cuts[first] - start + rows, lost + more_lost
 
 
+def _grown(buffer: np.ndarray, nbytes: int, size: int) -> np.ndarray:
+    """A scratch buffer of ``size`` bytes (at least 4 KiB) holding ``buffer``'s first
+    ``nbytes``."""
+    bigger = np.empty(max(size, 4096), dtype=np.uint8)
+    bigger[:nbytes] = buffer[:nbytes]
+    return bigger
+
+
 def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool, threads,
                   scratch_size, grows: bool = True) -> int:
     """Render and place ranges from ``first`` on, in order, until all are placed or one does
@@ -576,9 +584,7 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
             row, lost = row + rows, lost + more_lost
             if start >= 0 or row < cuts[end]:
                 if start < 0:  # scratch full: a larger one, keeping its bytes
-                    bigger = np.empty(max(2 * len(buffer), 4096), dtype=np.uint8)
-                    bigger[:nbytes] = buffer[:nbytes]
-                    buffer, used = bigger, nbytes
+                    buffer, used = _grown(buffer, nbytes, 2 * len(buffer)), nbytes
                     continue
                 break  # in the output (or full)
             with ready:
@@ -599,9 +605,7 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
             if take_on:
                 end, used = end + 1, nbytes  # the next range, after these bytes
                 if len(buffer) < nbytes + scratch_size:
-                    bigger = np.empty(2 * scratch_size, dtype=np.uint8)
-                    bigger[:nbytes] = buffer[:nbytes]
-                    buffer = bigger
+                    buffer = _grown(buffer, nbytes, 2 * scratch_size)
                 continue
             array[start : start + nbytes] = buffer[:nbytes]  # numpy copies without the GIL
             break
