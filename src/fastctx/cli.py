@@ -15,12 +15,13 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import sys
 import time
 import warnings
 
-from . import __version__
+from . import __version__, _signals
 from .errors import FastctxError, FormatError, InputError, ParseError, RenderError
 from .presets import PRESETS
 from .parallel import MAX_THREADS as _MAX_THREADS  # a larger count is a typo, not a request
@@ -1227,7 +1228,10 @@ def main(argv=None) -> int:
         return _guard(lambda: bench.main(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
-    with warnings.catch_warnings(), _terminate_as_exception():
+    signals = {signal.SIGINT: KeyboardInterrupt}
+    if hasattr(signal, "SIGTERM"):
+        signals[signal.SIGTERM] = _Terminated
+    with warnings.catch_warnings(), _signals.raised_where_safe(signals):
         # A warning (XML characters dropped in a render) is one line on stderr like the
         # errors, not Python's file:line report with a line of fastctx source under it.
         warnings.showwarning = _show_warning
@@ -1237,27 +1241,6 @@ def main(argv=None) -> int:
 class _Terminated(BaseException):
     """SIGTERM (``timeout``, a service stop), raised so that outputs are cleaned up as on
     Ctrl-C: the temporary file of ``-o`` removed, an existing file kept."""
-
-
-class _terminate_as_exception:
-    def __enter__(self):
-        import signal
-        import threading
-
-        self.previous = None
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
-            def terminated(signum, frame):
-                raise _Terminated()
-
-            self.previous = signal.signal(signal.SIGTERM, terminated)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, self.previous)
-        return False
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -1,0 +1,91 @@
+"""Ctrl-C and SIGTERM for the command line, raised only where an exception is safe.
+
+Python runs a signal handler between two bytecodes of the main thread, so an exception it
+raises can land anywhere. Inside a threaded call that is harmful: between taking a lock
+and entering its ``with`` block (``ThreadPoolExecutor.submit`` takes the executor's global
+shutdown lock, which the interpreter takes again at exit: the process then hangs after its
+output is cleaned up), or between two steps of a threaded render's bookkeeping (a range
+taken and never rendered: the thread waiting for its offset waits forever).
+
+So the handler raises at once unless the main thread is inside that code (``parallel``,
+``concurrent.futures``, ``threading``). There it only notes the signal and asks for
+SIGALRM a few milliseconds later, and checks again then, until the main thread is back in
+the caller's code (a threaded call of the command line handles one bounded batch). A
+blocking read of stdin is outside that code, so it is interrupted at once as before.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import threading
+
+from . import parallel
+
+RETRY_SECONDS = 0.005
+
+# Code where an exception from a handler may break a lock or a threaded call's state.
+_UNSAFE_PREFIXES = tuple(os.path.dirname(os.path.abspath(path)) + os.sep
+                         for path in (concurrent.futures.__file__,))
+_UNSAFE_FILES = frozenset(os.path.abspath(path) for path in (parallel.__file__, threading.__file__))
+
+
+def unsafe(frame) -> bool:
+    """Whether ``frame`` or any frame that called it runs code an exception must not cut."""
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_PREFIXES):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class raised_where_safe:
+    """``with raised_where_safe({signal.SIGTERM: Exc, ...}):`` each signal raises its
+    exception in the main thread, outside threaded-call code. Signals already ignored
+    (SIGINT of a background job) or handled by the embedding program are left alone; off the
+    main thread this does nothing (Python only sets handlers there)."""
+
+    def __init__(self, exceptions: dict):
+        self.exceptions = exceptions
+        self.previous = {}
+        self.pending = None  # the exception class noted while the main thread was unsafe
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum, exception in self.exceptions.items():
+            current = signal.getsignal(signum)
+            default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+            if current is default:
+                self.previous[signum] = signal.signal(signum, self._handler(exception))
+        if self.previous and hasattr(signal, "SIGALRM"):
+            self.previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._retry)
+        return self
+
+    def __exit__(self, *exc):
+        # A signal still pending here came during the last threaded step of a command that
+        # has now finished its work; there is nothing left to stop.
+        if signal.SIGALRM in self.previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
+        return False
+
+    def _handler(self, exception):
+        def handler(signum, frame):
+            self.pending = self.pending or exception
+            self._retry(signum, frame)
+
+        return handler
+
+    def _retry(self, signum, frame):
+        if self.pending is None:
+            return
+        if unsafe(frame) and signal.SIGALRM in self.previous:
+            signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+            return
+        exception, self.pending = self.pending, None
+        raise exception()

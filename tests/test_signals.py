@@ -1,0 +1,102 @@
+"""Ctrl-C and SIGTERM in the command line raise only outside threaded-call code, so a signal
+never leaves a lock held (the process hanging at exit) or a threaded render half booked."""
+
+import concurrent.futures
+import concurrent.futures.thread
+import os
+import random
+import signal
+import sys
+import threading
+import traceback
+
+import pytest
+
+import fastctx
+from fastctx import _signals, generate, parallel
+
+pytestmark = pytest.mark.skipif(os.name != "posix" or not hasattr(signal, "SIGALRM"),
+                                reason="POSIX signals")
+
+
+class Stop(BaseException):
+    pass
+
+
+def test_frames_inside_threaded_code_are_unsafe_and_the_callers_are_not():
+    assert not _signals.unsafe(sys._getframe())
+    seen = []
+    done = concurrent.futures.Future()
+    done.set_result(None)
+    # A done future calls its callback at once, from concurrent.futures, in this thread.
+    done.add_done_callback(lambda _: seen.append(_signals.unsafe(sys._getframe())))
+    assert seen == [True]
+
+
+def test_signals_raise_outside_threaded_calls_and_leave_them_working(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_RENDER_ROWS", 7)
+    monkeypatch.setattr(parallel, "RENDER_RANGE_ROWS", 13)
+    fmt = fastctx.compile(fastctx.preset("rest", "clf"), api="rest")
+    events = fmt.parse(generate.lines(fmt, 4000, seed=3))
+    expected = fmt.render(events, threads=1)
+    rng = random.Random(5)
+    landed = []
+    for _ in range(25):
+        delay = rng.uniform(0, 0.03)
+        with _signals.raised_where_safe({signal.SIGTERM: Stop}):
+            killer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM))
+            killer.start()
+            try:
+                for _ in range(10_000):
+                    fmt.render(events, threads=2)
+            except Stop:
+                # the frame the handler interrupted: the last one outside the handler
+                frames = [frame for frame in traceback.extract_tb(sys.exc_info()[2])
+                          if frame.filename != _signals.__file__]
+                landed.append(frames[-1].filename)
+            killer.join()
+        assert not concurrent.futures.thread._global_shutdown_lock.locked()
+    assert len(landed) == 25
+    assert not [name for name in landed if name in (parallel.__file__, threading.__file__)
+                or "concurrent" in name]
+    assert fmt.render(events, threads=2) == expected
+
+
+def test_handlers_are_restored_and_others_left_alone():
+    before_term = signal.getsignal(signal.SIGTERM)
+    before_alarm = signal.getsignal(signal.SIGALRM)
+    with _signals.raised_where_safe({signal.SIGTERM: Stop}):
+        assert signal.getsignal(signal.SIGTERM) is not before_term
+    assert signal.getsignal(signal.SIGTERM) is before_term
+    assert signal.getsignal(signal.SIGALRM) is before_alarm
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job's Ctrl-C
+    try:
+        with _signals.raised_where_safe({signal.SIGINT: KeyboardInterrupt}):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGALRM) is before_alarm
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_signal_in_plain_code_raises_at_once():
+    with _signals.raised_where_safe({signal.SIGTERM: Stop}):
+        with pytest.raises(Stop):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs at the next bytecode, not 5 ms later
+                pass
+            raise AssertionError("not raised")
+
+
+def test_off_the_main_thread_nothing_is_installed():
+    before = signal.getsignal(signal.SIGTERM)
+    seen = []
+
+    def run():
+        with _signals.raised_where_safe({signal.SIGTERM: Stop}):
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [before]
