@@ -26,8 +26,7 @@ from . import parallel
 RETRY_SECONDS = 0.005
 
 # Code where an exception from a handler may break a lock or a threaded call's state.
-_UNSAFE_PREFIXES = tuple(os.path.dirname(os.path.abspath(path)) + os.sep
-                         for path in (concurrent.futures.__file__,))
+_UNSAFE_DIR = os.path.dirname(os.path.abspath(concurrent.futures.__file__)) + os.sep
 _UNSAFE_FILES = frozenset(os.path.abspath(path) for path in (parallel.__file__, threading.__file__))
 
 
@@ -35,7 +34,7 @@ def unsafe(frame) -> bool:
     """Whether ``frame`` or any frame that called it runs code an exception must not cut."""
     while frame is not None:
         name = frame.f_code.co_filename
-        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_PREFIXES):
+        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_DIR):
             return True
         frame = frame.f_back
     return False
