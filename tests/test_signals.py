@@ -8,6 +8,7 @@ import random
 import signal
 import sys
 import threading
+import time
 import traceback
 
 import pytest
@@ -100,3 +101,49 @@ def test_off_the_main_thread_nothing_is_installed():
     thread.start()
     thread.join()
     assert seen == [before]
+
+
+def _probe_module(tmp_path, monkeypatch, name, source):
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)  # and removed again after the test
+
+
+def test_a_signal_during_an_import_is_raised_after_it(tmp_path, monkeypatch):
+    # A Cython module's initialisation registers its memoryview types under a bare
+    # ``except: pass``; an exception raised there would be dropped and the signal lost.
+    _probe_module(tmp_path, monkeypatch, "fastctx_probe_swallow", (
+        "import signal\n"
+        "SWALLOWED = False\n"
+        "try:\n"
+        "    signal.raise_signal(signal.SIGTERM)\n"
+        "except BaseException:\n"
+        "    SWALLOWED = True\n"
+        "DONE = True\n"
+    ))
+    with pytest.raises(Stop):
+        with _signals.raised_where_safe({signal.SIGTERM: Stop}):
+            import fastctx_probe_swallow as probe
+
+            assert probe.DONE and not probe.SWALLOWED
+            time.sleep(5)  # the retry raises a few milliseconds after the import
+            raise AssertionError("not raised")
+
+
+def test_only_frames_inside_the_with_are_checked(tmp_path, monkeypatch):
+    # The command line run from a module's import: the import is the caller's code.
+    _probe_module(tmp_path, monkeypatch, "fastctx_probe_entered", (
+        "import signal\n"
+        "from fastctx import _signals\n"
+        "class Stop(BaseException):\n"
+        "    pass\n"
+        "RAISED = False\n"
+        "with _signals.raised_where_safe({signal.SIGTERM: Stop}):\n"
+        "    try:\n"
+        "        signal.raise_signal(signal.SIGTERM)\n"
+        "    except Stop:\n"
+        "        RAISED = True\n"
+    ))
+    import fastctx_probe_entered as probe
+
+    assert probe.RAISED

@@ -7,34 +7,43 @@ shutdown lock, which the interpreter takes again at exit: the process then hangs
 output is cleaned up), or between two steps of a threaded render's bookkeeping (a range
 taken and never rendered: the thread waiting for its offset waits forever).
 
+An import is no place for it either: a Cython module's initialisation registers its
+memoryview types with ``collections.abc`` under a bare ``except: pass``, so an exception
+raised there is dropped and the signal lost (numpy.random's first import, in ``fastctx
+generate``, is one).
+
 So the handler raises at once unless the main thread is inside that code (``parallel``,
-``concurrent.futures``, ``threading``). There it only notes the signal and asks for
-SIGALRM a few milliseconds later, and checks again then, until the main thread is back in
-the caller's code (a threaded call of the command line handles one bounded batch). A
-blocking read of stdin is outside that code, so it is interrupted at once as before.
+``concurrent.futures``, ``threading``, the import system). There it only notes the signal
+and asks for SIGALRM a few milliseconds later, and checks again then, until the main thread
+is back in the caller's code (a threaded call of the command line handles one bounded
+batch). A blocking read of stdin is outside that code, so it is interrupted at once as
+before.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import signal
+import sys
 import threading
 
 from . import parallel
 
 RETRY_SECONDS = 0.005
 
-# Code where an exception from a handler may break a lock or a threaded call's state.
-_UNSAFE_DIR = os.path.dirname(os.path.abspath(concurrent.futures.__file__)) + os.sep
-_UNSAFE_FILES = frozenset(os.path.abspath(path) for path in (parallel.__file__, threading.__file__))
+# Modules where an exception from a handler may break a lock or a threaded call's state,
+# or be swallowed (an import), by the name their code runs under.
+_UNSAFE_MODULES = frozenset((parallel.__name__, threading.__name__,
+                             "importlib._bootstrap", "importlib._bootstrap_external"))
+_UNSAFE_PACKAGE = concurrent.futures.__name__ + "."
 
 
-def unsafe(frame) -> bool:
-    """Whether ``frame`` or any frame that called it runs code an exception must not cut."""
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_DIR):
+def unsafe(frame, stop=None) -> bool:
+    """Whether ``frame`` or any frame that called it, up to ``stop`` (not included), runs
+    code an exception must not cut."""
+    while frame is not None and frame is not stop:
+        name = frame.f_globals.get("__name__", "")
+        if name in _UNSAFE_MODULES or name.startswith(_UNSAFE_PACKAGE):
             return True
         frame = frame.f_back
     return False
@@ -50,10 +59,12 @@ class raised_where_safe:
         self.exceptions = exceptions
         self.previous = {}
         self.pending = None  # the exception class noted while the main thread was unsafe
+        self.entered = None  # the frame with the ``with``: it and its callers are not checked
 
     def __enter__(self):
         if threading.current_thread() is not threading.main_thread():
             return self
+        self.entered = sys._getframe(1)
         for signum, exception in self.exceptions.items():
             current = signal.getsignal(signum)
             default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
@@ -71,6 +82,7 @@ class raised_where_safe:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         self.previous = {}
+        self.entered = None
         return False
 
     def _handler(self, exception):
@@ -83,7 +95,7 @@ class raised_where_safe:
     def _retry(self, signum, frame):
         if self.pending is None:
             return
-        if unsafe(frame) and signal.SIGALRM in self.previous:
+        if unsafe(frame, self.entered) and signal.SIGALRM in self.previous:
             signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
             return
         exception, self.pending = self.pending, None
