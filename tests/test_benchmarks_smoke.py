@@ -191,6 +191,9 @@ def test_threads_script_prints_ratios_and_the_memory_ceiling():
     assert proc.returncode == 0, proc.stderr
     assert "copy into fresh memory" in proc.stdout and "copy into reused memory" in proc.stdout
     assert re.search(r"^sha256 of a cached block\s+[\d.]+ GB/s\s+[\d.]+ GB/s\s+[\d.]+x$", proc.stdout, re.M)
+    cached = re.findall(r"^(render|parse), cached \(clf\)\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$",
+                        proc.stdout, re.M)
+    assert cached == ["render", "parse"]
     rows = re.findall(r"^(render|parse)\s+(clf|csv)\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$", proc.stdout, re.M)
     assert sorted(rows) == [("parse", "clf"), ("parse", "csv"), ("render", "clf"), ("render", "csv")]
     assert "halves" not in proc.stdout
