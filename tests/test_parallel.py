@@ -422,6 +422,67 @@ def test_render_interrupt_on_the_calling_thread_is_raised(small_chunks, into):
             parallel.render(wrapper, fmt.program, columns, batch.num_rows, 2)
 
 
+_INTERRUPT_AFTER_TAKE = """
+import sys
+import time
+import fastctx
+from fastctx import generate, parallel
+
+# ranges of 40 CLF rows (about 6 KB): a worker's scratch holds one, so it waits, not takes on
+parallel.MIN_RENDER_ROWS, parallel.RENDER_RANGE_ROWS, parallel.MIN_RANGE_ROWS = 7, 40, 40
+fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+batch, columns = fmt._bind(generate.events(fmt, 2000, seed=8))
+lines = open(parallel.__file__).read().splitlines()
+took = lines.index("                index = take()")
+# the line where the calling thread, a range taken, starts rendering it
+starts = next(n for n in range(took, len(lines)) if lines[n].strip() == "try:") + 1
+
+
+def tracer(frame, event, arg):
+    if frame.f_code.co_name != "worker":
+        return None
+
+    def lines_of_worker(frame, event, arg):
+        if event == "line" and frame.f_lineno == starts and frame.f_locals["calling"]:
+            sys.settrace(None)
+            frame.f_trace = None
+            time.sleep(0.3)  # the worker renders the ranges after this one, then waits
+            raise KeyboardInterrupt  # Ctrl-C with a range taken and not yet rendered
+        return lines_of_worker
+
+    return lines_of_worker
+
+
+sys.settrace(tracer)
+try:
+    if sys.argv[1] == "into":
+        parallel.render_into(fmt._renderer, columns, 0, batch.num_rows, bytearray(10**6), 2)
+    else:
+        parallel.render(fmt._renderer, fmt.program, columns, batch.num_rows, 2)
+except KeyboardInterrupt:
+    sys.settrace(None)
+    print("interrupted")
+    print("next", parallel.render(fmt._renderer, fmt.program, columns, batch.num_rows, 2)
+          == fmt._renderer.render(columns, 0, batch.num_rows))
+"""
+
+
+@pytest.mark.parametrize("into", ["into", "render"])
+def test_render_interrupt_between_taking_a_range_and_rendering_it_does_not_hang(into):
+    # The worker waits for the offset of the range after the one the caller took, which will
+    # never be known: the interrupt must stop the wait, or the call's exit waits forever.
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.run([sys.executable, "-c", _INTERRUPT_AFTER_TAKE, into],
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the interrupted render hung")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["interrupted", "next True"]
+
+
 def test_render_ranges_past_a_full_output_are_rendered_again(small_chunks):
     # The output holds range 0 only: the ranges rendered into scratch behind it do not fit
     # when placed, and the next round renders them after the output grows.

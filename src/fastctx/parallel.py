@@ -543,7 +543,8 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
     # once every unit before range i is rendered, in scratch or in place
     known = np.full(nranges + 1, -1, dtype=np.int64)
     known[first] = offsets[first]
-    state = {"next": first, "frontier": first, "full": False}
+    # "stop": the calling thread was interrupted; no range is handed out, no offset awaited
+    state = {"next": first, "frontier": first, "full": False, "stop": False}
     units = {}  # first range of a rendered unit -> (range after it, bytes, dropped characters)
     placed = set()  # units whose bytes are in the output
     failed = []  # (first range of the unit, exception)
@@ -554,7 +555,8 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
         next_ = state["next"]
         if index is not None and next_ != index:
             return None
-        if state["full"] or next_ >= nranges or (failed and next_ > min(i for i, _ in failed)):
+        if (state["full"] or state["stop"] or next_ >= nranges
+                or (failed and next_ > min(i for i, _ in failed))):
             return None  # a later range cannot be placed, or cannot change the error
         state["next"] = next_ + 1
         return next_
@@ -574,7 +576,7 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
 
     def gave_up(index) -> bool:
         """With ``ready`` held: the unit at ``index`` will not be placed in this round."""
-        return state["full"] or any(i < index for i, _ in failed)
+        return state["full"] or state["stop"] or any(i < index for i, _ in failed)
 
     def unit(index, buffer):
         end, row, used, lost = index + 1, cuts[index], 0, 0
@@ -643,6 +645,14 @@ def _render_round(renderer, columns, cuts, first, output, offsets, dropped, pool
         worker(calling=True)
         for future in futures:
             future.result()
+    except BaseException:
+        # An interrupt: it may have come between taking a range and rendering it, and then no
+        # offset after that range will ever be known. The workers must not wait for one (the
+        # caller's exit waits for them).
+        with ready:
+            state["stop"] = True
+            ready.notify_all()
+        raise
     finally:
         # The caller grows, hands over or drops the output once this returns or raises, and
         # an error's traceback keeps this frame: it must keep no view of the output. (The
