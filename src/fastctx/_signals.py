@@ -4,8 +4,9 @@ Python runs a signal handler between two bytecodes of the main thread, so an exc
 raises can land anywhere. Inside a threaded call that is harmful: between taking a lock
 and entering its ``with`` block (``ThreadPoolExecutor.submit`` takes the executor's global
 shutdown lock, which the interpreter takes again at exit: the process then hangs after its
-output is cleaned up), or between two steps of a threaded render's bookkeeping (a range
-taken and never rendered: the thread waiting for its offset waits forever).
+output is cleaned up), or between two steps of a threaded render's bookkeeping (the render
+stops its workers when an exception leaves its calling thread, but a range's state may be
+half updated).
 
 An import is no place for it either: a Cython module's initialisation registers its
 memoryview types with ``collections.abc`` under a bare ``except: pass``, so an exception
