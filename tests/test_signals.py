@@ -106,7 +106,7 @@ def test_off_the_main_thread_nothing_is_installed():
 def _probe_module(tmp_path, monkeypatch, name, source):
     (tmp_path / f"{name}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, name, raising=False)  # and removed again after the test
+    monkeypatch.delitem(sys.modules, name, raising=False)  # imported afresh, should the test run twice
 
 
 def test_a_signal_during_an_import_is_raised_after_it(tmp_path, monkeypatch):
