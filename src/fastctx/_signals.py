@@ -34,7 +34,7 @@ RETRY_SECONDS = 0.005
 
 # Modules where an exception from a handler may break a lock or a threaded call's state,
 # or be swallowed (an import), by the name their code runs under.
-_UNSAFE_MODULES = frozenset((parallel.__name__, threading.__name__,
+_UNSAFE_MODULES = frozenset((parallel.__name__, threading.__name__, concurrent.futures.__name__,
                              "importlib._bootstrap", "importlib._bootstrap_external"))
 _UNSAFE_PACKAGE = concurrent.futures.__name__ + "."
 
