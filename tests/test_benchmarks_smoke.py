@@ -189,12 +189,15 @@ def test_threads_script_prints_ratios_and_the_memory_ceiling():
     proc = _run(["benchmarks/threads.py", "400", "1", "--threads", "2", "--shapes", "clf,csv",
                  "--ceiling", "--ceiling-mb", "2"])
     assert proc.returncode == 0, proc.stderr
-    assert "copy into fresh memory" in proc.stdout and "copy into reused memory" in proc.stdout
-    assert re.search(r"^sha256 of a cached block\s+[\d.]+ GB/s\s+[\d.]+ GB/s\s+[\d.]+x$", proc.stdout, re.M)
-    cached = re.findall(r"^(render|parse), cached \(clf\)\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$",
-                        proc.stdout, re.M)
+    speeds = r"\s+[\d.]+ (?:GB|M)/s\s+[\d.]+ (?:GB|M)/s\s+[\d.]+x"
+    probed = speeds + r"\s+[\d.]+x$"  # and the SHA-512 pairs timed beside them
+    assert re.search(r"^copy into fresh memory" + probed, proc.stdout, re.M)
+    assert re.search(r"^copy into reused memory" + probed, proc.stdout, re.M)
+    assert re.search(r"^sha256 of a cached block" + probed, proc.stdout, re.M)
+    assert re.search(r"^sha512 of a cached block" + speeds + "$", proc.stdout, re.M)
+    cached = re.findall(r"^(render|parse), cached \(clf\)" + probed, proc.stdout, re.M)
     assert cached == ["render", "parse"]
-    rows = re.findall(r"^(render|parse)\s+(clf|csv)\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$", proc.stdout, re.M)
+    rows = re.findall(r"^(render|parse)\s+(clf|csv)" + probed, proc.stdout, re.M)
     assert sorted(rows) == [("parse", "clf"), ("parse", "csv"), ("render", "clf"), ("render", "csv")]
     assert "halves" not in proc.stdout
 
