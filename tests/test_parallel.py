@@ -14,6 +14,7 @@ PRESETS = [(api, name) for api, names in fastctx.presets.PRESETS.items() for nam
 def small_chunks(monkeypatch):
     """Make tiny inputs split into many chunks, so every code path runs on test-sized data."""
     monkeypatch.setattr(parallel, "MIN_PARSE_CHUNK", 64)
+    monkeypatch.setattr(parallel, "PARSE_PIECE", 97)
     monkeypatch.setattr(parallel, "MIN_RENDER_ROWS", 7)
     monkeypatch.setattr(parallel, "RENDER_RANGE_ROWS", 13)
 
@@ -128,6 +129,37 @@ def test_csv_with_quotes_but_cuts_at_record_ends_stays_threaded(small_chunks, fa
     assert not fallbacks
 
 
+def test_a_lane_goes_on_past_a_piece_end_inside_a_quoted_field():
+    # A record that runs past the lane's current end (a quoted CSV field holds the newline
+    # there) is parsed again with the next end, not cut; with no next end it is the last.
+    from fastctx._parse import Parser
+
+    fmt = fastctx.compile(CSV)
+    data = fmt.render(quoted_newline_events(60), threads=1)
+    parser = Parser(fmt.program)
+    whole = parser.parse(data, "collect")
+    inside = [k + 1 for k in range(len(data)) if data[k] == 10 and data[:k].count(b'"') % 2]
+    at_ends = [k + 1 for k in range(len(data)) if data[k] == 10 and not data[:k].count(b'"') % 2]
+    assert len(inside) >= 10
+    ends = sorted(inside[::3] + at_ends[5::7]) + [len(data)]
+    asked = []
+
+    def more(parsed):
+        asked.append(parsed)
+        return ends[len(asked)] if len(asked) < len(ends) else None
+
+    chunk = parser.parse_chunk(data, "collect", end=ends[0], more=more)
+    assert asked == ends  # asked at every end, inside a quote or not, and once more at the last
+    same_batch(parser.join([chunk]), whole)
+    assert not chunk.tail_open and chunk.size == len(data)
+    # no further end: the record that runs past the last one is cut there, as one thread
+    # cuts a record at the end of its input
+    cut = inside[4]
+    chunk = parser.parse_chunk(data, "collect", end=inside[1], more=lambda parsed: cut if parsed < cut else None)
+    assert chunk.tail_open and chunk.size == cut
+    same_batch(parser.join([chunk]), parser.parse(data[:cut], "collect"))
+
+
 def test_csv_stray_quote_gives_the_one_thread_result(small_chunks):
     fmt = fastctx.compile(CSV)
     data = fmt.render(quoted_newline_events(100), threads=1)
@@ -147,6 +179,83 @@ def test_csv_bad_record_raises_as_one_thread_does(small_chunks):
         fmt.parse(data, threads=4)
     assert str(many.value) == str(one.value)
     assert (many.value.line, many.value.offset) == (one.value.line, one.value.offset)
+
+
+class LaneSpy:
+    """A parser whose lanes report their pieces; ``delay(lane_start, end)`` may sleep before a
+    lane takes its next piece (a slow core)."""
+
+    def __init__(self, parser, delay=None):
+        import threading
+
+        self.parser, self.delay = parser, delay
+        self.lanes, self.lock = [], threading.Lock()
+
+    def parse_chunk(self, data, on_error, line_base, offset_base, reserve=0, end=None, more=None):
+        ends = [end]
+        with self.lock:
+            self.lanes.append((offset_base, ends))
+
+        def next_end(parsed):
+            if self.delay is not None:
+                self.delay(offset_base, parsed)
+            got = more(parsed)
+            ends.append(got)
+            return got
+
+        return self.parser.parse_chunk(data, on_error, line_base, offset_base, reserve, end,
+                                       next_end)
+
+    def __getattr__(self, name):
+        return getattr(self.parser, name)
+
+
+def test_parse_lanes_take_pieces_in_order_and_tile_the_input(small_chunks):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = corrupt(generate.lines(fmt, 400, seed=5), 29)
+    spy = LaneSpy(fmt._get_parser())
+    same_batch(parallel.parse(spy, fmt.program, data, "collect", threads=3),
+               fmt.parse(data, "collect", threads=1))
+    cuts = parallel.split_lines(data, len(data) // parallel.PARSE_PIECE)
+    covered = []
+    for offset, ends in sorted(spy.lanes):
+        assert ends[-1] is None and ends[:-1] == sorted(ends[:-1])  # asked until none was left
+        assert all(offset + end in cuts for end in ends[:-1])  # every end is a piece's
+        covered.append((offset, offset + ends[-2]))
+    assert [lo for lo, _ in covered] == [0] + [hi for _, hi in covered[:-1]]
+    assert covered[-1][1] == len(data)
+    assert len(covered) >= 3 and max(len(ends) for _, ends in spy.lanes) > 2
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_parse_a_fast_thread_takes_on_the_pieces_of_a_slow_one(small_chunks, threads):
+    import threading
+    import time
+
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    data = corrupt(generate.lines(fmt, 500, seed=6), 41)
+    one = fmt.parse(data, "collect", threads=1)
+
+    def slow_caller(lane_start, end):  # the calling thread parses the first lane, slowly
+        if threading.current_thread() is threading.main_thread():
+            time.sleep(0.002)
+
+    spy = LaneSpy(fmt._get_parser(), slow_caller)
+    same_batch(parallel.parse(spy, fmt.program, data, "collect", threads=threads), one)
+    # the first lane gave up its back half: more lanes than threads, the first one shorter
+    assert len(spy.lanes) > threads
+    first = dict(spy.lanes)[0]
+    assert first[-2] < len(data) // threads
+    # an error in a lane taken on from a slow one is raised with its global line
+    lines = data.split(b"\n")
+    lines[200] = b"broken"
+    bad = b"\n".join(lines)
+    with pytest.raises(fastctx.ParseError) as expected:
+        fmt.parse(bad, threads=1)
+    with pytest.raises(fastctx.ParseError) as got:
+        parallel.parse(LaneSpy(fmt._get_parser(), slow_caller), fmt.program, bad, "raise", threads)
+    assert (got.value.line, got.value.offset) == (expected.value.line, expected.value.offset)
+    assert str(got.value) == str(expected.value)
 
 
 def test_parse_accepts_every_input_type(small_chunks):

@@ -96,6 +96,7 @@ cdef enum:
     ST_NEED_ROWS = 1
     ST_NEED_DATA = 2
     ST_NOMEM = 3
+    ST_NEED_INPUT = 4   # a record runs past the end, and more input may follow (a lane)
 
 cdef enum:
     # The most 64-byte words of a record the comma-split and blank-split paths take (longer
@@ -182,6 +183,7 @@ cdef struct State:
     int32_t csv_quotes
     int32_t stop_at_reject     # on_error="raise"
     int32_t tail_open          # the last record ran to the end of the input, no newline found
+    int32_t more_input         # more input may follow the end (a threaded parse's lane)
     const uint8_t *time_seen   # a CLF time whose shape a scan has checked: not checked again
     int32_t csv_fast           # mode 0 is comma-separated fields: try_csv first
     int32_t word_fast          # mode 0 is values that end at a flagged byte: try_words first
@@ -2620,6 +2622,8 @@ cdef int run(State *st) noexcept nogil:
         else:
             end = record_end(buf, size, pos, st.csv_quotes)
             n = end - pos
+        if end >= size and st.more_input:
+            return ST_NEED_INPUT  # this record is redone with more input, or as the last
         st.tail_open = end >= size
         if end < size and n > 0 and buf[end - 1] == 13:
             n -= 1
@@ -3145,6 +3149,8 @@ cdef class _Chunk:
     # The last record ran to the end of the data without a newline. For a chunk of a larger
     # input that ends with a newline, that newline was inside a quoted CSV field.
     cdef public bint tail_open
+    # The bytes parsed (less than the data given when a lane stopped short).
+    cdef public int64_t size
 
 
 # The join's copies use streaming stores (``stream_copy`` in _simd.pxd): 2-thread parse of 1M
@@ -3351,13 +3357,22 @@ cdef class Parser:
         first.rows = total_rows
         return self._batch(first)
 
-    def parse_chunk(self, data, on_error="raise", line_base=1, offset_base=0, reserve=0):
+    def parse_chunk(self, data, on_error="raise", line_base=1, offset_base=0, reserve=0,
+                    end=None, more=None):
         """``parse`` up to, not including, building the Batch: the result goes to ``join``.
 
         Raises ``ParseError`` as ``parse`` does. The chunk's ``rejects`` (a list of
         ``Reject``) and ``stats`` may be adjusted before the join. ``reserve``: size the
         output for this many input bytes if more than ``data`` (the first chunk of a join,
         which then grows no buffer).
+
+        ``end`` (a threaded parse's lane of pieces): parse ``data[:end]`` only, then ask
+        ``more(end)`` for a further end and go on to it, as one chunk, until ``more`` gives
+        None. ``end`` must follow a newline. ``more`` is asked when the records so far end
+        at ``end``, or when one runs past it (a quoted CSV field holds the newline there),
+        which is then parsed again with the further end, or as the last record when there
+        is none; not after an error stopped the parse. The chunk's ``size`` is the bytes
+        parsed.
         """
         if on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(_ON_ERROR)}, got {on_error!r}")
@@ -3477,6 +3492,10 @@ cdef class Parser:
                 datas.append(None)
             valids.append(_Buffer((row_cap + 7) // 8 + 1, True))
 
+        if end is not None:
+            if not 0 <= end <= size:
+                raise ValueError(f"end {end} outside the {size} bytes given")
+            size = end
         st.buf = &buf[0]
         st.size = size
         st.pos = 0
@@ -3491,6 +3510,7 @@ cdef class Parser:
         st.csv_quotes = self.plan.csv_quotes
         st.stop_at_reject = on_error == "raise"
         st.tail_open = False
+        st.more_input = more is not None
         st.time_seen = NULL
         st.csv_fast = self._csv_set is not None and fastctx_parse_simd
         st.csv_set = <const fastctx_vset *>&csv_set[0]
@@ -3518,8 +3538,21 @@ cdef class Parser:
                 self._bind(&st, values, datas, valids, kinds)
                 with nogil:
                     status = run(&st)
-                if status == ST_DONE:
-                    break
+                if status == ST_DONE and (not st.more_input or st.pos < st.size):
+                    break  # the end, or an error stopped the parse
+                if status == ST_DONE or status == ST_NEED_INPUT:
+                    # A lane: its records so far end at st.size, or one runs past it (a
+                    # quoted CSV field holds the newline there). On to the next piece.
+                    end = more(st.size)
+                    if end is None:
+                        st.more_input = False
+                        if status == ST_DONE:
+                            break
+                        continue  # the record that runs past is the last one: redo it so
+                    if not st.size < end <= view.nbytes:
+                        raise ValueError(f"more() gave {end}: not past {st.size}, within {view.nbytes}")
+                    st.size = end
+                    continue
                 if status == ST_NOMEM:
                     raise MemoryError("out of memory while parsing")
                 if status == ST_NEED_ROWS:
@@ -3567,9 +3600,10 @@ cdef class Parser:
         # a string column's bytes end where its last offset points
         chunk.data_len = [st.cols[c].values[st.rows] if st.cols[c].kind == KIND_STRING else 0
                           for c in range(st.ncols)]
+        chunk.size = st.size
         if st.rows >= 1024:  # the next parse's first guess: its buffers then rarely grow
             self._bytes_per_row = [n / st.rows for n in chunk.data_len]
-            self._input_per_row = view.nbytes / st.rows
+            self._input_per_row = st.size / st.rows
         chunk.nulls = [null_bits_to_validity(st.cols[c].valid, st.rows) for c in range(st.ncols)]
         chunk.used = False
         chunk.tail_open = st.tail_open

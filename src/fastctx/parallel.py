@@ -4,24 +4,33 @@ The kernels release the GIL, so plain threads run them in parallel; this module 
 where to cut the work and how to put the pieces back together.
 
 Parse
-    The input is cut into one chunk per thread, each ending just after a ``\\n``. In ``auto``
-    CSV a quoted field may hold a newline and a record ends at the first newline outside
-    quotes, which only a pass from the start of the input can tell. The cuts are made at
-    newlines anyway and the parser checks them: it reads a chunk exactly as it would read
-    that stretch of the whole input, as long as the chunk starts at a record boundary, and
-    it reports whether the chunk's last record ended at the chunk's final newline. If every
-    chunk but the last did, every cut was a record boundary (by induction from the first); if
-    one did not (a quoted field held the newline at a cut) or a chunk raised, the input is
-    parsed again on one thread. That second parse happens only when a value with a newline
-    straddles a cut; input full of such values can pay it often, which a pass over every
-    quote of the input (as long as a third of the parse) used to avoid at the cost of every
-    other input.
-    The calling thread parses the first chunk, the pool the others (measured, 2 threads, 1M
+    The input is cut into pieces of about ``PARSE_PIECE`` bytes, each ending just after a
+    ``\\n``, and the pieces into one lane per thread. A thread parses its lane's pieces in
+    order into one chunk, taking the next piece when the kernel reaches the end of the last
+    (``Parser.parse_chunk`` with ``more``). A thread whose lane is done takes the back half of
+    the pieces not yet taken of the lane with most of them, as a lane of its own. With one
+    chunk per thread, the faster thread sat idle while the slower one finished: on this VM
+    one of the two cores often runs slower than the other for a while. Measured, 1M CLF
+    lines, 2 threads, two runs of 20 and 16 calls: the two threads ended 0.2-63 ms apart
+    with one chunk each, more than 10% of the call in 3 of 20 and 10 of 16 calls; with
+    lanes 0.1-3.3 ms apart, never more than 10%.
+
+    In ``auto`` CSV a quoted field may hold a newline and a record ends at the first newline
+    outside quotes, which only a pass from the start of the input can tell. Inside a lane the
+    kernel handles it: a record that runs past a piece's end is parsed again with the next
+    piece. Lanes start at newlines anyway and the parser checks them: it reads a lane exactly
+    as it would read that stretch of the whole input, as long as the lane starts at a record
+    boundary, and it reports whether the lane's last record ended at the lane's final
+    newline. If every lane but the last did, every lane started at a record boundary (by
+    induction from the first); if one did not (a quoted field held the newline there) or a
+    lane raised, the input is parsed again on one thread. That second parse happens only
+    when a value with a newline straddles the start of a lane.
+    The calling thread parses the first lane, the pool the others (measured, 2 threads, 1M
     rows, same-process A/B, two runs: CLF 1.50 -> 1.71x and 1.61 -> 1.71x, XML 1.29 -> 1.50x
     and 1.77 -> 1.78x, CSV and JSON within 0.06x either way).
-    Each chunk gets its global byte offset; line numbers of later chunks are shifted by the
+    Each lane gets its global byte offset; line numbers of later lanes are shifted by the
     lines before them. With ``on_error="raise"`` the error raised is the first bad record in
-    input order, with its global line number.
+    input order, with its global line number; no lane after a failed one takes a piece.
 
 Render
     Rows are cut into small ranges rendered by a pool of threads, handed out in order. The
@@ -81,6 +90,9 @@ __all__ = ["default_threads", "resolve_threads", "parse", "render", "render_into
 #: Below this many input bytes per thread a parse runs on one thread (handing out the chunks
 #: and the join cost more than they save).
 MIN_PARSE_CHUNK = 1 << 20
+#: Bytes per piece of a threaded parse (see ``parse``), and the most pieces.
+PARSE_PIECE = 2 << 20
+MAX_PIECES = 4096
 #: The most threads a call takes (a thread pool larger than this is a mistake, not a plan).
 MAX_THREADS = 4096
 #: Below this many rows per thread a render runs on one thread.
@@ -138,12 +150,15 @@ def count_byte(array: np.ndarray, byte: int, start: int = 0, stop: int | None = 
 def _next_newline(array: np.ndarray, pos: int) -> int:
     """Index just past the first ``\\n`` at or after ``pos`` (len(array) if none)."""
     n = len(array)
-    step = 1 << 16
+    # A window about a few records long first, growing: a parse cuts its input at dozens of
+    # places (a 64 KiB window each took 1.8 ms for the 76 cuts of 1M CLF lines).
+    step = 512
     while pos < n:
         hits = np.flatnonzero(array[pos : pos + step] == _NEWLINE)
         if len(hits):
             return pos + int(hits[0]) + 1
         pos += step
+        step = min(2 * step, 1 << 16)
     return n
 
 
@@ -245,6 +260,18 @@ def _parse_one(parser, view, on_error, line_base, offset_base) -> Batch:
     return parser.parse(view, on_error, line_base, offset_base)
 
 
+class _Lane:
+    """Consecutive pieces ``[start, end)`` of a threaded parse, parsed in order into one chunk
+    (``Parser.parse_chunk`` with ``more``); ``taken`` pieces so far. Another thread may take
+    the lane's back half (``end`` shrinks) while it runs."""
+
+    __slots__ = ("start", "end", "taken", "chunk", "error")
+
+    def __init__(self, start: int, end: int):
+        self.start, self.end, self.taken = start, end, 1  # the first piece is its own at once
+        self.chunk = self.error = None
+
+
 def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
           line_base: int = 1, offset_base: int = 0) -> Batch:
     """Parse ``data`` on ``threads`` threads with ``parser`` (a ``_parse.Parser``).
@@ -266,57 +293,109 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
     if parts <= 1:
         return parser.parse(view, on_error, line_base, offset_base)
     quotes = needs_quote_tracking(program)
+    cuts = split_lines(array, max(parts, min(size // PARSE_PIECE, MAX_PIECES)))
+    npieces = len(cuts) - 1
+    if npieces < 2:
+        return parser.parse(view, on_error, line_base, offset_base)
+    parts = min(parts, npieces)
+    lanes = [_Lane(npieces * k // parts, npieces * (k + 1) // parts) for k in range(parts)]
+    lock = threading.Lock()
+    state = {"failed": npieces, "stop": False}  # the first failing lane's start, in pieces
+
+    def more(lane):
+        """The next end of ``lane``'s data, or None: its pieces are done (or need not be)."""
+        def next_end(_parsed):
+            with lock:
+                if lane.taken >= lane.end - lane.start or state["stop"] or lane.start > state["failed"]:
+                    return None
+                lane.taken += 1
+                return cuts[lane.start + lane.taken] - cuts[lane.start]
+        return next_end
+
+    def run(lane):
+        lo = cuts[lane.start]
+        try:
+            # The data runs to the lane's end as it was made; the lane may end sooner. The first
+            # lane's buffers are sized for the whole input: the join appends the others
+            # without growing them. Line numbers of later lanes are fixed up below.
+            lane.chunk = parser.parse_chunk(
+                view[lo : cuts[lane.end]], on_error, line_base if lane.start == 0 else 1,
+                offset_base + lo, size if lane.start == 0 else 0,
+                end=cuts[lane.start + 1] - lo, more=more(lane))
+        except Exception as exc:
+            lane.error = exc
+            with lock:
+                state["failed"] = min(state["failed"], lane.start)
+        with lock:
+            lane.end = lane.start + lane.taken  # what it parsed (all of it, unless it stopped)
+
+    def steal():
+        """A new lane of the back half of the pieces not yet taken of the lane with most of
+        them, or None."""
+        with lock:
+            if state["stop"]:
+                return None
+            left = [lane for lane in lanes if lane.start + lane.taken < lane.end
+                    and lane.start < state["failed"]]
+            if not left:
+                return None
+            victim = max(left, key=lambda lane: lane.end - lane.start - lane.taken)
+            first = victim.start + victim.taken
+            cut = first + (victim.end - first) // 2
+            lane = _Lane(cut, victim.end)
+            victim.end = cut
+            lanes.append(lane)
+            return lane
+
+    def worker(lane):
+        while lane is not None:
+            run(lane)
+            lane = steal()
+
     with _Calls(parts) as pool:
-        cuts = split_lines(array, parts)
-        if len(cuts) <= 2:
-            return parser.parse(view, on_error, line_base, offset_base)
-        pieces = [view[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:])]
-
-        def work(index):
-            # Line numbers of later chunks are fixed up below, once the records before them
-            # are counted; byte offsets are known now. The first chunk's buffers are sized for
-            # the whole input: the join appends the others without growing them.
-            return parser.parse_chunk(pieces[index], on_error, line_base if index == 0 else 1,
-                                      offset_base + cuts[index], size if index == 0 else 0)
-
-        # The calling thread parses the first chunk itself, which starts at once instead of
-        # after a worker wakes up, and which the join copies nothing of.
-        futures = [None] + [pool.submit(work, index) for index in range(1, len(pieces))]
-        results, first_error = [], None
-        for index, future in enumerate(futures):
-            try:
-                results.append(work(0) if future is None else future.result())
-            except Exception as exc:  # the first failing chunk in input order decides
-                first_error = (index, exc)
-                break
-        if first_error is not None:
-            for future in futures[1:]:
-                future.cancel()
-            index, exc = first_error
+        try:
+            # The calling thread parses the first lane itself, which starts at once instead of
+            # after a worker wakes up, and which the join copies nothing of.
+            futures = [pool.submit(worker, lane) for lane in lanes[1:]]
+            worker(lanes[0])
+            for future in futures:
+                future.result()
+        except BaseException:
+            with lock:
+                state["stop"] = True  # an interrupt: no lane takes another piece
+            raise
+        lanes.sort(key=lambda lane: lane.start)
+        failed = next((lane for lane in lanes if lane.error is not None), None)
+        if failed is not None:
+            exc = failed.error
             if quotes and isinstance(exc, ParseError):
                 # the error may come from a cut inside a quoted field: one thread decides
                 return _parse_one(parser, view, on_error, line_base, offset_base)
-            if index == 0 or not isinstance(exc, ParseError):
+            if failed.start == 0 or not isinstance(exc, ParseError):
                 raise exc
-            # Parse the failing chunk again with its true line base, so the error names the
-            # global line (errors are rare; this costs one chunk, not a counting pass).
-            base = line_base + count_lines(array, 0, cuts[index])
-            parser.parse(pieces[index], on_error, base, offset_base + cuts[index])
+            # Parse the failing lane again with its true line base, so the error names the
+            # global line (errors are rare; this costs one lane, not a counting pass).
+            lo, hi = cuts[failed.start], cuts[failed.end]
+            base = line_base + count_lines(array, 0, lo)
+            parser.parse(view[lo:hi], on_error, base, offset_base + lo)
             raise exc  # not reached unless the kernel disagrees with itself
+        if ([lane.start for lane in lanes] != [0] + [lane.end for lane in lanes[:-1]]
+                or lanes[-1].end != npieces):
+            raise RuntimeError("a threaded parse lost a piece of its input")  # a bug, never data
+        results = [lane.chunk for lane in lanes]
         if quotes and any(chunk.tail_open for chunk in results[:-1]):
             return _parse_one(parser, view, on_error, line_base, offset_base)
-        # Later chunks were parsed with line_base=1: shift their rejects by the lines before
+        # Later lanes were parsed with line_base=1: shift their rejects by the lines before
         # them (physical lines, as the parser counts them; counted only when there are rejects).
         base, counted = line_base, 0
-        for index, chunk in enumerate(results):
-            if index and chunk.rejects:
-                base += count_lines(array, counted, cuts[index])
-                counted = cuts[index]
-                for reject in chunk.rejects:
+        for lane in lanes[1:]:
+            if lane.chunk.rejects:
+                base += count_lines(array, counted, cuts[lane.start])
+                counted = cuts[lane.start]
+                for reject in lane.chunk.rejects:
                     reject.line += base - 1
-        # the later chunks are appended to the first one's buffers, one copy of each
+        # the later lanes are appended to the first one's buffers, one copy of each
         return parser.join(results, pool.submit)
-
 
 
 # -- render -----------------------------------------------------------------------------------
