@@ -258,6 +258,59 @@ def test_parse_a_fast_thread_takes_on_the_pieces_of_a_slow_one(small_chunks, thr
     assert str(got.value) == str(expected.value)
 
 
+def test_parse_under_random_timing_equals_one_thread(small_chunks):
+    import random
+    import time
+
+    rng = random.Random(12)
+    clf = fastctx.compile(fastctx.preset("websocket", "clf"))
+    csv = fastctx.compile(CSV)
+    inputs = [(clf, corrupt(generate.lines(clf, 300, seed=2), 23)),
+              (csv, csv.render(quoted_newline_events(200), threads=1))]
+    for _ in range(40):
+        fmt, data = rng.choice(inputs)
+        on_error = rng.choice(["collect", "skip", "raise"])
+        threads = rng.randint(2, 8)
+
+        def delay(lane_start, end):
+            if rng.random() < 0.3:
+                time.sleep(rng.random() * 0.002)
+
+        try:
+            expected = fmt.parse(data, on_error, threads=1)
+        except fastctx.ParseError as exc:
+            with pytest.raises(fastctx.ParseError) as got:
+                parallel.parse(LaneSpy(fmt._get_parser(), delay), fmt.program, data, on_error, threads)
+            assert str(got.value) == str(exc)
+            assert (got.value.line, got.value.offset) == (exc.line, exc.offset)
+            continue
+        same_batch(parallel.parse(LaneSpy(fmt._get_parser(), delay), fmt.program, data, on_error,
+                                  threads), expected)
+
+
+def test_parse_interrupt_on_the_calling_thread_stops_every_lane(small_chunks):
+    import threading
+    import time
+
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    data = generate.lines(fmt, 400, seed=3)
+
+    def delay(lane_start, end):
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+
+    for _ in range(5):
+        spy = LaneSpy(fmt._get_parser(), delay)
+        with pytest.raises(KeyboardInterrupt):
+            parallel.parse(spy, fmt.program, data, "raise", threads=3)
+        # the call returned once every lane had stopped: no thread parses on
+        seen = [list(ends) for _, ends in spy.lanes]
+        time.sleep(0.05)
+        assert [list(ends) for _, ends in spy.lanes] == seen
+        assert all(ends[-1] is None for offset, ends in spy.lanes if offset and len(ends) > 1)
+    same_batch(fmt.parse(data, threads=3), fmt.parse(data, threads=1))
+
+
 def test_parse_accepts_every_input_type(small_chunks):
     fmt = fastctx.compile(fastctx.preset("websocket", "json"))
     data = generate.lines(fmt, 200, seed=4)
