@@ -222,5 +222,6 @@ def main(argv=None) -> int:
                         f"{args.rows / many / 1e6:.2f} M/s", ratio, probed))
     return 0
 
+
 if __name__ == "__main__":
     raise SystemExit(main())
