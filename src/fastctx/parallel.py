@@ -324,10 +324,10 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
                 end=cuts[lane.start + 1] - lo, more=more(lane))
         except Exception as exc:
             lane.error = exc
-            with lock:
-                state["failed"] = min(state["failed"], lane.start)
         with lock:
             lane.end = lane.start + lane.taken  # what it parsed (all of it, unless it stopped)
+            if lane.error is not None:
+                state["failed"] = min(state["failed"], lane.start)
 
     def steal():
         """A new lane of the back half of the pieces not yet taken of the lane with most of
