@@ -5,9 +5,10 @@ into reused memory): every render and parse writes its output to fresh memory, s
 machine where those copies scale poorly, so do they. Two lines hash a small buffer over and
 over (hashlib releases the GIL), work with no memory traffic of two kinds. SHA-256 runs on
 the CPU's SHA instructions where it has them: one chain of dependent steps that leaves most
-of a core's execution units idle, so it scales even on two virtual cores that share one
-physical core (SMT siblings). SHA-512 has no such instructions and keeps the units busy, as
-the kernels do: it scales only as far as the cores are really two. Two more lines render and
+of a core's execution units idle, so it scales even where two virtual cores share one
+physical core's units (with each other or with other work). SHA-512 has no such
+instructions and keeps the units busy, as the kernels do: it scales only as far as the
+units are free for it. Two more lines render and
 parse a small CLF slice per thread, again and again, text that stays in the cache: the
 kernels' own scaling on the machine, with next to no memory traffic. With ``--ceiling``
 every line also gets a ``sha512`` column: the median ratio of a short SHA-512 pair (one
