@@ -271,6 +271,10 @@ class _Lane:
         self.start, self.end, self.taken = start, end, 1  # the first piece is its own at once
         self.chunk = self.error = None
 
+    def untaken(self) -> int:
+        """Pieces of the lane not taken yet (another thread may take their back half)."""
+        return self.end - self.start - self.taken
+
 
 def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
           line_base: int = 1, offset_base: int = 0) -> Batch:
@@ -306,7 +310,7 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
         """The next end of ``lane``'s data, or None: its pieces are done (or need not be)."""
         def next_end(_parsed):
             with lock:
-                if lane.taken >= lane.end - lane.start or state["stop"] or lane.start > state["failed"]:
+                if not lane.untaken() or state["stop"] or lane.start > state["failed"]:
                     return None
                 lane.taken += 1
                 return cuts[lane.start + lane.taken] - cuts[lane.start]
@@ -335,13 +339,11 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
         with lock:
             if state["stop"]:
                 return None
-            left = [lane for lane in lanes if lane.start + lane.taken < lane.end
-                    and lane.start < state["failed"]]
+            left = [lane for lane in lanes if lane.untaken() and lane.start < state["failed"]]
             if not left:
                 return None
-            victim = max(left, key=lambda lane: lane.end - lane.start - lane.taken)
-            first = victim.start + victim.taken
-            cut = first + (victim.end - first) // 2
+            victim = max(left, key=_Lane.untaken)
+            cut = victim.end - (victim.untaken() + 1) // 2
             lane = _Lane(cut, victim.end)
             victim.end = cut
             lanes.append(lane)
