@@ -19,7 +19,9 @@ Prints, per WebSocket preset, the median lines/s on one thread and on all cores 
 ``--threads``), and their ratio: ``render`` (a new ``bytes``), ``into`` (``render_into`` a
 reused buffer) and ``parse``. ``--halves`` adds ``halves``: each thread renders an equal
 slice of the rows into a reused buffer of its own, one thread per slice and nothing placed
-or joined, the most a threaded ``render_into`` could gain on the machine. Data is built once with ``fastctx.generate`` outside the
+or joined, the most a threaded ``render_into`` could gain on the machine, and ``split``: each
+thread parses an equal share of the lines into a Batch of its own, nothing joined, the most
+a threaded ``parse`` could gain. Data is built once with ``fastctx.generate`` outside the
 timed calls; each speed is the median of ``repeat`` calls with the garbage collector off,
 each ratio the median of the ``repeat`` interleaved pairs' ratios.
 """
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import fastctx
 from fastctx import generate
+from fastctx.parallel import split_lines
 
 
 def median_times(one, many, repeat: int, probe=None) -> tuple[float, float, float, float | None]:
@@ -182,6 +185,24 @@ def independent_slices(fmt, batch, nbytes: int, threads: int):
     return call
 
 
+def independent_parses(fmt, data: bytes, rows: int, threads: int):
+    """``call(t)``: ``t`` threads each ``parse`` an equal share of ``data``'s lines (cut
+    just after a newline) into a Batch of its own, nothing joined (``t == 1``: the whole)."""
+    pool = ThreadPoolExecutor(threads)
+    view = memoryview(data)
+    plans = {}
+    for count in {1, threads}:
+        cuts = split_lines(data, count)
+        plans[count] = [view[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+    def call(count):
+        parsed = sum(pool.map(lambda part: fmt.parse(part, threads=1).num_rows, plans[count]))
+        assert parsed == rows, (parsed, rows)  # every line parsed, none twice
+        return parsed
+
+    return call
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
@@ -193,7 +214,8 @@ def main(argv=None) -> int:
                              "traffic) scale on this machine")
     parser.add_argument("--ceiling-mb", type=int, default=200, help="bytes copied for --ceiling (MB)")
     parser.add_argument("--halves", action="store_true",
-                        help="also time independent slices rendered into buffers of their own")
+                        help="also time independent slices rendered into buffers of their own, and "
+                             "independent shares of the lines parsed into Batches of their own")
     args = parser.parse_args(argv)
     print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "
           f"{args.threads} threads vs 1, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
@@ -215,6 +237,7 @@ def main(argv=None) -> int:
                       ("parse", lambda t: fmt.parse(data, threads=t))]
         if args.halves:
             operations.insert(2, ("halves", independent_slices(fmt, batch, len(data), args.threads)))
+            operations.append(("split", independent_parses(fmt, data, args.rows, args.threads)))
         for operation, call in operations:
             call(args.threads)  # warm up: thread pool, first-touch of memory
             one, many, ratio, probed = median_times(lambda: call(1), lambda: call(args.threads),

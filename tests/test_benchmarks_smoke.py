@@ -199,13 +199,14 @@ def test_threads_script_prints_ratios_and_the_memory_ceiling():
     assert cached == ["render", "parse"]
     rows = re.findall(r"^(render|parse)\s+(clf|csv)" + probed, proc.stdout, re.M)
     assert sorted(rows) == [("parse", "clf"), ("parse", "csv"), ("render", "clf"), ("render", "csv")]
-    assert "halves" not in proc.stdout
+    assert "halves" not in proc.stdout and "split" not in proc.stdout
 
 
 def test_threads_script_times_independent_halves_on_request():
-    # 401 rows: the halves are 200 and 201 rows, and the script checks they add up to the whole
+    # 401 rows: the halves are 200 and 201 rows, and the script checks that the halves rendered
+    # and the shares of lines parsed add up to the whole
     proc = _run(["benchmarks/threads.py", "401", "1", "--threads", "2", "--shapes", "json",
                  "--halves"])
     assert proc.returncode == 0, proc.stderr
     rows = re.findall(r"^(\w+)\s+json\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$", proc.stdout, re.M)
-    assert rows == ["render", "into", "halves", "parse"]
+    assert rows == ["render", "into", "halves", "parse", "split"]
