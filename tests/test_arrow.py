@@ -354,6 +354,16 @@ def test_import_only_the_named_columns():
     assert Batch.from_arrow(table, names=[]).num_rows == 2
 
 
+def test_import_two_columns_of_one_name_is_an_error_not_a_guess():
+    pa = pytest.importorskip("pyarrow")
+    table = pa.Table.from_arrays([pa.array([1]), pa.array([2]), pa.array(["x"])],
+                                 names=["status", "status", "other"])
+    with pytest.raises(ValueError, match="two columns are named 'status'; rename or drop one"):
+        Batch.from_arrow(table)
+    # a duplicate the caller does not ask for does not matter
+    assert Batch.from_arrow(table, names=["other"]).to_pydict() == {"other": ["x"]}
+
+
 @pytest.mark.parametrize(
     ("array", "message"),
     [

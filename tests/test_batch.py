@@ -373,3 +373,44 @@ def test_a_list_of_numpy_datetime64_scalars_is_a_timestamp_column():
     mixed = Column.from_values([dt.datetime(2024, 1, 1), np.datetime64("2024-01-01T00:00:01")])
     assert mixed.values.tolist() == [1704067200000, 1704067201000]
     assert Column.from_values([np.datetime64("NaT")]).valid_mask().tolist() == [False]
+
+
+@pytest.mark.parametrize(
+    ("offsets", "data", "message"),
+    [
+        ([0, 5], b"abc", "string offsets run from 0 to 5, outside the column's 3 data bytes"),
+        ([-1, 2], b"abc", "string offsets run from -1 to 2"),
+        ([0, 2, 1, 3], b"abc", "row 1 ends at 1, before its start 2"),
+    ],
+)
+def test_string_offsets_outside_the_data_are_refused(offsets, data, message):
+    # an Arrow consumer trusts the offsets and would read outside the data
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Column("string", np.array(offsets, np.int64), np.frombuffer(data, np.uint8))
+
+
+def test_valid_string_offsets_may_start_past_zero_and_leave_data_unused():
+    column = Column("string", np.array([1, 1, 3], np.int64), np.frombuffer(b"abcd", np.uint8))
+    assert column.to_pylist() == ["", "bc"]
+
+
+def test_a_bool_validity_mask_is_packed():
+    column = Column("int64", np.array([1, 2, 3], np.int64), validity=np.array([True, False, True]))
+    assert column.to_pylist() == [1, None, 3]
+    assert column.null_count == 1 and column.validity.dtype == np.uint8
+    with pytest.raises(ValueError, match=re.escape("one entry per row (3), got shape (2,)")):
+        Column("int64", np.array([1, 2, 3], np.int64), validity=np.array([True, False]))
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        (7, TypeError, "a column name must be a str, got 7"),
+        (b"status", TypeError, "a column name must be a str"),
+        ("a\0b", ValueError, "holds a NUL character"),
+        ("a\udc80", ValueError, "is not valid Unicode"),
+    ],
+)
+def test_column_names_arrow_cannot_carry_are_refused(name, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        Batch({name: Column("int64", np.array([1], np.int64))})

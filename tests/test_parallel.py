@@ -1010,3 +1010,16 @@ def test_a_second_interrupt_does_not_end_the_wait_for_running_threads(monkeypatc
         with parallel._Calls(2) as pool:
             pool.submit(slow)
     assert finished.is_set()
+
+
+@pytest.mark.parametrize("threads", [np.int64(2), np.uint8(1), np.intp(3)])
+def test_numpy_integer_thread_counts_are_accepted(threads):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    assert fmt.parse(b"r1 1\nr2 2\n", threads=threads).to_pydict() == {
+        "requestId": ["r1", "r2"], "status": [1, 2]}
+
+
+def test_a_numpy_bool_is_not_a_thread_count():
+    fmt = fastctx.compile("$context.requestId $context.status")
+    with pytest.raises(ValueError, match="threads must be an integer"):
+        fmt.parse(b"r1 1\n", threads=np.bool_(True))

@@ -170,7 +170,11 @@ def test_a_string_that_is_not_an_integer_in_an_int_slot_is_an_error(bad):
 
 def test_bad_string_offsets_are_an_error_not_a_crash():
     fmt = fastctx.compile("$context.requestId $context.routeKey")
-    bad = Column("string", np.array([0, 1, 10**9]), np.frombuffer(b"ab", dtype=np.uint8))
+    offsets, data = np.array([0, 1, 10**9]), np.frombuffer(b"ab", dtype=np.uint8)
+    with pytest.raises(ValueError, match="outside the column's 2 data bytes"):
+        Column("string", offsets, data)
+    # the kernel checks too, for columns made without the check (as fastctx's own are)
+    bad = Column._built("string", offsets, data)
     columns = [Column.from_strings(["a", "b"]), bad]
     with pytest.raises(RenderError) as err:
         _render.Renderer(fmt.program).render(columns, 0, 2)
@@ -384,6 +388,23 @@ def test_render_into_from_a_start_row_and_other_buffers():
     assert words.tobytes()[: len(tail)] == tail
     with pytest.raises(TypeError):
         fmt.render_into(batch, bytes(len(tail)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_render_into_writes_nothing_outside_the_buffer_and_at_most_128_bytes_past_the_output(threads):
+    fmt = fastctx.compile(PRESETS["websocket"]["clf"])
+    batch = _events(60)
+    expected = fmt.render(batch)
+    whole = bytearray(b"\xaa" * (len(expected) + 1000))
+    # exactly the output's size, as a slice of a larger buffer: the rest stays as it was
+    assert fmt.render_into(batch, memoryview(whole)[: len(expected)], threads=threads) == len(expected)
+    assert bytes(whole[: len(expected)]) == expected
+    assert whole[len(expected):] == b"\xaa" * 1000
+    # room to spare: scratch may land past the count, never more than 128 bytes
+    whole[:] = b"\xaa" * len(whole)
+    assert fmt.render_into(batch, whole, threads=threads) == len(expected)
+    assert bytes(whole[: len(expected)]) == expected
+    assert whole[len(expected) + 128:] == b"\xaa" * (1000 - 128)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 333, 1 << 16])

@@ -192,11 +192,13 @@ def test_times_numpy_writes_wrongly_are_mended():
     assert [json.loads(line)["t"] for line in tabletext.json_rows(batch).splitlines()] == expected
 
 
-def test_json_keys_are_text_whatever_the_column_names():
-    batch = Batch.from_pydict({0: [1, 2], None: ["a", None]})
+def test_json_keys_are_the_column_names_which_must_be_text():
+    batch = Batch.from_pydict({"0": [1, 2], "é \"q\"": ["a", None]})
     lines = tabletext.json_rows(batch).splitlines()
-    assert [json.loads(line) for line in lines] == [{"0": 1, "None": "a"}, {"0": 2, "None": None}]
-    assert tabletext.csv_header(batch.column_names) == b"0,None\n"  # as Arrow names them
+    assert [json.loads(line) for line in lines] == [{"0": 1, "é \"q\"": "a"},
+                                                   {"0": 2, "é \"q\"": None}]
+    with pytest.raises(TypeError, match="a column name must be a str, got 0"):
+        Batch.from_pydict({0: [1, 2]})
 
 
 def test_output_grows_past_its_first_reservation():

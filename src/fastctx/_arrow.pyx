@@ -595,13 +595,13 @@ def _kind_of(field, name):
 
 def _empty_column(kind):
     if kind == "string":
-        return Column("string", np.zeros(1, np.int64), np.zeros(0, np.uint8))
-    return Column(kind, np.zeros(0, np.int64))
+        return Column._built("string", np.zeros(1, np.int64), np.zeros(0, np.uint8))
+    return Column._built(kind, np.zeros(0, np.int64))
 
 
 def _null_column(n):
     """Arrow's null type: a string column of ``n`` nulls (renders as missing everywhere)."""
-    return Column("string", np.zeros(n + 1, np.int64), np.zeros(0, np.uint8),
+    return Column._built("string", np.zeros(n + 1, np.int64), np.zeros(0, np.uint8),
                   np.zeros((n + 7) // 8, np.uint8), n)
 
 
@@ -751,7 +751,7 @@ def _decode_dictionary(dictionary_column, indices, mask, name, base):
     if size == 0:
         if n and (mask is None or mask.any()):
             raise ValueError(f"column {name!r}: dictionary index out of range (empty dictionary)")
-        return _null_column(n) if dictionary_column.kind == "string" else Column(
+        return _null_column(n) if dictionary_column.kind == "string" else Column._built(
             dictionary_column.kind, np.zeros(n, np.int64), None,
             np.zeros((n + 7) // 8, np.uint8), n)
     if dictionary_column.validity is not None or dictionary_column.kind != "string":
@@ -764,7 +764,7 @@ def _decode_dictionary(dictionary_column, indices, mask, name, base):
     null_count = 0 if mask is None else n - int(np.count_nonzero(mask))
     bitmap = np.packbits(mask, bitorder="little") if null_count else None
     if dictionary_column.kind != "string":
-        return Column(dictionary_column.kind, dictionary_column.values[indices], None, bitmap,
+        return Column._built(dictionary_column.kind, dictionary_column.values[indices], None, bitmap,
                       null_count)
     offsets_in = np.ascontiguousarray(dictionary_column.values, dtype=np.int64)
     data_in = np.ascontiguousarray(dictionary_column.data, dtype=np.uint8)
@@ -788,7 +788,7 @@ def _decode_dictionary(dictionary_column, indices, mask, name, base):
                       <const int64_t*>cnp.PyArray_DATA(index_array), valid_ptr, n,
                       <int64_t*>cnp.PyArray_DATA(out_offsets),
                       <uint8_t*>cnp.PyArray_DATA(out_data))
-    return Column("string", out_offsets, out_data, bitmap, null_count)
+    return Column._built("string", out_offsets, out_data, bitmap, null_count)
 
 
 def _checked_int64(raw, mask, validity, null_count, name, base):
@@ -806,15 +806,15 @@ def _checked_int64(raw, mask, validity, null_count, name, base):
             row = int(np.flatnonzero(outside)[0])
             raise value_error(OverflowError, name, base + row,
                               f"{int(raw[row])} (uint64) does not fit in int64")
-        return Column("int64", raw.astype(np.int64), None, validity, null_count)
+        return Column._built("int64", raw.astype(np.int64), None, validity, null_count)
     raw = raw.astype(np.float64)
     valid = ~np.isnan(raw)
     if mask is not None:
         valid &= mask
     values = whole_floats(np.where(valid, raw, 0.0), name, base)
     if valid.all():
-        return Column("int64", values)
-    return Column("int64", values, None, np.packbits(valid, bitorder="little"),
+        return Column._built("int64", values)
+    return Column._built("int64", values, None, np.packbits(valid, bitorder="little"),
                   int(n - np.count_nonzero(valid)))
 
 
@@ -874,13 +874,13 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
         return _decode_dictionary(dictionary, indices, mask, name, base)
 
     if fmt == "l":
-        return Column("int64", _fixed(owner, array, 1, offset, n, np.int64), None, validity,
+        return Column._built("int64", _fixed(owner, array, 1, offset, n, np.int64), None, validity,
                       null_count)
     if fmt in _INT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _INT_FORMATS[fmt])
         if fmt == "L":
             return _checked_int64(raw, mask, validity, null_count, name, base)
-        return Column("int64", raw.astype(np.int64), None, validity, null_count)
+        return Column._built("int64", raw.astype(np.int64), None, validity, null_count)
     if fmt in _FLOAT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _FLOAT_FORMATS[fmt])
         return _checked_int64(raw, mask, validity, null_count, name, base)
@@ -902,13 +902,13 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
             values = values * multiply
         elif divide != 1:
             values = np.floor_divide(values, divide)
-        return Column("timestamp", values, None, validity, null_count)
+        return Column._built("timestamp", values, None, validity, null_count)
     if fmt == "tdm":
-        return Column("timestamp", _fixed(owner, array, 1, offset, n, np.int64), None,
+        return Column._built("timestamp", _fixed(owner, array, 1, offset, n, np.int64), None,
                       validity, null_count)
     if fmt == "tdD":
         days = _fixed(owner, array, 1, offset, n, np.int32)
-        return Column("timestamp", days.astype(np.int64) * 86400000, None, validity, null_count)
+        return Column._built("timestamp", days.astype(np.int64) * 86400000, None, validity, null_count)
     if fmt == "U" or fmt == "u":
         width = 8 if fmt == "U" else 4
         offsets = _fixed(owner, array, 1, offset, n + 1, np.int64 if width == 8 else np.int32)
@@ -916,10 +916,10 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
         data = _wrap(owner, array.buffers[2] if array.n_buffers > 2 else NULL, end, np.uint8)
         if len(offsets) == 0:
             offsets = np.zeros(n + 1, np.int64)
-        return Column("string", offsets, data, validity, null_count)
+        return Column._built("string", offsets, data, validity, null_count)
     if fmt == "vu":
         offsets, data = _string_view(owner, array, offset, n, mask, name, base)
-        return Column("string", offsets, data, validity, null_count)
+        return Column._built("string", offsets, data, validity, null_count)
     raise _unsupported(name, fmt)
 
 
@@ -935,7 +935,7 @@ def _concat(columns, kind):
         validity = np.packbits(np.concatenate([c.valid_mask() for c in columns]),
                                bitorder="little")
     if kind != "string":
-        return Column(kind, np.concatenate([c.values for c in columns]), None, validity,
+        return Column._built(kind, np.concatenate([c.values for c in columns]), None, validity,
                       null_count)
     pieces = [np.zeros(1, np.int64)]
     datas = []
@@ -945,7 +945,7 @@ def _concat(columns, kind):
         pieces.append(c.values[1:] - first + base)
         datas.append(c.data[first:last])
         base += last - first
-    return Column("string", np.concatenate(pieces),
+    return Column._built("string", np.concatenate(pieces),
                   np.concatenate(datas) if datas else np.zeros(0, np.uint8), validity, null_count)
 
 
@@ -982,8 +982,11 @@ def _wanted(schema_field, names):
     wanted = {}
     seen = set()
     for index, child in enumerate(schema_field.children):
-        if child.name in seen or (names is not None and child.name not in names):
+        if names is not None and child.name not in names:
             continue
+        if child.name in seen:
+            # columns are found by name: which of the two a template means is a guess
+            raise ValueError(f"two columns are named {child.name!r}; rename or drop one")
         seen.add(child.name)
         wanted[index] = child.name
     # check every wanted type up front, so an unsupported one fails before any data moves

@@ -3630,8 +3630,8 @@ cdef class Parser:
             if chunk.datas[c] is not None:
                 offsets = (<_Buffer>chunk.values[c]).array(np.int64, rows + 1)
                 data = (<_Buffer>chunk.datas[c]).array(np.uint8, chunk.data_len[c])
-                columns[name] = Column("string", offsets, data, validity, nulls)
+                columns[name] = Column._built("string", offsets, data, validity, nulls)
             else:
                 vals = (<_Buffer>chunk.values[c]).array(np.int64, rows)
-                columns[name] = Column(_KIND_NAMES[self._kinds[c]], vals, None, validity, nulls)
+                columns[name] = Column._built(_KIND_NAMES[self._kinds[c]], vals, None, validity, nulls)
         return Batch(columns, rows, stats=chunk.stats, rejects=chunk.rejects)

@@ -153,6 +153,10 @@ class Format:
         cannot hold every row. ``threads``: how
         many threads render row ranges in parallel (default: all cores); the bytes written
         are the same.
+
+        Only ``out[:returned]`` holds output. The kernels copy in whole words, so up to 128
+        bytes of ``out`` past that may be overwritten with scratch; nothing outside ``out`` is
+        ever written (pass ``memoryview(buffer)[:n]`` to keep the rest of a buffer intact).
         """
         from . import parallel
         from .errors import BufferTooSmallError

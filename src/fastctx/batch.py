@@ -37,6 +37,33 @@ def _pack_validity(valid: np.ndarray) -> np.ndarray | None:
     return np.packbits(valid.astype(np.uint8), bitorder="little")
 
 
+def _check_offsets(offsets: np.ndarray, nbytes: int) -> None:
+    """ValueError unless ``offsets`` start at 0 or more, never decrease and end within
+    ``nbytes`` data bytes."""
+    if offsets[0] < 0 or offsets[-1] > nbytes:
+        raise ValueError(f"string offsets run from {offsets[0]} to {offsets[-1]}, outside the "
+                         f"column's {nbytes} data bytes")
+    falls = np.flatnonzero(offsets[1:] < offsets[:-1])
+    if len(falls):
+        row = int(falls[0])
+        raise ValueError(f"string offsets must not decrease: row {row} ends at "
+                         f"{offsets[row + 1]}, before its start {offsets[row]}")
+
+
+def _check_name(name) -> None:
+    """A column name Arrow's C data interface carries as it is: a str of UTF-8 characters
+    without NUL (it ends a C string, so ``"a\\0b"`` would arrive as ``"a"``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"a column name must be a str, got {name!r}")
+    if "\0" in name:
+        raise ValueError(f"column name {name!r} holds a NUL character, which Arrow's C data "
+                         "interface cannot carry")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"column name {name!r} is not valid Unicode ({exc.reason})") from None
+
+
 def _unpack_validity(bitmap: np.ndarray | None, length: int) -> np.ndarray:
     if bitmap is None:
         return np.ones(length, dtype=bool)
@@ -105,12 +132,29 @@ class Column:
     data : numpy.ndarray, optional
         uint8 UTF-8 bytes (``string`` only).
     validity : numpy.ndarray or None
-        uint8 LSB-first bitmap, or None for no nulls.
+        uint8 LSB-first bitmap, a bool mask of one entry per row (packed here), or None for
+        no nulls.
+
+    String offsets are checked (from 0 or more, non-decreasing, within ``data``): a consumer
+    of the Arrow export would otherwise read outside the data.
     """
 
     __slots__ = ("kind", "values", "data", "validity", "length", "null_count")
 
     def __init__(self, kind, values, data=None, validity=None, null_count=None):
+        self._set(kind, values, data, validity, null_count)
+        if kind == "string":
+            _check_offsets(self.values, len(self.data))
+
+    @classmethod
+    def _built(cls, kind, values, data=None, validity=None, null_count=None) -> "Column":
+        """A column of buffers fastctx made or imported from Arrow (a parse, a slice, a join):
+        their offsets are valid by construction, and checking them would cost a pass."""
+        column = cls.__new__(cls)
+        column._set(kind, values, data, validity, null_count)
+        return column
+
+    def _set(self, kind, values, data, validity, null_count) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown column kind {kind!r}; expected one of {KINDS}")
         self.kind = kind
@@ -124,6 +168,12 @@ class Column:
                 raise ValueError("a string column needs n + 1 offsets")
         else:
             self.data = None
+        if validity is not None and np.asarray(validity).dtype == np.bool_:
+            validity = np.asarray(validity)
+            if validity.shape != (self.length,):
+                raise ValueError(f"a bool validity mask needs one entry per row ({self.length}), "
+                                 f"got shape {validity.shape}")
+            validity = _pack_validity(validity)
         if validity is not None:
             validity = np.ascontiguousarray(validity, dtype=np.uint8)
             if len(validity) < (self.length + 7) // 8:
@@ -425,13 +475,14 @@ class Column:
         return [v if ok else None for v, ok in zip(self.values.tolist(), valid)]
 
     def take_rows(self, start: int, stop: int) -> "Column":
-        """Rows ``[start, stop)`` (copies the validity bits, views the values)."""
+        """Rows ``[start, stop)``: views the int64 values and the string data; copies the
+        validity bits and a string column's offsets (rebased to start at 0)."""
         valid = self.valid_mask()[start:stop]
         if self.kind == "string":
             offsets = self.values[start : stop + 1]
             data = self.data[offsets[0] : offsets[-1]]
-            return Column("string", offsets - offsets[0], data, _pack_validity(valid))
-        return Column(self.kind, self.values[start:stop], validity=_pack_validity(valid))
+            return Column._built("string", offsets - offsets[0], data, _pack_validity(valid))
+        return Column._built(self.kind, self.values[start:stop], validity=_pack_validity(valid))
 
 
 class Stats:
@@ -498,6 +549,8 @@ class Batch:
 
     def __init__(self, columns: Mapping[str, Column], num_rows: int | None = None, stats=None, rejects=None):
         self._columns = dict(columns)
+        for name in self._columns:
+            _check_name(name)
         lengths = {name: len(col) for name, col in self._columns.items()}
         if num_rows is None:
             num_rows = next(iter(lengths.values()), 0)
@@ -602,6 +655,7 @@ class Batch:
         """A PyCapsule ``arrow_array_stream`` yielding this Batch as one record batch.
 
         Each call makes a new stream, so a Batch can be consumed any number of times.
+        ``requested_schema`` is accepted and not applied, as in ``__arrow_c_array__``.
         """
         from . import _arrow
 
@@ -779,7 +833,7 @@ def _batch_concat(cls, batches, executor=None) -> "Batch":
         if future is not None:
             future.result()
     columns = {
-        name: Column(kind, values, data, validity, nulls)
+        name: Column._built(kind, values, data, validity, nulls)
         for name, (kind, (values, data), validity, nulls) in parts.items()
     }
     return cls(columns, total, _sum_stats(batches), rejects)

@@ -72,6 +72,7 @@ Threads
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -111,12 +112,16 @@ def default_threads() -> int:
 
 
 def resolve_threads(threads) -> int:
-    """``None`` -> all cores; otherwise an int from 1 to ``MAX_THREADS``."""
+    """``None`` -> all cores; otherwise an integer (a numpy one too) from 1 to ``MAX_THREADS``."""
     if threads is None:
         return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+    try:
+        count = None if isinstance(threads, (bool, np.bool_)) else operator.index(threads)
+    except TypeError:
+        count = None
+    if count is None or not 1 <= count <= MAX_THREADS:
         raise ValueError(f"threads must be an integer from 1 to {MAX_THREADS} or None, got {threads!r}")
-    return threads
+    return count
 
 
 def needs_quote_tracking(program: Program) -> bool:
