@@ -79,6 +79,54 @@ def test_stdin(tmp_path, data):
     assert out.stdout.split() == [b"42", b"45"]
 
 
+def _write_slowly(fd, data, pieces):
+    import threading
+    import time
+
+    def write():
+        with open(fd, "wb", buffering=0) as pipe:
+            step = -(-len(data) // pieces)
+            for start in range(0, len(data), step):
+                time.sleep(0.02)  # the reader finds the pipe empty between pieces
+                pipe.write(data[start : start + step])
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_non_blocking_pipe_is_read_to_its_end_not_to_its_first_pause(fmt, data, buffered):
+    import os
+
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    writer = _write_slowly(w, data, 5)
+    with open(r, "rb", buffering=-1 if buffered else 0) as source:
+        got = fastctx.read_all(source, fmt, on_error="skip")
+    writer.join()
+    same(got, fmt.parse(data, on_error="skip"))
+
+
+def test_stdin_set_non_blocking_is_read_to_its_end(data):
+    import os
+
+    script = textwrap.dedent(f"""
+        import fastctx
+        print("ready", flush=True)
+        b = fastctx.read_all("-", {TEMPLATE!r}, on_error="skip")
+        print(b.num_rows, b.stats.records)
+    """)
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=r, stdout=subprocess.PIPE)
+    os.close(r)
+    assert proc.stdout.readline() == b"ready\n"  # the pipe is empty when the reader starts
+    _write_slowly(w, data, 5).join()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.split() == [b"42", b"45"]
+
+
 def test_large_file_many_batches_threads(tmp_path):
     fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
     lines = generate.lines(fmt, 20000, seed=3)

@@ -10,7 +10,7 @@ import os
 import pytest
 
 import fastctx
-from fastctx.errors import InputError
+from fastctx.errors import InputError, ParseError
 
 TEMPLATE = "$context.requestId $context.status"
 
@@ -79,7 +79,10 @@ def test_log_event_fields_of_the_wrong_type_are_input_errors_not_crashes(fmt):
     with pytest.raises(InputError, match="timestamp is out of range"):
         fastctx.read_all(payload([{"id": "1", "timestamp": 10**30, "message": "r1 1"}]), fmt)
     with pytest.raises(InputError, match="without message and timestamp"):
-        fastctx.read_all(payload([{"id": "1", "timestamp": "soon", "message": "r1 1"}]), fmt)
+        fastctx.read_all(payload([{"id": "1", "message": "r1 1"}]), fmt)
+    for timestamp in ("soon", "1720635321799", True, 1720635321799.5, 1720635321799.0, None):
+        with pytest.raises(InputError, match="timestamp is not an integer of milliseconds"):
+            fastctx.read_all(payload([{"id": "1", "timestamp": timestamp, "message": "r1 1"}]), fmt)
 
 
 def test_envelope_names_given_as_numbers_are_kept_as_text(fmt):
@@ -435,3 +438,46 @@ def test_a_record_longer_than_many_batches_is_framed_in_a_few_looks(tmp_path, mo
     batch = fastctx.read_all(source, fmt, batch_size=1024)
     assert batch.to_pydict() == {"requestId": ["r1", "r2"], "routeKey": [value, "x"]}
     assert len(looks) < 40
+
+
+EXPORT_MIXED = (b"2024-07-10T18:15:21.799Z r1 200\n"
+                b"2024-02-30T18:15:21.799Z r2 201\n"  # no 30 February: not a prefix
+                b"plain 7\r\n"  # another log run in
+                b"\n"
+                b"2024-07-10T18:15:22.000Z bad x\r\n"
+                b"2024-07-10T18:15:23.000Z r3 3")
+NOT_A_TIME = "the timestamp that starts the CloudWatch export line is not a time that exists"
+NO_PREFIX = "the line of a CloudWatch export does not start with its timestamp"
+
+
+@pytest.mark.parametrize("size", [1, 7, 1 << 20])
+def test_export_lines_without_their_prefix_are_rejected_whole_not_read_shifted(fmt, size):
+    batch = fastctx.read_all(EXPORT_MIXED, fmt, on_error="collect", batch_size=size)
+    assert batch.to_pydict()["requestId"] == ["r1", "r3"]
+    assert batch.stats.as_dict() == {"records": 6, "accepted": 2, "rejected": 3, "empty": 1,
+                                     "normalized": 0}
+    assert [(r.line, r.offset, r.reason, r.raw) for r in batch.rejects[:2]] == [
+        (2, 32, NOT_A_TIME, b"2024-02-30T18:15:21.799Z r2 201"),
+        (3, 64, NO_PREFIX, b"plain 7"),
+    ]
+    assert batch.rejects[2].line == 5 and batch.rejects[2].raw == b"bad x"
+    skipped = fastctx.read_all(EXPORT_MIXED, fmt, on_error="skip", batch_size=size)
+    assert skipped.to_pydict() == batch.to_pydict() and skipped.stats == batch.stats
+
+
+def test_export_line_without_its_prefix_raises_after_any_bad_record_before_it(fmt):
+    with pytest.raises(ParseError) as info:
+        fastctx.read_all(EXPORT_MIXED, fmt)
+    assert (info.value.line, info.value.offset, info.value.reason) == (2, 32, NOT_A_TIME)
+    before = b"2024-07-10T18:15:21.799Z bad x\nplain 7\n"
+    with pytest.raises(ParseError) as info:
+        fastctx.read_all(before, fmt)
+    assert info.value.line == 1 and "$context.status" in info.value.reason
+
+
+def test_an_export_that_starts_with_a_byte_order_mark_is_still_an_export(fmt):
+    batch = fastctx.read_all(b"\xef\xbb\xbf" + EXPORT_MIXED, fmt, on_error="collect")
+    assert "ingestionTime" in batch.column_names and batch.to_pydict()["requestId"] == ["r3"]
+    first = batch.rejects[0]  # the mark is kept in the reject, where the line can be mended
+    assert (first.line, first.offset, first.reason) == (1, 0, NO_PREFIX)
+    assert first.raw == b"\xef\xbb\xbf2024-07-10T18:15:21.799Z r1 200"

@@ -15,7 +15,8 @@ Sources and kinds (``kind="auto"`` detects them from the first bytes):
     CloudWatch Logs export to S3: every line is ``2024-07-10T18:15:21.799Z `` + the record.
     The prefix becomes an ``ingestionTime`` column (timestamp[ms, UTC]); byte offsets of
     rejects count the prefixes, as in the file. A line of only its prefix is an empty record,
-    with or without its newline.
+    with or without its newline; a line without the prefix (or with a date that does not exist)
+    is rejected whole, never read with its first bytes in the wrong columns.
 ``subscription``
     CloudWatch Logs subscription payloads: gzip JSON, or the Lambda event that carries it
     base64-encoded under ``awslogs.data``. A ``DATA_MESSAGE``'s ``logEvents[].message`` are the
@@ -50,8 +51,10 @@ import json
 import mmap
 import os
 import re
+import select
 import stat
 import sys
+import time
 from collections import deque
 
 import numpy as np
@@ -297,12 +300,41 @@ class _open:
 
 
 def _read_blocks(stream, size):
+    """The stream's bytes as blocks of at most ``size``, until its end.
+
+    A non-blocking stream (stdin set ``O_NONBLOCK`` by another program, a raw socket) says
+    "nothing yet" with ``None``, or, through a buffered reader, with ``b""`` as at the end: the
+    reader waits for data then, and takes ``b""`` for the end only once the stream is readable.
+    """
     read = getattr(stream, "read1", None) or stream.read
+    fd = _nonblocking_fd(stream)
+    waited = False
     while True:
         block = read(size)
-        if not block:
+        if block:
+            waited = False
+            yield block
+        elif block is None or (fd is not None and not waited):
+            _wait_readable(fd)
+            waited = fd is not None
+        else:
             return
-        yield block
+
+
+def _nonblocking_fd(stream):
+    """The stream's file descriptor if it is set non-blocking, else None."""
+    try:
+        fd = stream.fileno()
+        return None if os.get_blocking(fd) else fd
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
+def _wait_readable(fd):
+    if fd is None:
+        time.sleep(0.001)  # no descriptor to wait on: poll
+    else:
+        select.select([fd], [], [])
 
 
 def _steps(blocks, size):
@@ -412,7 +444,7 @@ def _detect(head: bytes) -> str:
                 or _CLOUDWATCH_BODY.search(head, 0, _CLOUDWATCH_SEARCH)):
         return "subscription"
     first = head.lstrip(b"\r\n")
-    if _EXPORT_PREFIX.match(first):
+    if _EXPORT_PREFIX.match(first.removeprefix(b"\xef\xbb\xbf")):  # a byte-order mark too
         return "export"
     return "lines"
 
@@ -702,12 +734,45 @@ class _Reader:
             # the kernel copies the records out of the chunk: no copy of the chunk first
             records, prefixed, times, empty = strip_export(chunk)
             line = self.line
+            # A line without the prefix (another log run in, a date that does not exist) is a
+            # bad record like any other: parsed whole, its first bytes would be read into the
+            # wrong columns. It is blanked as `_events_batch` blanks a message with a newline.
+            bare = np.flatnonzero(~(prefixed | empty))
+            originals = {}
+            if len(bare):
+                records, originals = self._blank_unprefixed(records, bare, prefixed)
             batch, records = self._parse_lines(records, len(prefixed), prefixed)
+            for reject in batch.rejects:
+                original = originals.get(reject.line - line)
+                if original is not None:
+                    reject.reason, reject.raw = _no_prefix(original), original
             self.offset += memoryview(chunk).nbytes
             extra = {"ingestionTime": (times, prefixed)} if "ingestionTime" in envelope else {}
             batch = self._attach(batch, records, line, extra, prefixed, empty, lines=len(prefixed))
             if batch.stats.records:
                 yield batch
+
+    def _blank_unprefixed(self, records, bare, prefixed):
+        """``(records, originals)``: the lines ``bare`` of ``records`` replaced by bytes of the
+        same length that are never UTF-8, and their bytes by index; with ``on_error="raise"``
+        the ParseError of the first (after any bad record before it)."""
+        starts, stops = _line_spans(np.frombuffer(records, dtype=np.uint8))
+        if self.on_error == "raise":
+            first = int(bare[0])
+            start = int(starts[first])
+            if start:
+                self._parse_lines(records[:start], first, prefixed)
+            raw = _without_cr(records[start : stops[first]])
+            error = ParseError(_no_prefix(raw), self.line + first, self.offset + start, 0,
+                               "a prefix like 2024-07-10T18:15:21.799Z", raw)
+            raise _shift_error(error, self.line, prefixed)
+        blanked = bytearray(records)
+        originals = {}
+        for index in bare.tolist():
+            start, stop = int(starts[index]), int(stops[index])
+            originals[index] = _without_cr(records[start:stop])  # as the parser gives raw
+            blanked[start:stop] = b"\xff" * (stop - start)
+        return bytes(blanked), originals
 
     def _parse_aligned(self, records, prefixed=None):
         """Parse with the rejects kept, so that rows can be matched to their lines."""
@@ -848,6 +913,16 @@ class _Reader:
             if original is not None:
                 reject.reason, reject.raw = _OPEN_QUOTE, original
         return batch, records
+
+
+def _no_prefix(line: bytes) -> str:
+    if _EXPORT_PREFIX.match(line):
+        return "the timestamp that starts the CloudWatch export line is not a time that exists"
+    return "the line of a CloudWatch export does not start with its timestamp"
+
+
+def _without_cr(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 def _broken_error(reason, message, line, offset) -> ParseError:
@@ -994,9 +1069,14 @@ def _events(doc):
     for event in events:
         try:
             message = event["message"]
-            timestamp = int(event["timestamp"])
-        except (KeyError, TypeError, ValueError, OverflowError):
+            timestamp = event["timestamp"]
+        except (KeyError, TypeError):
             raise InputError(f"a log event without message and timestamp: {str(event)[:80]}") from None
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            # milliseconds, an integer in every payload CloudWatch writes: "soon", true or 1.5
+            # read as a time would be a guess
+            raise InputError(f"a log event whose timestamp is not an integer of milliseconds: "
+                             f"{str(event)[:80]}")
         if not isinstance(message, str):
             raise InputError(f"a log event whose message is not a string: {str(event)[:80]}")
         if not _INT64_MIN <= timestamp <= _INT64_MAX:
