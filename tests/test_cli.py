@@ -180,6 +180,23 @@ def test_output_to_a_closed_pipe_is_quiet():
     assert b"Traceback" not in proc.stderr
 
 
+def test_rejects_to_a_closed_pipe_fail_and_leave_no_output(tmp_path):
+    # the rejected records are lost, so this is not the quiet stop of `| head` on the output
+    log = tmp_path / "mixed.log"
+    log.write_bytes(b"".join(b"r%d %d\n" % (i, i) if i % 2 else b"bad record %d x\n" % i
+                             for i in range(100000)))
+    out = tmp_path / "out.csv"
+    proc = subprocess.run(
+        f'"{sys.executable}" -m fastctx parse --template \'{TEMPLATE}\' --on-error collect '
+        f'--rejects - -o "{out}" "{log}" | head -c 100 >/dev/null; exit ${{PIPESTATUS[0]}}',
+        shell=True, executable="/bin/bash", capture_output=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines() == [
+        "fastctx: error: stdout was closed before every rejected record was written to it "
+        "(--rejects -), so the output was not written either"]
+    assert not out.exists() and os.listdir(tmp_path) == ["mixed.log"]
+
+
 def test_bench_runs_a_small_table():
     out = run("bench", "render", "--rows", "300", "--repeat", "1", "--shapes", "csv", "--peers", "csv module",
               "--no-polars").stdout.decode()

@@ -386,7 +386,7 @@ class _RejectsFile:
             try:
                 self.handle.flush()
             except BrokenPipeError:
-                raise
+                self._gone()
             except OSError as exc:
                 name = "stdout" if self.path == "-" else repr(self.path)
                 raise FastctxError(f"cannot write {name}: {exc.strerror or exc}") from None
@@ -394,15 +394,28 @@ class _RejectsFile:
     def write(self, rejects, source: str) -> None:
         if self.handle is None:
             return
-        for reject in rejects:
-            reason = reject.reason.replace("\n", " ").replace("\r", " ")
-            head = (f"#fastctx-reject source={_header_value(source)} line={reject.line} "
-                    f"offset={reject.offset} "
-                    f"bytes={len(reject.raw)} reason={reason}\n")
-            self.handle.write(head.encode("utf-8", "backslashreplace"))
-            self.handle.write(reject.raw)
-            self.handle.write(b"\n")
-            self.count += 1
+        try:
+            for reject in rejects:
+                reason = reject.reason.replace("\n", " ").replace("\r", " ")
+                head = (f"#fastctx-reject source={_header_value(source)} line={reject.line} "
+                        f"offset={reject.offset} "
+                        f"bytes={len(reject.raw)} reason={reason}\n")
+                self.handle.write(head.encode("utf-8", "backslashreplace"))
+                self.handle.write(reject.raw)
+                self.handle.write(b"\n")
+                self.count += 1
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self):
+        """The reader of ``--rejects -`` went away. Unlike a closed pipe on the output itself
+        (``| head``, a quiet stop), rejected records are lost, and -o is a file: an error."""
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second complaint at exit
+        except OSError:
+            pass
+        raise FastctxError("stdout was closed before every rejected record was written to it "
+                           "(--rejects -), so the output was not written either") from None
 
 
 
