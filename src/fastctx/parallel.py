@@ -401,7 +401,10 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
                 counted = cuts[lane.start]
                 for reject in lane.chunk.rejects:
                     reject.line += base - 1
-        # the later lanes are appended to the first one's buffers, one copy of each
+        # the later lanes are appended to the first one's buffers, one copy of each. It is
+        # the whole gap to independent halves (about 6 of 63 ms for 1M CLF lines on two
+        # threads); copying each piece into place while it is still cached cost more CPU
+        # per byte than this copy from memory, so contiguous columns keep the join.
         return parser.join(results, pool.submit)
 
 
