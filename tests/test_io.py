@@ -292,6 +292,12 @@ def test_unknown_options_fail_early(fmt):
         fastctx.read(io.BytesIO(b""), fmt, kind="export", columns=["logGroup"])
     with pytest.raises(InputError, match="cannot open"):
         fastctx.read_all("/nonexistent/file.log", fmt)
+    for bad in (0, -5, 1.5, True, "10"):
+        with pytest.raises(ValueError, match=f"max_record must be a positive number of bytes, got {bad!r}"):
+            fastctx.read(io.BytesIO(b"r1 1\n"), fmt, max_record=bad)
+    import numpy as np
+
+    assert fastctx.read_all(b"r1 1\n", fmt, max_record=np.int64(100)).num_rows == 1
 
 
 def test_empty_input_gives_typed_empty_batch(fmt):

@@ -1386,7 +1386,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of clf,json,xml,csv")
     parser.add_argument("--peers", default=None, help="comma-separated peer names (default: all)")
     parser.add_argument("--threads", default="1", help="thread counts, e.g. 1,2: rows above 1 are labelled")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the generated sample data: same seed, same data (default 0)")
     parser.add_argument("--no-polars", action="store_true", help="skip the polars subprocess")
     parser.add_argument("--verify", action="store_true", help="check every output line (slow at large sizes)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")

@@ -49,6 +49,7 @@ import binascii
 import itertools
 import json
 import mmap
+import operator
 import os
 import re
 import select
@@ -169,6 +170,13 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
         raise ValueError(f"on_error must be 'raise', 'skip' or 'collect', got {on_error!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    try:
+        limit = None if isinstance(max_record, (bool, np.bool_)) else operator.index(max_record)
+    except TypeError:
+        limit = None
+    if limit is None or limit < 1:
+        raise ValueError(f"max_record must be a positive number of bytes, got {max_record!r}")
+    max_record = limit
     if columns != "auto" and kind != "auto":
         _envelope_columns(kind, columns)
     reader = _Reader(fmt, batch_size, on_error, threads, max_record)
