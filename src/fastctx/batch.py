@@ -148,8 +148,9 @@ class Column:
 
     @classmethod
     def _built(cls, kind, values, data=None, validity=None, null_count=None) -> "Column":
-        """A column of buffers fastctx made or imported from Arrow (a parse, a slice, a join):
-        their offsets are valid by construction, and checking them would cost a pass."""
+        """A column without the offsets check: buffers fastctx made (a parse, a slice, a join),
+        valid by construction, or imported from an Arrow producer, which vouches for them as
+        it would to any consumer (the render kernels check offsets again as they read)."""
         column = cls.__new__(cls)
         column._set(kind, values, data, validity, null_count)
         return column
