@@ -481,3 +481,23 @@ def test_an_export_that_starts_with_a_byte_order_mark_is_still_an_export(fmt):
     first = batch.rejects[0]  # the mark is kept in the reject, where the line can be mended
     assert (first.line, first.offset, first.reason) == (1, 0, NO_PREFIX)
     assert first.raw == b"\xef\xbb\xbf2024-07-10T18:15:21.799Z r1 200"
+
+
+def test_a_document_over_many_blocks_is_decoded_a_few_times_not_once_a_block(monkeypatch):
+    # each try decodes the document from its start: one try per block was quadratic
+    # (an 18 MB document in 64 KiB blocks took 24 s)
+    from fastctx.io import _json_documents
+
+    tries = []
+    real = json.JSONDecoder.raw_decode
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode",
+                        lambda self, s, idx=0: tries.append(idx) or real(self, s, idx))
+    doc = {"messageType": "DATA_MESSAGE",
+           "logEvents": [{"id": str(i), "timestamp": 1, "message": "r%d 200" % i} for i in range(20000)]}
+    text = (json.dumps(doc) + "\n" + json.dumps({"a": 1}) + " 5").encode()
+    for size in (1000, 4096):
+        tries.clear()
+        blocks = [text[i : i + size] for i in range(0, len(text), size)]
+        assert len(blocks) > 250
+        assert list(_json_documents(blocks)) == [doc, {"a": 1}, 5]
+        assert len(tries) < 20, len(tries)

@@ -986,9 +986,16 @@ def _typed_column(name, values, valid, keep) -> Column:
 
 
 def _json_documents(blocks):
-    """Yield the JSON documents of a stream holding one or more back to back."""
+    """Yield the JSON documents of a stream holding one or more back to back.
+
+    A document cut by a block end is tried again only once the text after the last whole
+    document has doubled, and blocks are joined only then: a document of n bytes read in
+    blocks of b costs O(n), not O(n * n / b)."""
     decoder = json.JSONDecoder()
-    buffer = ""
+    buffer = ""  # text not yet decoded
+    pieces = []  # text read since the last try
+    waiting = 0  # characters of pieces
+    retry_at = 0  # try again once buffer and pieces hold this many characters
     pending = b""
     position = 0  # characters of the stream before ``buffer``
     exhausted = False
@@ -1009,7 +1016,13 @@ def _json_documents(blocks):
                     else:
                         raise InputError(
                             f"CloudWatch payload is not UTF-8 JSON at byte {exc.start}") from None
-                buffer += text
+                pieces.append(text)
+                waiting += len(text)
+                if len(buffer) + waiting < retry_at:
+                    continue
+        if pieces:
+            buffer += "".join(pieces)
+            pieces, waiting = [], 0
         index = 0
         while True:
             while index < len(buffer) and buffer[index] in " \t\r\n":
@@ -1033,6 +1046,7 @@ def _json_documents(blocks):
             index = end
         position += index
         buffer = buffer[index:]
+        retry_at = 2 * len(buffer)
         if exhausted:
             if pending:
                 raise InputError("CloudWatch payload ends inside a UTF-8 character")
