@@ -49,7 +49,6 @@ import binascii
 import itertools
 import json
 import mmap
-import operator
 import os
 import re
 import select
@@ -64,7 +63,7 @@ from . import _inflate
 from ._export import strip_export
 from .batch import Batch, Column
 from .errors import InputError, ParseError
-from .parallel import _Calls, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
+from .parallel import _Calls, as_integer, count_lines, needs_quote_tracking, parse as _parse_threads, resolve_threads
 
 __all__ = ["read", "read_all", "KINDS", "ENVELOPE_COLUMNS"]
 
@@ -170,10 +169,7 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
         raise ValueError(f"on_error must be 'raise', 'skip' or 'collect', got {on_error!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    try:
-        limit = None if isinstance(max_record, (bool, np.bool_)) else operator.index(max_record)
-    except TypeError:
-        limit = None
+    limit = as_integer(max_record)
     if limit is None or limit < 1:
         raise ValueError(f"max_record must be a positive number of bytes, got {max_record!r}")
     max_record = limit

@@ -111,14 +111,21 @@ def default_threads() -> int:
     return os.cpu_count() or 1
 
 
+def as_integer(value):
+    """``value`` as an int if it is an integer (a numpy one too, never a bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def resolve_threads(threads) -> int:
     """``None`` -> all cores; otherwise an integer (a numpy one too) from 1 to ``MAX_THREADS``."""
     if threads is None:
         return default_threads()
-    try:
-        count = None if isinstance(threads, (bool, np.bool_)) else operator.index(threads)
-    except TypeError:
-        count = None
+    count = as_integer(threads)
     if count is None or not 1 <= count <= MAX_THREADS:
         raise ValueError(f"threads must be an integer from 1 to {MAX_THREADS} or None, got {threads!r}")
     return count
