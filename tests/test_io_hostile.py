@@ -241,6 +241,21 @@ def test_an_open_quote_after_a_bad_record_reports_the_bad_record_first():
     assert info.value.line == 2 and info.value.reason == OPEN and info.value.offset == 4
 
 
+def test_a_blanked_crlf_line_keeps_its_bytes_without_the_cr_like_any_reject():
+    fmt = fastctx.compile(CSV_TEMPLATE)
+    stamp = b"2024-07-10T18:15:21.000Z "
+    data = stamp + b"r0,1\r\nbad\r\n" + stamp + b'"open\r\n' + stamp + b"x\r\n"
+    batch = fastctx.read_all(data, fmt, on_error="collect")
+    assert [(r.line, r.raw) for r in batch.rejects] == [(2, b"bad"), (3, b'"open'), (4, b"x")]
+    assert batch.rejects[1].reason == OPEN
+    events = [{"id": "1", "timestamp": 1, "message": m} for m in ["r0,1", '"open\r', "a\nb\r"]]
+    batch = fastctx.read_all(payload(events), fmt, on_error="collect")
+    assert [r.raw for r in batch.rejects] == [b'"open', b"a\nb"]
+    with pytest.raises(fastctx.ParseError) as info:
+        fastctx.read_all(payload(events[:2]), fmt)
+    assert info.value.raw == b'"open'
+
+
 def test_an_open_quote_in_a_long_export_line_is_found_in_linear_time():
     fmt = fastctx.compile(CSV_TEMPLATE)
     line = b'"' + b"a,\"\"," * 200_000  # a quoted field never closed, 1 MB of commas and quotes

@@ -410,10 +410,7 @@ class _RejectsFile:
     def _gone(self):
         """The reader of ``--rejects -`` went away. Unlike a closed pipe on the output itself
         (``| head``, a quiet stop), rejected records are lost, and -o is a file: an error."""
-        try:
-            sys.stdout = open(os.devnull, "w")  # no second complaint at exit
-        except OSError:
-            pass
+        _drop_stdout()
         raise FastctxError("stdout was closed before every rejected record was written to it "
                            "(--rejects -), so the output was not written either") from None
 
@@ -1260,6 +1257,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"fastctx: warning: {message}", file=sys.stderr)
 
 
+def _drop_stdout() -> None:
+    """Point sys.stdout at /dev/null once its reader has gone, so that Python's flush at
+    exit does not complain a second time."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+
+
 def _guard(run, parser=None) -> int:
     try:
         code = run()
@@ -1284,10 +1290,7 @@ def _guard(run, parser=None) -> int:
         return EXIT_DATA
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): stop quietly, as other command-line tools do
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        _drop_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
         print("fastctx: interrupted", file=sys.stderr)

@@ -740,16 +740,13 @@ class _Reader:
             line = self.line
             # A line without the prefix (another log run in, a date that does not exist) is a
             # bad record like any other: parsed whole, its first bytes would be read into the
-            # wrong columns. It is blanked as `_events_batch` blanks a message with a newline.
+            # wrong columns. It is blanked (`_blank`).
             bare = np.flatnonzero(~(prefixed | empty))
-            originals = {}
+            replaced = {}
             if len(bare):
-                records, originals = self._blank_unprefixed(records, bare, prefixed)
+                records, replaced = self._blank_unprefixed(records, bare.tolist(), prefixed)
             batch, records = self._parse_lines(records, len(prefixed), prefixed)
-            for reject in batch.rejects:
-                original = originals.get(reject.line - line)
-                if original is not None:
-                    reject.reason, reject.raw = _no_prefix(original), original
+            _own_rejects(batch, line, replaced)
             self.offset += memoryview(chunk).nbytes
             extra = {"ingestionTime": (times, prefixed)} if "ingestionTime" in envelope else {}
             batch = self._attach(batch, records, line, extra, prefixed, empty, lines=len(prefixed))
@@ -757,26 +754,25 @@ class _Reader:
                 yield batch
 
     def _blank_unprefixed(self, records, bare, prefixed):
-        """``(records, originals)``: the lines ``bare`` of ``records`` replaced by bytes of the
-        same length that are never UTF-8, and their bytes by index; with ``on_error="raise"``
-        the ParseError of the first (after any bad record before it)."""
-        starts, stops = _line_spans(np.frombuffer(records, dtype=np.uint8))
+        """``(records, replaced)``: the lines ``bare`` of ``records`` blanked (``_blank``);
+        with ``on_error="raise"`` the ParseError of the first (after any bad record before)."""
+        lines = records.split(b"\n")
         if self.on_error == "raise":
-            first = int(bare[0])
-            start = int(starts[first])
-            if start:
-                self._parse_lines(records[:start], first, prefixed)
-            raw = _without_cr(records[start : stops[first]])
-            error = ParseError(_no_prefix(raw), self.line + first, self.offset + start, 0,
-                               "a prefix like 2024-07-10T18:15:21.799Z", raw)
-            raise _shift_error(error, self.line, prefixed)
-        blanked = bytearray(records)
-        originals = {}
-        for index in bare.tolist():
-            start, stop = int(starts[index]), int(stops[index])
-            originals[index] = _without_cr(records[start:stop])  # as the parser gives raw
-            blanked[start:stop] = b"\xff" * (stop - start)
-        return bytes(blanked), originals
+            def error(offset):
+                raw = _without_cr(lines[bare[0]])
+                return ParseError(_no_prefix(raw), self.line + bare[0], offset, 0,
+                                  "a prefix like 2024-07-10T18:15:21.799Z", raw)
+            self._raise_at(lines, bare[0], error, prefixed)
+        lines, replaced = _blank(lines, bare, _no_prefix)
+        return b"\n".join(lines), replaced
+
+    def _raise_at(self, lines, first, error, prefixed=None):
+        """Raise ``error(offset of line first)`` for a line that ``_blank`` would replace,
+        unless the lines before it hold a bad record: that one is reported first."""
+        head = b"".join(line + b"\n" for line in lines[:first])
+        if head:
+            self._parse_lines(head, first, prefixed)
+        raise _shift_error(error(self.offset + len(head)), self.line, prefixed)
 
     def _parse_aligned(self, records, prefixed=None):
         """Parse with the rejects kept, so that rows can be matched to their lines."""
@@ -841,27 +837,18 @@ class _Reader:
         # One event, one record: a message's own trailing newline is its terminator.
         messages = [m[:-1] if m.endswith(b"\n") else m for m, *_ in events]
         # A message that still holds a newline is not one access-log record. It is a bad
-        # record like any other (rejected whole, never split in two, never the end of the
-        # stream): the parser sees in its place bytes of the same length that are never
-        # UTF-8, so offsets stay right, and its reject is then given its own reason and bytes.
-        # (`_parse_lines` does the same for a message that leaves a quoted CSV field open.)
-        broken = {index: message for index, message in enumerate(messages) if b"\n" in message}
+        # record like any other: rejected whole, never split in two, never the end of the
+        # stream (see `_blank`).
+        broken = [index for index, message in enumerate(messages) if b"\n" in message]
         if broken and self.on_error == "raise":
-            first = min(broken)
-            head = b"".join(m + b"\n" for m in messages[:first])
-            if head:
-                self._parse_lines(head, first)  # a bad record before it is reported first
-            raise _broken_error(_MULTILINE, messages[first], self.line + first,
-                                self.offset + len(head))
-        for index in broken:
-            messages[index] = b"\xff" * len(messages[index])
+            first = broken[0]
+            self._raise_at(messages, first, lambda offset: _broken_error(
+                _MULTILINE, messages[first], self.line + first, offset))
+        messages, replaced = _blank(messages, broken, _MULTILINE)
         data = b"\n".join(messages) + b"\n"
         line = self.line
         batch, _ = self._parse_lines(data, len(messages))
-        for reject in batch.rejects:
-            original = broken.get(reject.line - line)
-            if original is not None:
-                reject.reason, reject.raw = _MULTILINE, original
+        _own_rejects(batch, line, replaced)
         self.offset += len(data)
         fields = {"eventTimestamp": 1, "eventId": 2, "logGroup": 3, "logStream": 4, "owner": 5}
         extra = {}
@@ -879,8 +866,7 @@ class _Reader:
         run on into the next. Such lines are rare and always bad, so the records are parsed
         as they are first. Only if a line ran on (fewer records than lines, a rejected record
         holding a newline, or an error at or after such a line) are those lines found, made
-        bad records of their own as ``_events_batch`` makes the messages that hold a
-        newline, and the records parsed again.
+        bad records of their own (``_blank``), and the records parsed again.
         """
         error = None
         if not self.quotes or b'"' not in records:
@@ -901,22 +887,40 @@ class _Reader:
             return batch, records  # _attach reports the mismatch
         if self.on_error == "raise":
             first = broken[0]
-            head = b"".join(part + b"\n" for part in lines[:first])
-            if head:
-                self._parse_aligned(head, prefixed)  # a bad record before it is reported first
-            error = _broken_error(_OPEN_QUOTE, lines[first], self.line + first,
-                                  self.offset + len(head))
-            raise _shift_error(error, self.line, prefixed)
-        originals = {index: lines[index] for index in broken}
-        for index in broken:
-            lines[index] = b"\xff" * len(lines[index])
+            self._raise_at(lines, first, lambda offset: _broken_error(
+                _OPEN_QUOTE, lines[first], self.line + first, offset), prefixed)
+        lines, replaced = _blank(lines, broken, _OPEN_QUOTE)
         records = b"\n".join(lines)
         batch = self._parse_aligned(records, prefixed)
-        for reject in batch.rejects:
-            original = originals.get(reject.line - self.line)
-            if original is not None:
-                reject.reason, reject.raw = _OPEN_QUOTE, original
+        _own_rejects(batch, self.line, replaced)
         return batch, records
+
+
+def _blank(lines, indexes, reason):
+    """``(lines, replaced)``: ``lines`` with those at ``indexes`` replaced by bytes of the
+    same length that are never UTF-8, and ``{index: (reason, raw)}`` for them (``reason``
+    a string or a function of the raw line).
+
+    A line that is no record of its own (it holds a newline, leaves a quoted CSV field open
+    or lacks its export prefix) must still be one bad record: rejected whole, never split,
+    never read into the wrong columns. Blanked, the parser rejects it in place with the
+    offsets of every other line unchanged; ``_own_rejects`` then gives it back its reason
+    and bytes."""
+    lines = list(lines)
+    replaced = {}
+    for index in indexes:
+        raw = _without_cr(lines[index])  # as the parser gives raw
+        replaced[index] = (reason if isinstance(reason, str) else reason(raw), raw)
+        lines[index] = b"\xff" * len(lines[index])
+    return lines, replaced
+
+
+def _own_rejects(batch, line_base, replaced):
+    """Give the rejects of lines that ``_blank`` replaced their own reason and bytes."""
+    for reject in batch.rejects:
+        own = replaced.get(reject.line - line_base)
+        if own is not None:
+            reject.reason, reject.raw = own
 
 
 def _no_prefix(line: bytes) -> str:
@@ -930,12 +934,12 @@ def _without_cr(line: bytes) -> bytes:
 
 
 def _broken_error(reason, message, line, offset) -> ParseError:
-    """The ParseError of a log event that is no record of its own (see ``_events_batch``)."""
+    """The ParseError of a log event that is no record of its own (see ``_blank``)."""
     if reason == _MULTILINE:
         column, expected = message.index(b"\n"), "one line per log event"
     else:  # the field left open starts where the closed fields before it end
         column, expected = _CSV_CLOSED_LINE.match(message).end(), "a closing quote"
-    return ParseError(reason, line, offset + column, column, expected, message)
+    return ParseError(reason, line, offset + column, column, expected, _without_cr(message))
 
 
 def _shift_error(exc, line_base, prefixed):
