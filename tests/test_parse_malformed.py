@@ -91,9 +91,12 @@ JSON = fastctx.preset("websocket", "json")
         ("[$context.requestTimeEpoch] $context.requestId",
          {"requestTimeEpoch": "17x", "requestId": "r"},
          "$context.requestTimeEpoch, which stops at 'x' (epoch milliseconds hold only digits)"),
+        # read backward from the end of the record, the value stops before the byte
+        (fastctx.preset("websocket", "clf"), {"status": "2x0", "requestId": "r"},
+         "literal not found before $context.status, which stops at 'x' (an int holds only digits)"),
     ],
 )
-def test_literal_not_found_after_a_stopped_value_names_the_value(template, values, named):
+def test_literal_not_found_next_to_a_stopped_value_names_the_value(template, values, named):
     # Written unescaped (a token holding a space, an int holding a letter), the value stops
     # early and the literal after it is not where the parse looks: the reason says which
     # value stopped, and at which byte.

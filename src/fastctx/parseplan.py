@@ -352,7 +352,7 @@ def as_arrays(p: ParsePlan) -> dict:
     return {"ints": ints, "tables": tables, "pool": pool, "lit_offsets": offsets, "kinds": kinds}
 
 
-#: What a typed value cannot hold, by the bytes that end it (for a literal not found after it).
+#: What a typed value cannot hold, by the bytes that end it (for a literal not found next to it).
 _STOPS = {VType.TOKEN: (_WHITESPACE + b'"', "a token holds no whitespace or '\"'"),
           VType.INT: (None, "an int holds only digits"),
           VType.EPOCH_MS: (None, "epoch milliseconds hold only digits")}
@@ -363,19 +363,27 @@ def describe_error(p: ParsePlan, code: int, index: int, record: bytes = b"",
     """``(reason, expected)`` for an error code and its slot or literal index.
 
     A literal not found right where a typed value stopped at a byte it cannot hold (a
-    ``requestId`` holding a space) names that value and byte: the literal is what was
-    expected there, but the value is what is wrong."""
+    ``requestId`` holding a space, a ``status`` holding a letter) names that value and byte:
+    the literal is what was expected there, but the value is what is wrong. A value read
+    forward stops before the byte at ``column``; one read backward from the end of the
+    record (``resolution``) stops after the byte before it."""
     reason = ERR_NAMES.get(code, f"error {code}")
     if code in (E_PREFIX, E_SUFFIX, E_LITERAL):
         literal = p.literals[index].decode("utf-8", "backslashreplace")
-        if code == E_LITERAL and 1 <= index <= len(p.slot_names) and 0 <= column < len(record):
-            slot = p.modes[0][index - 1]
-            stops, why = _STOPS.get(slot.vtype, (b"", ""))  # only typed values stop early
-            byte = record[column]
-            if why and (byte in stops if stops is not None else byte not in _DIGITS):
-                shown = bytes([byte]).decode("latin-1").encode("unicode_escape").decode()
-                reason += (f" after $context.{p.slot_names[index - 1]}, which stops at "
-                           f"'{shown}' ({why})")
+        if code == E_LITERAL and 0 <= column <= len(record):
+            slots = p.modes[0]
+            stopped = -1
+            if index < len(slots) and resolution(slots)[index] == "backward":
+                if column > 0:
+                    stopped, byte, where = index, record[column - 1], "before"
+            elif 1 <= index <= len(slots) and column < len(record):
+                stopped, byte, where = index - 1, record[column], "after"
+            if stopped >= 0:
+                stops, why = _STOPS.get(slots[stopped].vtype, (b"", ""))  # only typed values stop
+                if why and (byte in stops if stops is not None else byte not in _DIGITS):
+                    shown = bytes([byte]).decode("latin-1").encode("unicode_escape").decode()
+                    reason += (f" {where} $context.{p.slot_names[stopped]}, which stops at "
+                               f"'{shown}' ({why})")
         return reason, f"literal {literal!r}"
     if code == E_UTF8:
         return reason, "UTF-8 text"
