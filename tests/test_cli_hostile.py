@@ -614,3 +614,40 @@ def test_convert_names_the_input_and_record_of_a_value_the_target_cannot_hold(tm
                log, code=1)
     assert error_line(proc) == (f"fastctx: error: {log}: value 'abc' is not an integer in the int64 "
                                 "range (column 'authorizer.status') in the record 'r2 abc'")
+
+
+@pytest.mark.parametrize("removable", [True, False])
+def test_a_failed_run_written_in_place_leaves_no_partial_file(tmp_path, monkeypatch, capsys, removable):
+    # A writable file in a folder that takes no new files is written in place (no temporary
+    # file can be made beside it). Root ignores modes, so the folder's refusals are simulated.
+    from fastctx import cli
+
+    log, out = tmp_path / "a.log", tmp_path / "out.csv"
+    log.write_bytes(b"r1 200\n" * 300_000 + b"bad\n")  # over 1 MB: rows are written first
+    out.write_bytes(b"yesterday\n")
+    unlink = os.unlink
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def unlink_refused(path, *args, **kwargs):
+        if os.fspath(path) == str(out):
+            refuse()
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(cli._Output, "_temporary", refuse)
+    if not removable:
+        monkeypatch.setattr(os, "unlink", unlink_refused)
+    args = ["parse", "--template", TEMPLATE, str(log), "-o", str(out)]
+    assert cli.main(args + ["--batch-size", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "line 300001" in err
+    if removable:
+        assert not out.exists() and "warning" not in err
+    else:
+        assert out.read_bytes() == b""
+        assert f"warning: '{out}' was written in place" in err and "it was emptied" in err
+    log.write_bytes(b"r1 200\n" * 3)  # a run that succeeds writes the whole file in place
+    out.write_bytes(b"yesterday\n")
+    assert cli.main(args) == 0
+    assert out.read_text().splitlines() == ["requestId,status"] + ["r1,200"] * 3

@@ -134,9 +134,10 @@ class _Output:
 
     A regular file (or a new one) is written under a temporary name beside it and renamed
     over it only when the command succeeds: a failed run leaves no half-written file and an
-    existing one as it was (yesterday's output is not lost to a typo in a template). A
-    device, a pipe or a symbolic link (``/dev/stdout``) is written in place and never
-    removed."""
+    existing one as it was (yesterday's output is not lost to a typo in a template). An
+    existing file in a folder that takes no new files can only be written in place: a failed
+    run removes it, or empties it and says so (``_discard``). A device, a pipe or a symbolic
+    link (``/dev/stdout``) is written in place and never removed."""
 
     def __init__(self, path):
         self.path = path if path not in (None, "-") else None
@@ -164,7 +165,8 @@ class _Output:
                     if st is None:
                         raise
                     # a writable file in a folder that takes no new files: written in place,
-                    # and removed if the command fails, as nothing else can be promised
+                    # and taken back if the command fails (_discard), as nothing else can be
+                    # promised
                     self.handle = open(self.path, "wb")
                     self.in_place = True
             else:
@@ -193,6 +195,26 @@ class _Output:
             pass  # a file system without modes
         return os.fdopen(fd, "wb")
 
+    def _discard(self):
+        """Take back the output of a failed command written in place. A folder that takes
+        no new files usually lets none be removed either: the file is then emptied, so that
+        what was written is never taken for the whole, and the user is told."""
+        try:
+            os.unlink(self.path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass
+        try:
+            os.truncate(self.path, 0)
+            what = "emptied"
+        except OSError:
+            what = "left incomplete"
+        print(f"fastctx: warning: {self.path!r} was written in place (its folder takes no new "
+              f"files) and could not be removed; the command failed, so it was {what}",
+              file=sys.stderr)
+
     def __exit__(self, kind, exc, tb):
         name = "stdout" if self.path is None else repr(self.path)
         failed = None
@@ -219,10 +241,7 @@ class _Output:
                 except OSError:
                     pass
         if self.in_place and (kind is not None or failed is not None):
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+            self._discard()
         if kind is not None:
             if issubclass(kind, OSError) and not issubclass(kind, BrokenPipeError) and exc.filename is None:
                 failed = exc  # a write that failed (no space left, an I/O error): name the output
