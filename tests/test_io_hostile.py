@@ -498,6 +498,22 @@ def test_an_export_that_starts_with_a_byte_order_mark_is_still_an_export(fmt):
     assert first.raw == b"\xef\xbb\xbf2024-07-10T18:15:21.799Z r1 200"
 
 
+def test_an_export_is_told_by_most_of_its_first_lines_not_the_first_alone(fmt):
+    export = b"".join(b"2024-07-10T18:15:2%d.000Z r%d 200\n" % (i, i) for i in range(5))
+    batch = fastctx.read_all(b"plain 7\n" + export, fmt, on_error="collect")
+    assert "ingestionTime" in batch.column_names
+    assert batch.to_pydict()["requestId"] == ["r0", "r1", "r2", "r3", "r4"]
+    assert [(r.line, r.reason) for r in batch.rejects] == [(1, NO_PREFIX)]
+    plain = b"2024-07-10T18:15:21.799Z r 7\n" + b"".join(b"r%d 200\n" % i for i in range(5))
+    batch = fastctx.read_all(plain, fmt, on_error="collect")
+    assert "ingestionTime" not in batch.column_names and batch.num_rows == 5
+    assert [r.line for r in batch.rejects] == [1]
+    # a single line, or a first line longer than what is looked at, still decides alone
+    assert fastctx.read_all(export[:32], fmt).column_names[-1] == "ingestionTime"
+    long = b"2024-07-10T18:15:21.799Z " + b"r" * 10_000 + b" 200\n"
+    assert fastctx.read_all(long, fmt).column_names[-1] == "ingestionTime"
+
+
 def test_a_document_over_many_blocks_is_decoded_a_few_times_not_once_a_block(monkeypatch):
     # each try decodes the document from its start: one try per block was quadratic
     # (an 18 MB document in 64 KiB blocks took 24 s)

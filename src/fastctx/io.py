@@ -14,9 +14,10 @@ Sources and kinds (``kind="auto"`` detects them from the first bytes):
 ``export``
     CloudWatch Logs export to S3: every line is ``2024-07-10T18:15:21.799Z `` + the record.
     The prefix becomes an ``ingestionTime`` column (timestamp[ms, UTC]); byte offsets of
-    rejects count the prefixes, as in the file. A line of only its prefix is an empty record,
-    with or without its newline; a line without the prefix (or with a date that does not exist)
-    is rejected whole, never read with its first bytes in the wrong columns.
+    rejects count the prefixes, as in the file. ``auto`` takes input for an export when the
+    prefix starts at least half of its first 16 lines. A line of only its prefix is an empty
+    record, with or without its newline; a line without the prefix (or with a date that does
+    not exist) is rejected whole, never read with its first bytes in the wrong columns.
 ``subscription``
     CloudWatch Logs subscription payloads: gzip JSON, or the Lambda event that carries it
     base64-encoded under ``awslogs.data``. A ``DATA_MESSAGE``'s ``logEvents[].message`` are the
@@ -97,6 +98,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MULTILINE = "the log event's message holds a newline; an access-log record is one line"
 _EXPORT_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 _EXPORT_WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
+_DETECT_LINES = 16  # the first lines that tell an export object (``_detect``)
 # A line that `auto` CSV's record framing ends at its newline: every field that starts with
 # '"' is closed (RFC 4180: the field runs to the '"' not doubled; quotes elsewhere are plain).
 # Possessive, so that a line of any length is matched in linear time.
@@ -447,10 +449,14 @@ def _detect(head: bytes) -> str:
     if key and (key.group(1) in _CLOUDWATCH_OWN
                 or _CLOUDWATCH_BODY.search(head, 0, _CLOUDWATCH_SEARCH)):
         return "subscription"
-    first = head.lstrip(b"\r\n")
-    if _EXPORT_PREFIX.match(first.removeprefix(b"\xef\xbb\xbf")):  # a byte-order mark too
-        return "export"
-    return "lines"
+    # An export object whose first line lost its prefix (or a log with one stray prefixed
+    # line) is still told apart: the prefix must start at least half of the first lines.
+    lines = head.lstrip(b"\r\n").removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a BOM too
+    if len(lines) > 1:
+        del lines[-1]  # cut short by the size of the head, or empty
+    lines = [line for line in lines if line not in (b"", b"\r")][:_DETECT_LINES]
+    prefixed = sum(_EXPORT_PREFIX.match(line) is not None for line in lines)
+    return "export" if lines and 2 * prefixed >= len(lines) else "lines"
 
 
 def _envelope_columns(kind, columns):
