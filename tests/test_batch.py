@@ -128,6 +128,19 @@ def test_times_a_datetime_cannot_hold_are_a_clear_error_in_to_pydict():
     assert [t.year for t in edges["requestTime"]] == [1, 9999]
 
 
+def test_a_time_of_the_smallest_int64_is_not_turned_into_nat_by_to_pandas():
+    pytest.importorskip("pandas")
+    # pandas keeps a missing time as the smallest int64: the parsed value would become NaT
+    fmt = fastctx.compile("$context.requestId $context.requestTimeEpoch")
+    batch = fmt.parse(b"a 5\nb -\nc -9223372036854775808\n")
+    with pytest.raises(OverflowError, match=r"column 'requestTimeEpoch' row 2: -9223372036854775808 ms"):
+        batch.to_pandas()
+    held = batch.to_pyarrow().column("requestTimeEpoch").cast("int64").to_pylist()
+    assert held == [5, None, -(2**63)]  # Arrow keeps it
+    frame = batch.slice(0, 2).to_pandas()  # a missing time is NaT, as before
+    assert frame["requestTimeEpoch"].isna().tolist() == [False, True]
+
+
 def test_out_of_range_datetime64_values_raise_instead_of_wrapping():
     with pytest.raises(OverflowError, match=r"'t' row 1: .* out of range for int64 epoch milliseconds"):
         Batch.from_pydict({"t": np.array([0, 2**62], dtype="datetime64[s]")})

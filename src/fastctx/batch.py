@@ -23,6 +23,7 @@ __all__ = ["Batch", "Column", "Stats", "Reject"]
 
 KINDS = ("int64", "timestamp", "string")
 ARROW_TYPES = {"int64": "int64", "timestamp": "timestamp[ms, UTC]", "string": "large_string"}
+_INT64_MIN = -(2**63)  # pandas' NaT
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MS = _dt.timedelta(milliseconds=1)
 # the epoch milliseconds of datetime.min and of the last millisecond of datetime.max, in UTC
@@ -706,10 +707,24 @@ class Batch:
 
     def to_pandas(self):
         """A ``pandas.DataFrame``: timestamps ``datetime64[ms, UTC]``, nullable integers as
-        ``Int64`` (imports pandas and pyarrow only when called)."""
+        ``Int64`` (imports pandas and pyarrow only when called).
+
+        pandas writes a missing time as the smallest int64 (``NaT``), so a time a parse
+        accepted as that very value (an ``epoch_ms`` of -9223372036854775808) would turn
+        into a missing one: it raises ``OverflowError`` naming its column and row instead."""
         import pandas
         import pyarrow
 
+        for name, col in self._columns.items():
+            if col.kind == "timestamp":
+                nat = col.values[: col.length] == _INT64_MIN
+                if col.validity is not None:
+                    nat &= col.valid_mask()
+                if nat.any():
+                    raise OverflowError(
+                        f"column {name!r} row {int(np.flatnonzero(nat)[0])}: "
+                        f"{_INT64_MIN} ms from 1970 is the value pandas keeps for a missing "
+                        "time (NaT); to_pyarrow() / to_polars() hold it")
         return self.to_pyarrow().to_pandas(types_mapper={pyarrow.int64(): pandas.Int64Dtype()}.get)
 
 
