@@ -160,7 +160,8 @@ def test_a_clf_time_string_in_a_bare_position_keeps_its_space_and_parses_back(te
     assert fmt.render(parsed) == out
 
 
-@pytest.mark.parametrize("bad", ["abc", "2OO", "01", "-", "1.5", " 1", "1 ", "+1", "--1", "-0x", "é"])
+# (`-` alone is a missing value: test_a_dash_as_integer_text_is_a_missing_value_as_a_parse_reads_it)
+@pytest.mark.parametrize("bad", ["abc", "2OO", "01", "1.5", " 1", "1 ", "+1", "--1", "-0x", "é"])
 def test_a_string_that_is_not_an_integer_in_an_int_slot_is_an_error(bad):
     fmt = fastctx.compile("$context.requestId $context.status")
     err = both_raise(fmt, Batch.from_pydict({"requestId": ["a", "b", "c"], "status": ["200", "", bad]}))
@@ -753,6 +754,24 @@ def test_a_timestamp_column_for_a_variable_that_takes_no_timestamps_is_an_error(
     data = Batch.from_pydict({"requestId": ["r1"], "requestTime": [when], "requestTimeEpoch": [when],
                               "routeKey": [when]})
     assert both(ok, data)[0] == b"r1 [10/Jul/2024:18:15:21 +0000] 1720635321000\n"
+
+
+@pytest.mark.parametrize("template", ["$context.requestId $context.status",
+                                      '{"id":"$context.requestId","s":$context.status}'])
+def test_a_dash_as_integer_text_is_a_missing_value_as_a_parse_reads_it(template):
+    # a log table read back as text holds `-` where a value was missing
+    fmt = fastctx.compile(template)
+    texts = ["-", "200", "", "-", "404"] * 60  # past one block of 128 rows: both loops
+    as_text = Batch.from_pydict({"requestId": ["r"] * len(texts), "status": texts})
+    missing = Batch.from_pydict({"requestId": ["r"] * len(texts),
+                                 "status": [int(t) if t not in ("-", "") else None for t in texts]})
+    lines = both(fmt, as_text)[0]
+    assert lines == both(fmt, missing)[0]
+    assert fmt.render(as_text, threads=2) == lines
+    assert fmt.parse(lines).to_pydict()["status"] == missing.to_pydict()["status"]
+    for other in ("--", "-1-", " -"):  # only the dash alone
+        bad = Batch.from_pydict({"requestId": ["r"], "status": [other]})
+        assert "is not an integer" in str(both_raise(fmt, bad))
 
 
 @pytest.mark.parametrize("text, fits", [

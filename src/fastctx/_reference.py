@@ -120,6 +120,8 @@ def render_value(slot, column: Column | None, row: int, name: str,
         if not raw:
             return missing, 0
         if slot.vtype == VType.INT:
+            if raw == b"-":  # as a parse reads it: missing
+                return missing, 0
             if not _INT.match(raw) or not -(2**63) <= int(raw[:21]) < 2**63:
                 shown = raw[:40].decode("utf-8", "replace")
                 raise RenderError(f"value {shown!r} is not an integer in the int64 range", name, row)

@@ -176,7 +176,7 @@ cdef enum Mode:
     M_NUMBER = 1         # int64 / timestamp column: decimal
     M_CLF = 2            # int64 / timestamp column in a clf_time slot
     M_NUMBER_QUOTED = 3  # int64 column in a quoted slot: decimal, then the string rules
-    M_STR_INT = 4        # string column in an int slot: checked, written as is
+    M_STR_INT = 4        # string column in an int slot: checked, written as is (`-`: missing)
     M_STR = 5            # string column: escaped per slot
 
 cdef enum Status:
@@ -527,7 +527,9 @@ cdef int render_row(Ctx* c, Py_ssize_t row, fastctx_buf* b, int64_t* dropped, Ru
                 res.err_slot = k
                 return ST_ERROR
             n = <Py_ssize_t>(end - begin)
-            if n == 0:
+            # empty text is a missing value, and so is `-` as int text: what a parse reads
+            # back as null (a log table read as text has it where values were missing)
+            if n == 0 or (mode == M_STR_INT and n == 1 and s.data[begin] == 45):
                 mode = M_MISSING
             else:
                 need = MAX_EXPANSION * (n + 2) + 2 + s.lit_len
@@ -700,6 +702,9 @@ cdef unsigned char* render_row_fast(
                 o = copy_value_fast(s, o, p, n, begin)
             elif kind == K_STR_ESCAPE:
                 o = write_string(s, p, n, s.data + s.data_len, o, dropped)
+            elif n == 1 and p[0] == 45:  # K_STR_INT `-`: missing (see render_row)
+                memcpy(o, s.missing, 4)
+                o += s.missing_len
             else:  # K_STR_INT
                 if not is_integer(p, n):
                     res.err_code = ERR_NOT_INT
