@@ -6,6 +6,8 @@ import gzip
 import io
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -404,6 +406,31 @@ def test_zero_padding_between_gzip_members_at_every_step_boundary(fmt, monkeypat
             assert fastctx.read_all(data, fmt, batch_size=size).to_pydict() == expected, step
     with pytest.raises(InputError, match="not another gzip member"):
         fastctx.read_all(gzip.compress(b"r1 200\n") + b"\0\0x", fmt)
+
+
+def test_a_text_stream_that_has_read_ahead_loses_no_line(fmt, tmp_path):
+    # after a readline() the text layer holds up to 8 KiB read ahead of its buffer
+    path = tmp_path / "a.log"
+    path.write_bytes(b"".join(b"r%d %d\n" % (i, i) for i in range(5000)))
+    with open(path, encoding="utf-8") as text:
+        assert text.readline() == "r0 0\n"
+        batch = fastctx.read_all(text, fmt)
+    assert batch.num_rows == 4999 and batch.to_pydict()["requestId"][:2] == ["r1", "r2"]
+    # a pipe cannot be put back: refused, never read short
+    script = ("import sys, fastctx\n"
+              "sys.stdin.readline()\n"
+              "try:\n"
+              "    fastctx.read_all(sys.stdin, '$context.requestId $context.status')\n"
+              "except fastctx.InputError as exc:\n"
+              "    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", script], input=path.read_bytes(),
+                          capture_output=True, timeout=120)
+    assert b"read ahead" in proc.stdout and proc.returncode == 0, proc.stderr
+    untouched = subprocess.run(
+        [sys.executable, "-c", "import sys, fastctx\n"
+         "print(fastctx.read_all(sys.stdin, '$context.requestId $context.status').num_rows)"],
+        input=path.read_bytes(), capture_output=True, timeout=120)
+    assert untouched.stdout.strip() == b"5000", untouched.stderr
 
 
 def test_a_text_stream_is_read_through_its_bytes(fmt):

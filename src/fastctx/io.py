@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io as _io  # the standard library's (this module is fastctx.io)
 import itertools
 import json
 import mmap
@@ -127,6 +128,9 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
     ----------
     source : str, os.PathLike, binary file object, bytes-like, or ``"-"``
         A path, an open binary file (``sys.stdin.buffer`` for ``"-"``), or the data itself.
+        A text stream (``sys.stdin``, a file opened in text mode) is read through its bytes,
+        from where its text has got to; one that has read ahead and cannot seek back (a pipe
+        after a ``readline()``) raises ``InputError`` rather than lose those lines.
         A plain file given by its path is memory-mapped (its pages are read where they lie);
         if it shrinks while it is read, the operating system ends the process (SIGBUS), as
         for any memory-mapped file. A live log that may be truncated under the reader
@@ -262,13 +266,11 @@ class _open:
     def __enter__(self):
         source = self.source
         if isinstance(source, (bytes, bytearray, memoryview)):
-            import io as _io
-
             if isinstance(source, memoryview) and not source.c_contiguous:
                 source = source.tobytes()  # a strided view: BytesIO takes contiguous memory
             return _io.BytesIO(source), None
         if isinstance(source, str) and source == "-":
-            return sys.stdin.buffer, None
+            return _text_buffer(sys.stdin, "stdin"), None
         if isinstance(source, (str, os.PathLike)):
             try:
                 handle = open(source, "rb")
@@ -290,7 +292,7 @@ class _open:
             return handle, mapped
         if hasattr(source, "read"):
             if hasattr(source, "encoding") and hasattr(source, "buffer"):
-                source = source.buffer  # a text stream such as sys.stdin: read its bytes
+                source = _text_buffer(source)  # a text stream such as sys.stdin: its bytes
             elif hasattr(source, "encoding") and not hasattr(source, "readinto"):
                 raise TypeError("open the file in binary mode ('rb')")  # io.StringIO
             return source, None
@@ -303,6 +305,31 @@ class _open:
             except BufferError:
                 pass  # a batch still views the map; it is freed with the last view
         return False
+
+
+def _text_buffer(stream, name: str = "the text stream"):
+    """The binary buffer under a text stream, at the first byte its text has not given out.
+
+    A text stream reads ahead: after a ``readline()`` its buffer is up to 8 KiB past the
+    line, and reading the buffer from there would lose those lines without a word. A
+    seekable stream is put back where its text ends (``seek(tell())``); one that cannot be
+    (a pipe) and still holds text read ahead is refused. (``reconfigure`` refuses a new
+    encoding exactly while such text is held: the one way to ask.)"""
+    try:
+        if stream.seekable():
+            stream.seek(stream.tell())
+    except (OSError, ValueError):
+        pass
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(encoding=stream.encoding)
+        except _io.UnsupportedOperation:
+            raise InputError(
+                f"{name} holds text it has read ahead (after a readline(), for instance), "
+                "which its binary buffer no longer has: pass the binary stream from the "
+                "start (sys.stdin.buffer, a file opened 'rb') and skip lines there") from None
+    return stream.buffer
 
 
 def _read_blocks(stream, size):
