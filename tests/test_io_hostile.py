@@ -541,6 +541,16 @@ def test_an_export_is_told_by_most_of_its_first_lines_not_the_first_alone(fmt):
     assert fastctx.read_all(long, fmt).column_names[-1] == "ingestionTime"
 
 
+def test_a_payload_that_is_not_utf8_names_the_byte_in_the_stream_not_in_its_block():
+    doc = json.dumps({"messageType": "DATA_MESSAGE", "logEvents": [
+        {"id": "1", "timestamp": 1, "message": "r%d 200" % i} for i in range(2000)]}).encode()
+    bad = len(doc) + 40  # in the second document, past many blocks
+    data = doc + doc[:40] + b"\xff" + doc[41:]
+    for size in (4096, 1 << 20):
+        with pytest.raises(InputError, match=f"not UTF-8 JSON at byte {bad}$"):
+            fastctx.read_all(data, "$context.requestId $context.status", batch_size=size)
+
+
 def test_a_document_over_many_blocks_is_decoded_a_few_times_not_once_a_block(monkeypatch):
     # each try decodes the document from its start: one try per block was quadratic
     # (an 18 MB document in 64 KiB blocks took 24 s)

@@ -1029,7 +1029,8 @@ def _json_documents(blocks):
     pieces = []  # text read since the last try
     waiting = 0  # characters of pieces
     retry_at = 0  # try again once buffer and pieces hold this many characters
-    pending = b""
+    pending = b""  # the start of a UTF-8 character cut by the block end
+    seen = 0  # bytes of the stream before ``pending``
     position = 0  # characters of the stream before ``buffer``
     exhausted = False
     blocks = iter(blocks)
@@ -1047,8 +1048,9 @@ def _json_documents(blocks):
                     if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
                         text, pending = raw[: exc.start].decode("utf-8"), raw[exc.start :]
                     else:
-                        raise InputError(
-                            f"CloudWatch payload is not UTF-8 JSON at byte {exc.start}") from None
+                        raise InputError(f"CloudWatch payload is not UTF-8 JSON at byte "
+                                         f"{seen + exc.start}") from None
+                seen += len(raw) - len(pending)
                 pieces.append(text)
                 waiting += len(text)
                 if len(buffer) + waiting < retry_at:
