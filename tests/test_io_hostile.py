@@ -433,6 +433,25 @@ def test_a_text_stream_that_has_read_ahead_loses_no_line(fmt, tmp_path):
     assert untouched.stdout.strip() == b"5000", untouched.stderr
 
 
+@pytest.mark.parametrize("from_path", [False, True])
+def test_max_record_counts_the_record_not_a_cr_or_an_export_prefix(fmt, tmp_path, from_path):
+    stamp = b"2024-07-10T18:15:21.799Z "
+
+    def read(data, size):
+        source = data
+        if from_path:
+            source = tmp_path / "a.log"
+            source.write_bytes(data)
+        return fastctx.read_all(source, fmt, max_record=6, batch_size=size)
+
+    for size in (1, 4, 1 << 20):
+        for data in (b"r1 200\n", b"r1 200\r\n", stamp + b"r1 200\n", (stamp + b"r1 200\r\n") * 3):
+            assert read(data, size).to_pydict()["requestId"][0] == "r1", (data, size)
+        for data in (b"r1 2000\n", b"r1 200\r\r\n", stamp + b"r1 2000\r\n", b"x" * 32 + b"\n"):
+            with pytest.raises(InputError, match="the record at byte offset 0 is longer than 6 bytes"):
+                read(data, size)
+
+
 def test_a_text_stream_is_read_through_its_bytes(fmt):
     text = io.TextIOWrapper(io.BytesIO(b"r1 200\nr2 201\n"), encoding="utf-8")
     assert fastctx.read_all(text, fmt).to_pydict() == {"requestId": ["r1", "r2"], "status": [200, 201]}

@@ -152,7 +152,8 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
         ``logGroup``, ``logStream``, ``owner`` (subscription, firehose). ``auto`` adds the
         timestamp column of the kind.
     max_record : int
-        The longest record accepted, in bytes; a longer one raises ``InputError``.
+        The longest record accepted, in bytes (a CR before the newline and an export
+        prefix not counted); a longer one raises ``InputError``.
 
     Yields
     ------
@@ -583,6 +584,9 @@ class _Reader:
         self.on_error = on_error
         self.threads = threads
         self.max_record = max_record
+        # a line may be longer than its record by a CR before its newline and, in an
+        # export, by the timestamp prefix: the framing looks that much further
+        self.prefix = 0
         self.envelope = ()  # the envelope columns, once the kind is known
         self.quotes = needs_quote_tracking(fmt.program)
         self.line = 1
@@ -630,7 +634,7 @@ class _Reader:
             cut = _cut(data, 0, len(data), quotes)
             if cut == 0:  # a record longer than a batch so far: look again at twice the size
                 self._check_length(len(data), emitted)
-                pieces, want = [data], min(2 * len(data), self.max_record + 1)
+                pieces, want = [data], min(2 * len(data), self._max_line() + 1)
                 continue
             want = self.batch_size
             self._check_lines(memoryview(data)[:cut], emitted)
@@ -643,25 +647,34 @@ class _Reader:
             self._check_lines(data, emitted)
             yield data
 
+    def _max_line(self) -> int:
+        """The longest line that may hold a record of ``max_record`` bytes."""
+        return self.max_record + 1 + self.prefix
+
     def _check_length(self, size, offset):
-        if size > self.max_record:
+        if size > self._max_line():
             raise InputError(
                 f"the record at byte offset {offset} is longer than {self.max_record} bytes: "
                 "no record boundary found")
 
     def _check_lines(self, chunk, offset):
-        """Raise for the first line of ``chunk`` (at byte ``offset``) longer than ``max_record``
-        bytes, its newline not counted. The cuts check the records longer than a batch; only
-        a ``max_record`` below the batch size lets a shorter one through them."""
+        """Raise for the first record of ``chunk`` (at byte ``offset``) longer than
+        ``max_record`` bytes: its line without the newline, a CR before it or an export
+        prefix. The cuts check the records longer than a batch; only a ``max_record`` below
+        the batch size lets a shorter one through them."""
         size = memoryview(chunk).nbytes
         if size <= self.max_record:
             return
-        starts, stops = _line_spans(np.frombuffer(chunk, dtype=np.uint8))
-        longer = np.flatnonzero(stops - starts > self.max_record)
-        if len(longer):
-            raise InputError(
-                f"the record at byte offset {offset + int(starts[longer[0]])} is longer than "
-                f"{self.max_record} bytes")
+        array = np.frombuffer(chunk, dtype=np.uint8)
+        starts, stops = _line_spans(array)
+        for index in np.flatnonzero(stops - starts > self.max_record).tolist():
+            start, stop = int(starts[index]), int(stops[index])
+            length = stop - start - (stop < len(array) and array[stop - 1] == 0x0D)
+            if self.prefix and _EXPORT_PREFIX.match(bytes(array[start : start + self.prefix])):
+                length -= self.prefix
+            if length > self.max_record:
+                raise InputError(f"the record at byte offset {offset + start} is longer than "
+                                 f"{self.max_record} bytes")
 
     def _mapped_records(self, mapped, lag=0, quotes=False):
         total = len(mapped)
@@ -767,6 +780,7 @@ class _Reader:
     def export(self, blocks, envelope):
         # every line is one record (a line that leaves a quoted field open is rejected
         # alone by _parse_lines): cut at any newline
+        self.prefix = _EXPORT_WIDTH
         for chunk in self.records(blocks, quotes=False):
             # the kernel copies the records out of the chunk: no copy of the chunk first
             records, prefixed, times, empty = strip_export(chunk)
