@@ -452,6 +452,17 @@ def test_max_record_counts_the_record_not_a_cr_or_an_export_prefix(fmt, tmp_path
                 read(data, size)
 
 
+def test_max_record_holds_for_log_event_messages(fmt):
+    events = [{"id": str(i), "timestamp": 1, "message": m}
+              for i, m in enumerate(["r1 200\r\n", "r2 200\n", "x" * 5000, "r3 200"])]
+    for data in (payload(events), gzip.compress(payload(events))):
+        for size in (8, 1 << 20):
+            with pytest.raises(InputError, match="^the message of log event 3 is longer than 1000 bytes$"):
+                fastctx.read_all(data, fmt, on_error="collect", max_record=1000, batch_size=size)
+    # the message's own newline (and a CR before it) is no part of its record
+    assert fastctx.read_all(payload(events[:2]), fmt, max_record=6).num_rows == 2
+
+
 def test_a_text_stream_is_read_through_its_bytes(fmt):
     text = io.TextIOWrapper(io.BytesIO(b"r1 200\nr2 201\n"), encoding="utf-8")
     assert fastctx.read_all(text, fmt).to_pydict() == {"requestId": ["r1", "r2"], "status": [200, 201]}

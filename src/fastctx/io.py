@@ -153,7 +153,8 @@ def read(source, format, *, api: str = "websocket", escape: str = "auto",
         timestamp column of the kind.
     max_record : int
         The longest record accepted, in bytes (a CR before the newline and an export
-        prefix not counted); a longer one raises ``InputError``.
+        prefix not counted), a log event's message included; a longer one raises
+        ``InputError``. (A CloudWatch payload's JSON document is decoded whole.)
 
     Yields
     ------
@@ -868,6 +869,10 @@ class _Reader:
         size = 0
         for doc in _json_documents(blocks):
             for event in _events(doc):
+                message = event[0]  # the record, without its own newline (and a CR before it)
+                if len(message) - message.endswith(b"\n") - message.endswith(b"\r\n") > self.max_record:
+                    raise InputError(f"the message of log event {self.line + len(pending)} is "
+                                     f"longer than {self.max_record} bytes")
                 pending.append(event)
                 size += len(event[0]) + 1
                 if size >= self.batch_size:
