@@ -547,12 +547,31 @@ def test_export_line_without_its_prefix_raises_after_any_bad_record_before_it(fm
     assert info.value.line == 1 and "$context.status" in info.value.reason
 
 
-def test_an_export_that_starts_with_a_byte_order_mark_is_still_an_export(fmt):
-    batch = fastctx.read_all(b"\xef\xbb\xbf" + EXPORT_MIXED, fmt, on_error="collect")
-    assert "ingestionTime" in batch.column_names and batch.to_pydict()["requestId"] == ["r3"]
-    first = batch.rejects[0]  # the mark is kept in the reject, where the line can be mended
-    assert (first.line, first.offset, first.reason) == (1, 0, NO_PREFIX)
-    assert first.raw == b"\xef\xbb\xbf2024-07-10T18:15:21.799Z r1 200"
+@pytest.mark.parametrize("size", [1, 2, 4, 1 << 20])
+@pytest.mark.parametrize("source", ["bytes", "path", "gzip"])
+def test_a_byte_order_mark_is_no_part_of_the_first_record(fmt, tmp_path, size, source):
+    bom = b"\xef\xbb\xbf"
+
+    def read(data):
+        if source == "gzip":
+            data = gzip.compress(data)
+        if source == "path":
+            (tmp_path / "a.log").write_bytes(data)
+            data = str(tmp_path / "a.log")
+        return fastctx.read_all(data, fmt, on_error="collect", batch_size=size)
+
+    # plain lines: the mark was read into the first value
+    batch = read(bom + b"r1 200\nr2 x\n")
+    assert batch.to_pydict()["requestId"] == ["r1"] and batch.stats.normalized == 0
+    assert [(r.line, r.offset) for r in batch.rejects] == [(2, 10)]  # offsets count the mark
+    # an export: its first line was rejected for want of its prefix
+    batch = read(bom + EXPORT_MIXED)
+    assert "ingestionTime" in batch.column_names and batch.to_pydict()["requestId"] == ["r1", "r3"]
+    assert [(r.line, r.offset) for r in batch.rejects[:2]] == [(2, 35), (3, 67)]
+    # a CloudWatch payload: JSON that starts with the mark
+    doc = json.dumps({"messageType": "DATA_MESSAGE", "logEvents": [
+        {"id": "1", "timestamp": 1, "message": "r1 200"}]}).encode()
+    assert read(bom + doc).to_pydict()["requestId"] == ["r1"]
 
 
 def test_an_export_is_told_by_most_of_its_first_lines_not_the_first_alone(fmt):

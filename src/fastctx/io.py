@@ -5,7 +5,8 @@ is read in blocks of about ``batch_size`` bytes, each block is cut after its las
 boundary and the unfinished record is carried into the next block, so a record split across
 reads is parsed exactly once, and line numbers and byte offsets stay global.
 
-Sources and kinds (``kind="auto"`` detects them from the first bytes):
+Sources and kinds (``kind="auto"`` detects them from the first bytes; a UTF-8 byte-order mark
+at the start is skipped, and byte offsets count it):
 
 ``lines``
     Records separated by ``\\n``. Plain files are memory-mapped (and the pages already
@@ -99,6 +100,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MULTILINE = "the log event's message holds a newline; an access-log record is one line"
 _EXPORT_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 _EXPORT_WIDTH = 25  # len("2024-07-10T18:15:21.799Z ")
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark
 _DETECT_LINES = 16  # the first lines that tell an export object (``_detect``)
 # A line that `auto` CSV's record framing ends at its newline: every field that starts with
 # '"' is closed (RFC 4180: the field runs to the '"' not doubled; quotes elsewhere are plain).
@@ -209,15 +211,25 @@ class _Batches:
 def _iterate(source, reader, kind, columns):
     with _open(source) as (stream, mapped):
         blocks, head = _decoded(stream, mapped, reader.batch_size)
+        # A byte-order mark (an editor's or a Windows tool's) is no part of the first record
+        # (read into its first value, it made an IP address "\ufeff1.2.3.4"): it is skipped,
+        # and byte offsets count it, as in the file.
+        skip = len(_BOM) if head.startswith(_BOM) else 0
+        reader.offset = skip
         if kind == "auto":
-            kind = _detect(head)
+            kind = _detect(head[skip:])
         envelope = _envelope_columns(kind, columns)
         reader.envelope = envelope
         if kind in ("subscription", "firehose"):
             if isinstance(blocks, _MappedBlocks):  # documents are decoded piece by piece
                 blocks = _read_blocks(stream, min(reader.batch_size, READ_BLOCK))
-            yield from reader.documents(blocks, envelope)
-        elif kind == "export":
+            yield from reader.documents(_skip_bytes(blocks, skip), envelope)
+            return
+        if isinstance(blocks, _MappedBlocks):
+            blocks.start = skip
+        else:
+            blocks = _skip_bytes(blocks, skip)
+        if kind == "export":
             yield from reader.export(blocks, envelope)
         else:
             yield from reader.lines(blocks)
@@ -464,13 +476,26 @@ def _decoded(stream, mapped, batch_size):
 
 
 class _MappedBlocks:
-    """Marker: the whole plain file as one mmap (``lines`` framing cuts it without copying)."""
+    """Marker: the whole plain file as one mmap (``lines`` framing cuts it without copying),
+    read from byte ``start``."""
 
     def __init__(self, mapped):
         self.mapped = mapped
+        self.start = 0
 
     def __iter__(self):
-        yield memoryview(self.mapped)
+        yield memoryview(self.mapped)[self.start :]
+
+
+def _skip_bytes(blocks, count: int):
+    """``blocks`` without their first ``count`` bytes (which may span several blocks)."""
+    for block in blocks:
+        if count:
+            size = len(block)
+            block = block[count:]
+            count = max(0, count - size)
+        if len(block):
+            yield block
 
 
 def _detect(head: bytes) -> str:
@@ -480,7 +505,7 @@ def _detect(head: bytes) -> str:
         return "subscription"
     # An export object whose first line lost its prefix (or a log with one stray prefixed
     # line) is still told apart: the prefix must start at least half of the first lines.
-    lines = head.lstrip(b"\r\n").removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a BOM too
+    lines = head.lstrip(b"\r\n").split(b"\n")
     if len(lines) > 1:
         del lines[-1]  # cut short by the size of the head, or empty
     lines = [line for line in lines if line not in (b"", b"\r")][:_DETECT_LINES]
@@ -621,7 +646,7 @@ class _Reader:
         """
         quotes = self.quotes if quotes is None else quotes
         if isinstance(blocks, _MappedBlocks):
-            yield from self._mapped_records(blocks.mapped, lag, quotes)
+            yield from self._mapped_records(blocks.mapped, lag, quotes, blocks.start)
             return
         emitted = self.offset
         pieces, size = [], 0
@@ -677,10 +702,10 @@ class _Reader:
                 raise InputError(f"the record at byte offset {offset + start} is longer than "
                                  f"{self.max_record} bytes")
 
-    def _mapped_records(self, mapped, lag=0, quotes=False):
+    def _mapped_records(self, mapped, lag=0, quotes=False, start=0):
         total = len(mapped)
         view = memoryview(mapped)
-        start = dropped = 0
+        dropped = 0
         cuts = deque(maxlen=lag + 1)
         pieces = deque()
         page = mmap.PAGESIZE
