@@ -332,8 +332,8 @@ def _text_buffer(stream, name: str = "the text stream"):
     try:
         if stream.seekable():
             stream.seek(stream.tell())
-    except (OSError, ValueError):
-        pass
+    except (AttributeError, OSError, ValueError):
+        pass  # not seekable after all, or tell() refused while iterating: asked below
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         try:
@@ -610,8 +610,8 @@ class _Reader:
         self.on_error = on_error
         self.threads = threads
         self.max_record = max_record
-        # a line may be longer than its record by a CR before its newline and, in an
-        # export, by the timestamp prefix: the framing looks that much further
+        # the bytes of an export prefix before each record (set by ``export``): a line may
+        # be longer than its record by those and a CR before its newline (``_max_line``)
         self.prefix = 0
         self.envelope = ()  # the envelope columns, once the kind is known
         self.quotes = needs_quote_tracking(fmt.program)
