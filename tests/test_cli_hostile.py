@@ -651,3 +651,46 @@ def test_a_failed_run_written_in_place_leaves_no_partial_file(tmp_path, monkeypa
     out.write_bytes(b"yesterday\n")
     assert cli.main(args) == 0
     assert out.read_text().splitlines() == ["requestId,status"] + ["r1,200"] * 3
+
+
+def test_render_reads_categories_and_more_iso_forms_as_times(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    template = "$context.requestId [$context.requestTime]"
+    times = ["2024-07-10T18:15:21Z", "2024-07-10T18:15:21.123456789Z",  # polars' nanoseconds
+             "2024-07-10 18:15:21.123+00", "2024-07-10T20:15:21.123456000+0200"]  # DuckDB, polars
+    expected = b"".join(b"r%d [10/Jul/2024:18:15:21 +0000]\n" % i for i in range(4))
+    events = tmp_path / "e.csv"
+    events.write_text("requestId,requestTime\n" + "".join(f"r{i},{t}\n" for i, t in enumerate(times)))
+    assert run("render", "--template", template, events).stdout == expected
+    # a dictionary-encoded (categorical) text column is text like any other
+    table = pa.table({"requestId": [f"r{i}" for i in range(4)],
+                      "requestTime": pa.array(times).dictionary_encode()})
+    pq.write_table(table, tmp_path / "e.parquet")
+    assert run("render", "--template", template, tmp_path / "e.parquet").stdout == expected
+
+
+@pytest.mark.parametrize("table", ["csv", "jsonl"])
+def test_render_takes_a_dash_in_an_int_column_as_missing_wherever_it_is(tmp_path, table):
+    rows = [("a", "200"), ("b", "-"), ("c", "404")]
+    events = tmp_path / f"e.{table}"
+    if table == "csv":
+        events.write_text("requestId,status\n" + "".join(f"{r},{s}\n" for r, s in rows))
+    else:
+        events.write_text("".join(json.dumps({"requestId": r, "status": s}) + "\n" for r, s in rows))
+    assert run("render", "--template", TEMPLATE, events).stdout == b"a 200\nb -\nc 404\n"
+
+
+def test_render_writes_json_integers_past_int64_of_a_text_variable_as_text(tmp_path):
+    events = tmp_path / "big.jsonl"
+    events.write_text('{"requestId": "a", "identity.user": 18446744073709551615}\n')
+    out = run("render", "--template", "$context.requestId $context.identity.user", events).stdout
+    assert out == b"a 18446744073709551615\n"
+
+
+def test_a_template_file_saved_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b'\xef\xbb\xbf{"id":"$context.requestId"}\r\n')
+    assert "shape: json" in run("check", "--template-file", path).stdout.decode()
+    assert run("generate", "--template-file", path, "-n", 1).stdout.startswith(b'{"id":"')

@@ -101,7 +101,7 @@ def _template(args, prefix: str = "") -> str:
     if template is not None:
         return template
     try:
-        with open(template_file, encoding="utf-8") as handle:
+        with open(template_file, encoding="utf-8-sig") as handle:  # an editor's BOM dropped
             text = handle.read()
     except OSError as exc:
         raise UsageError(f"cannot read template file {template_file!r}: {exc.strerror}") from None
@@ -737,7 +737,10 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as su
 # The timestamps that `parse` and `generate` write to CSV and JSON Lines: ISO 8601 in UTC
 # ("Z", as numpy writes them, any year), or with a UTC offset as other tools write them.
 _ISO_UTC = re.compile(r"[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z\Z")
-_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?\Z")
+# (polars writes nanoseconds and "+0000", DuckDB and PostgreSQL "+00"; below a millisecond
+# is dropped, as a parse of a CLF or epoch time never holds it)
+_ISO_TIME = re.compile(
+    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d(?::?\d\d)?)?\Z")
 _WHOLE_FLOAT = re.compile(r"-?[0-9]+\.0*\Z")  # pandas writes an int column with NaN as 200.0
 
 
@@ -801,6 +804,8 @@ def _typed_values(name, values, typed, base: int = 0):
     kind = typed.get(name)
     if kind is None:
         return None
+    # `-` is a missing value, as a parse reads it (a log table read as text holds it)
+    values = [None if v == "-" else v for v in values]
     present = [(row, v) for row, v in enumerate(values) if v is not None]
     if not present:
         return None
@@ -881,12 +886,12 @@ def _json_batch(records, path, typed=None, base: int = 0):
         column = _typed_column(name, values, typed, base, path)
         if column is not None:
             columns[name] = column
-        elif kinds <= {int}:
+        elif kinds <= {int} and all(v is None or -(2**63) <= v < 2**63 for v in values):
             columns[name] = Column.from_ints(values, name)
         elif kinds <= {str}:
             columns[name] = Column.from_strings(values, name)
         else:
-            # mixed or nested values of a text variable: written as their JSON text
+            # mixed or nested values of a text variable (or ints past int64): their JSON text
             columns[name] = Column.from_strings(
                 [v if isinstance(v, str) or v is None else json.dumps(v) for v in values], name)
     return Batch(columns, len(records))
@@ -927,9 +932,12 @@ def _is_text_column(table, name: str) -> bool:
         import pyarrow as pa
 
         kind = table.schema.field(name).type
+        if pa.types.is_dictionary(kind):  # pandas' and polars' categories
+            kind = kind.value_type
         return pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
             getattr(pa.types, "is_string_view", lambda _: False)(kind)
-    return str(table.schema[name]) in ("String", "Utf8")  # polars
+    kind = str(table.schema[name])  # polars
+    return kind in ("String", "Utf8") or kind.startswith(("Categorical", "Enum"))
 
 
 def _check_event_columns(fmt, batch, name) -> None:
