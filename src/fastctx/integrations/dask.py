@@ -377,7 +377,8 @@ def read_logs(paths, format, *, api: str = "websocket", escape: str = "auto", bl
 
 def stats(paths, format, *, api: str = "websocket", escape: str = "auto", blocksize="64MiB",
           storage_options=None, compression="infer"):
-    """Record counts per partition of ``read_logs`` with the same arguments (lazy).
+    """Record counts per partition of ``read_logs`` with the same arguments but ``columns`` and
+    ``on_error`` (lazy).
 
     Parses the same ranges again with ``on_error="skip"``; each partition gives one row:
     ``path``, ``start`` and ``stop`` (the byte range), ``records``, ``accepted``,
