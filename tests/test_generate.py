@@ -138,6 +138,23 @@ def test_websocket_route_follows_the_event_type():
             assert not route.startswith(("$connect", "$disconnect"))
 
 
+def test_websocket_events_come_in_connections():
+    fmt = fastctx.compile("$context.requestId $context.connectionId $context.eventType "
+                          "$context.connectedAt $context.requestTimeEpoch $context.apiId")
+    batch = events(fmt, 5000, seed=7, missing=0, escaped=0).to_pydict()
+    by_connection = {}
+    for row in zip(batch["connectionId"], batch["eventType"], batch["connectedAt"],
+                   batch["requestTimeEpoch"], batch["apiId"]):
+        by_connection.setdefault(row[0], []).append(row[1:])
+    assert 5 <= 5000 / len(by_connection) <= 9  # about 7 events a connection
+    for rows in by_connection.values():  # rows in time order
+        kinds = [kind for kind, *_ in rows]
+        assert kinds[0] == "CONNECT" and set(kinds[1:-1]) <= {"MESSAGE"}
+        assert len(rows) == 1 or kinds[-1] == "DISCONNECT"
+        assert {connected for _, connected, _, _ in rows} == {rows[0][2]}  # its CONNECT's time
+        assert {api for *_, api in rows} == {rows[0][3]}  # one API serves a connection
+
+
 def test_ipv4_and_ipv6_sources():
     ips = [ipaddress.ip_address(v) for v in events("clf", 4000, missing=0).column("identity.sourceIp").to_pylist()]
     v6 = sum(ip.version == 6 for ip in ips) / len(ips)

@@ -50,6 +50,7 @@ _LOWER = b"abcdefghijklmnopqrstuvwxyz"
 _DIGITS = b"0123456789"
 _HEX = b"0123456789abcdef"
 _B64 = _UPPER + _LOWER + _DIGITS + b"-_"
+_EVENTS_PER_CONNECTION = 7  # WebSocket events of one connection, on average
 
 _USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -258,10 +259,33 @@ class _Context:
             if key == "time":  # sorted event times, as a log is
                 low, high = self.time_range
                 value = np.sort(rng.integers(low, high, size=n))
+            elif key == "connection":  # WebSocket: the connection each event belongs to
+                # about 7 events a connection, close in time and interleaved with those of
+                # the connections around it (rows are in time order)
+                count = max(1, n // _EVENTS_PER_CONNECTION)
+                spread = rng.integers(-8, 9, size=n)
+                value = np.clip(np.arange(n) // _EVENTS_PER_CONNECTION + spread, 0, count - 1)
+            elif key == "opened":  # per row: the row of its connection's first event
+                first = np.full(self.n, n, dtype=np.int64)
+                np.minimum.at(first, self.shared("connection"), np.arange(n))
+                value = first[self.shared("connection")]
             elif key == "event":  # 0 CONNECT, 1 MESSAGE, 2 DISCONNECT
-                value = rng.choice(3, size=n, p=(0.15, 0.75, 0.10))
+                if self.api == "websocket":
+                    # a connection's first event is its CONNECT and its last (of two or
+                    # more) its DISCONNECT; those between are messages
+                    connection = self.shared("connection")
+                    last = np.full(n, -1, dtype=np.int64)
+                    np.maximum.at(last, connection, np.arange(n))
+                    rows = np.arange(n)
+                    value = np.ones(n, dtype=np.int64)
+                    value[rows == last[connection]] = 2
+                    value[rows == self.shared("opened")] = 0
+                else:
+                    value = rng.choice(3, size=n, p=(0.15, 0.75, 0.10))
             elif key == "api":  # which of a handful of APIs served the request
                 value = rng.integers(0, 4, size=n)
+                if self.api == "websocket":  # one API serves a connection
+                    value = value[self.shared("opened")]
             elif key == "status":
                 value = rng.choice(np.array(_STATUSES), size=n, p=_STATUS_P)
             else:
@@ -407,6 +431,16 @@ def _words(ctx: _Context, text: _Text, rng) -> _Text:
     return text
 
 
+def _connection_id(ctx: _Context, text: _Text, rng) -> _Text:
+    """A WebSocket connection's id, the same for each of its events (``shared("connection")``);
+    other APIs have none of their own, so each event draws one."""
+    if ctx.api != "websocket":
+        return _id16(text, rng)
+    connection = ctx.shared("connection")
+    ids = _Text(int(connection.max(initial=0)) + 1).chars(rng, _B64, 15).matrices[0]
+    return text.add(ids[connection], 15).const("=")
+
+
 def _token(ctx: _Context, text: _Text, rng) -> _Text:
     return _id16(text, rng)
 
@@ -426,7 +460,7 @@ _STRING_MAKERS = {
     "identity.sourceIp": _source_ip,
     "requestId": _request_id,
     "extendedRequestId": lambda ctx, text, rng: _id16(text, rng),
-    "connectionId": lambda ctx, text, rng: _id16(text, rng),
+    "connectionId": _connection_id,
     "messageId": lambda ctx, text, rng: _id16(text, rng),
     "integration.requestId": lambda ctx, text, rng: _uuid(text, rng),
     "authorizer.requestId": lambda ctx, text, rng: _uuid(text, rng),
@@ -522,7 +556,10 @@ def _int_values(ctx: _Context, name: str, rng) -> np.ndarray:
 
 def _time_values(ctx: _Context, name: str, vtype: VType, rng) -> np.ndarray:
     base = ctx.shared("time")
-    if name == "connectedAt":  # the connection opened seconds to hours before the event
+    if name == "connectedAt":
+        if ctx.api == "websocket":  # the time of the connection's CONNECT event
+            return base[ctx.shared("opened")]
+        # no connection of its own: opened seconds to hours before the event
         before = np.rint(rng.lognormal(np.log(60_000.0), 2.0, size=ctx.n)).astype(np.int64)
         return np.maximum(base - before, ctx.time_range[0])
     if vtype == VType.CLF_TIME:  # whole seconds: the CLF form has no milliseconds
