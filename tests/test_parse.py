@@ -329,6 +329,22 @@ def test_json_bare_positions():
     assert batch.stats.normalized == 1
 
 
+def test_a_quoted_value_that_is_a_number_is_canonical_in_quotes_in_a_bare_json_position():
+    # a `quoted` value renders in quotes even when it is a number ("m":"200"), so that form
+    # reads back canonical and a bare 200 counts as normalized (render gives "200" back)
+    program = compiled('{"id":"$context.requestId","m":$context.error.messageString}', "auto", api="rest")
+    canonical = b'{"id":"a","m":"200"}\n{"id":"b","m":"-5"}\n'
+    batch = both(program, canonical)
+    assert batch.to_pydict()["error.messageString"] == ["200", "-5"] and batch.stats.normalized == 0
+    assert _reference.render(program, batch)[0] == canonical
+    batch = both(program, b'{"id":"a","m":200}\n{"id":"b","m":-5}\n')
+    assert batch.to_pydict()["error.messageString"] == ["200", "-5"] and batch.stats.normalized == 2
+    # text that is not `quoted` renders a number bare: there the quoted form is the normalized one
+    text = compiled('{"id":"$context.requestId","r":$context.routeKey}', "auto")
+    assert both(text, b'{"id":"a","r":200}\n').stats.normalized == 0
+    assert both(text, b'{"id":"a","r":"200"}\n').stats.normalized == 1
+
+
 def test_variable_used_twice_must_repeat_its_value():
     program = compiled("$context.requestId $context.status $context.requestId")
     assert both(program, b"a 1 a\n").to_pydict() == {"requestId": ["a"], "status": [1]}

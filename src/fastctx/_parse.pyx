@@ -1999,7 +1999,8 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
                 isnull[0] = 1
                 canon[0] = False
                 return True
-            if not ok or is_json_number(out, outlen[0]):
+            # text that is a number renders bare, but a `quoted` value always in quotes
+            if not ok or (vtype != VT_QUOTED and is_json_number(out, outlen[0])):
                 canon[0] = False
             return True
         if not is_json_number(r + a, b - a):
@@ -2012,6 +2013,8 @@ cdef bint decode_value(State *st, const uint8_t *r, int64_t a, int64_t b, const 
             return True
         if vtype == VT_CLF_TIME:
             return fail(st, E_TIME, slot, a)
+        if vtype == VT_QUOTED:
+            canon[0] = False  # rendered as "200", not 200
         memcpy(out, r + a, <size_t>(b - a))
         outlen[0] = b - a
         return True

@@ -623,14 +623,15 @@ def decode(rec: bytes, a: int, b: int, sp, slot: int):
             _check_token(vtype, inner, slot, a)
             if not inner:
                 return None, False
-            return inner, canonical and not is_json_number(inner)
+            # text that is a number renders bare, but a `quoted` value always in quotes
+            return inner, canonical and (vtype == VType.QUOTED or not is_json_number(inner))
         if not is_json_number(value):
             raise _Fail(E_JSON, slot, a)
         if numeric:
             return parse_int(rec, a, b, slot)
         if vtype == VType.CLF_TIME:
             raise _Fail(E_TIME, slot, a)
-        return bytes(value), True
+        return bytes(value), vtype != VType.QUOTED  # a `quoted` value renders as "200"
     if b - a == 1 and rec[a] == 0x2D:
         return None, True
     if a == b:
