@@ -266,17 +266,16 @@ class _Context:
                 spread = rng.integers(-8, 9, size=n)
                 value = np.clip(np.arange(n) // _EVENTS_PER_CONNECTION + spread, 0, count - 1)
             elif key == "opened":  # per row: the row of its connection's first event
-                first = np.full(self.n, n, dtype=np.int64)
+                first = np.full(n, n, dtype=np.int64)
                 np.minimum.at(first, self.shared("connection"), np.arange(n))
                 value = first[self.shared("connection")]
             elif key == "event":  # 0 CONNECT, 1 MESSAGE, 2 DISCONNECT
                 if self.api == "websocket":
                     # a connection's first event is its CONNECT and its last (of two or
                     # more) its DISCONNECT; those between are messages
-                    connection = self.shared("connection")
+                    connection, rows = self.shared("connection"), np.arange(n)
                     last = np.full(n, -1, dtype=np.int64)
-                    np.maximum.at(last, connection, np.arange(n))
-                    rows = np.arange(n)
+                    np.maximum.at(last, connection, rows)
                     value = np.ones(n, dtype=np.int64)
                     value[rows == last[connection]] = 2
                     value[rows == self.shared("opened")] = 0
