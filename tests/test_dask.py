@@ -191,6 +191,23 @@ def test_tiny_blocksizes_through_dask(tmp_path, blocksize):
         one.records, one.accepted, one.rejected, one.empty]
 
 
+@pytest.mark.parametrize("blocksize", [5, 100, None])
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_byte_order_mark_and_export_prefixes_read_as_fastctx_read_reads_them(tmp_path, blocksize, packed):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    export = b"".join(b"2024-07-10T18:15:21.%03dZ r%d 200\n" % (i, i) for i in range(20))
+    for name, data in [("bom.log", b"\xef\xbb\xbfr1 200\nr2 404\nbad\n"), ("export.log", export),
+                       ("both.log", b"\xef\xbb\xbf" + export)]:
+        path = tmp_path / (name + (".gz" if packed else ""))
+        path.write_bytes(gzip.compress(data) if packed else data)
+        expected = fastctx.read_all(data, fmt, on_error="skip", columns=())
+        df = fdask.read_logs(str(path), fmt, blocksize=blocksize).compute(scheduler="sync")
+        assert df["requestId"].tolist() == expected.to_pydict()["requestId"], name
+        counts = fdask.stats(str(path), fmt, blocksize=blocksize).compute(scheduler="sync")
+        assert counts[["accepted", "rejected"]].sum().tolist() == [
+            expected.stats.accepted, expected.stats.rejected], name
+
+
 # -- types, columns, sources -------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from fsspec.utils import infer_compression
 from ..api import Format
 from ..batch import Batch
 from ..errors import InputError, ParseError
-from ..io import read_all
+from ..io import _BOM, _detect, read_all
 from ..parallel import needs_quote_tracking
 
 __all__ = ["read_logs", "stats", "partitions", "read_range", "read_partition", "PartitionParseError",
@@ -230,9 +230,17 @@ def read_partition(fs, part, format, on_error: str = "skip") -> Batch:
         raise InputError(
             f"{path} holds gzip data but its name does not say so: pass compression='gzip' "
             "(compressed files cannot be cut into byte ranges)")
+    if begin == 0 and data[:3] == _BOM:  # no part of the first record, as fastctx.read says
+        begin, data = 3, data[3:]
     try:
         # One thread: Dask and Spark already run one task per worker thread.
-        batch = format.parse(data, on_error, threads=1)
+        if _detect(bytes(data[:4096])) == "export":
+            # a CloudWatch export object: its records without their timestamp prefixes (the
+            # prefix is no variable of the format, so no column; fastctx.read gives it)
+            batch = read_all(data, format, kind="export", columns=(), on_error=on_error,
+                             threads=1)
+        else:
+            batch = format.parse(data, on_error, threads=1)
     except ParseError as exc:
         raise PartitionParseError(path, begin, exc.reason, exc.line, begin + exc.offset,
                                   exc.column, exc.expected, exc.raw) from None
@@ -246,7 +254,9 @@ def _read_whole(fs, path: str, comp: str, fmt: Format, on_error: str) -> Batch:
     # codecs go through fsspec.
     with fs.open(path, "rb", compression=None if comp == "gzip" else comp) as f:
         try:
-            return read_all(f, fmt, kind="lines", on_error=on_error, threads=1)
+            # whatever fastctx.read detects (plain lines, a CloudWatch export object or
+            # subscription payloads), without the envelope columns: the format's alone
+            return read_all(f, fmt, columns=(), on_error=on_error, threads=1)
         except ParseError as exc:
             raise PartitionParseError(path, 0, exc.reason, exc.line, exc.offset, exc.column,
                                       exc.expected, exc.raw) from None
