@@ -208,6 +208,14 @@ def test_a_byte_order_mark_and_export_prefixes_read_as_fastctx_read_reads_them(t
             expected.stats.accepted, expected.stats.rejected], name
 
 
+def test_an_empty_projection_keeps_the_rows(tmp_path):
+    path = tmp_path / "a.log"
+    path.write_bytes(b"a 1\nb 2\nc x\n")
+    df = fdask.read_logs(str(path), "$context.requestId $context.status")
+    assert df[[]].compute(scheduler="sync").shape == (2, 0)
+    assert df[["status"]].compute(scheduler="sync")["status"].tolist() == [1, 2]
+
+
 # -- types, columns, sources -------------------------------------------------------------------
 
 

@@ -281,7 +281,9 @@ class _Partition:
     def batch(self, part, on_error: str) -> Batch:
         return read_partition(self.fs, part, self.fmt, on_error)
 
-    def __call__(self, part, columns=None):
+    def __call__(self, part, columns):
+        # `columns` without a default: Dask then always passes the projection, an empty one
+        # included (with a default it left `df[[]]` to the default, every column)
         batch = self.batch(part, self.on_error)
         wanted = self.columns if columns is None else list(columns)
         return _frame(batch, wanted)
