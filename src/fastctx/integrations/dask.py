@@ -233,7 +233,10 @@ def read_partition(fs, part, format, on_error: str = "skip") -> Batch:
     if begin == 0 and data[:3] == _BOM:  # no part of the first record, as fastctx.read says
         begin, data = 3, data[3:]
     try:
-        # One thread: Dask and Spark already run one task per worker thread.
+        # One thread: Dask and Spark already run one task per worker thread. Plain lines go
+        # straight to the kernel (read_all would copy the range into blocks of its own first);
+        # the reader's two other rules for a file, the BOM above and export prefixes, are
+        # applied here as it applies them.
         if _detect(bytes(data[:4096])) == "export":
             # a CloudWatch export object: its records without their timestamp prefixes (the
             # prefix is no variable of the format, so no column; fastctx.read gives it)
