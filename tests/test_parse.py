@@ -648,6 +648,70 @@ def test_later_splits_stay_linear_on_a_long_record():
     assert batch.stats.rejected == 3
 
 
+SEARCH_T = ",".join(f"$context.{name}" for name in (
+    "identity.clientCert.subjectDN", "identity.clientCert.validity.notBefore",
+    "identity.principalOrgId", "identity.sourceIp", "requestId"))
+
+
+def test_the_split_search_finds_the_leftmost_valid_split_of_several_free_texts():
+    # Two free texts holding commas, then three tokens: the leftmost split leaves the last
+    # token the date's blanks, and moving one split at a time does not reach a valid split
+    # (it was rejected). The search does: the first text takes its leftmost split, the
+    # second the rest up to the tokens. Ambiguous by nature, so the leftmost wins (SPEC 4).
+    program = compiled(SEARCH_T, "none", api="rest")
+    line = (b"CN=device-0042,OU=IoT,O=Example,C=DE,Jan  1 00:00:00 2025 GMT,o-9famb0khf4,"
+            b"89.203.84.190,b531d7e4\n")
+    batch = both(program, line)
+    assert batch.stats.accepted == 1 and batch.stats.normalized == 0, batch.rejects
+    assert {name: column[0] for name, column in batch.to_pydict().items()} == {
+        "identity.clientCert.subjectDN": "CN=device-0042",
+        "identity.clientCert.validity.notBefore": "OU=IoT,O=Example,C=DE,Jan  1 00:00:00 2025 GMT",
+        "identity.principalOrgId": "o-9famb0khf4", "identity.sourceIp": "89.203.84.190",
+        "requestId": "b531d7e4"}
+    assert _reference.render(program, batch)[0] == line
+
+
+def test_the_split_search_keeps_the_leftmost_splits_error_when_no_split_is_valid():
+    # every split leaves a token a blank: the reason is still the leftmost split's
+    program = compiled(SEARCH_T, "none", api="rest")
+    line = b"a,b,c d,e f,g h\n"
+    batch = both(program, line, "collect")
+    assert batch.stats.rejected == 1
+    assert batch.rejects[0].reason.startswith(
+        "character not allowed here unescaped in $context.identity.principalOrgId")
+
+
+def test_the_split_search_stays_bounded_on_a_record_full_of_separators():
+    # free texts, then a number that never parses: an exhaustive search of where the 5,000
+    # commas go would never end; the search takes at most 32 steps per slot and rejects
+    template = ",".join(f"$context.{name}" for name in (
+        "identity.caller", "identity.user", "identity.userAgent", "error.message",
+        "routeKey", "status", "requestId"))
+    program = compiled(template, "none", api="websocket")
+    record = b"a" + b",b" * 5_000 + b",x,r\n"
+    batch = both(program, record * 2, "collect")
+    assert batch.stats.rejected == 2
+
+
+@pytest.mark.parametrize("separator", [",", " "])
+@pytest.mark.parametrize("api", ["rest", "http", "websocket"])
+def test_every_generated_line_of_an_unescaped_template_of_every_variable_is_read(api, separator):
+    # every variable of the API, unescaped: free texts holding the separator (DNs, a Cognito
+    # provider list, User-Agents, dates) sit side by side. Before the split search, a third
+    # of the comma-separated REST and HTTP lines were rejected, and most blank-separated ones.
+    from fastctx import catalog
+
+    names = sorted(name for name in catalog.known_names(api) if "<" not in name)
+    template = separator.join(f"$context.{name}" for name in names)
+    fmt = fastctx.compile(template, api=api, escape="none")
+    lines = fmt.render(generate.events(fmt, 200, seed=3))
+    batch = both(fmt.program, lines)
+    assert batch.stats.accepted == 200, batch.rejects[:3]
+    # a normalized line holds an empty value or a `-` text the parse reads as null (SPEC 4)
+    again = fmt.render(batch).splitlines()
+    assert sum(a == b for a, b in zip(lines.splitlines(), again)) == 200 - batch.stats.normalized
+
+
 def test_csv_field_with_newline_in_auto_mode():
     program = compiled(CSV_T)
     data = b'r1,"two\nlines",1\nr2,x,2\n'

@@ -45,7 +45,7 @@ import numpy as np
 
 from .batch import Batch, Column, Reject, Stats, _sum_stats
 from .errors import ParseError
-from .parseplan import as_arrays, describe_error, plan as make_plan, resolution
+from .parseplan import as_arrays, describe_error, plan as make_plan, resolution, searchable
 
 __all__ = ["Parser", "ENUMS"]
 
@@ -90,6 +90,7 @@ cdef enum:
 cdef enum:
     ASCII_AHEAD = 4096  # bytes checked for ASCII ahead of the record in progress
     LATER_SPLITS = 16   # retries of a rejected record with a later split (later_target)
+    SEARCH_STEPS = 32   # steps of the split search per slot of the middle (search_middle)
 
 cdef enum:
     ST_DONE = 0
@@ -210,6 +211,10 @@ cdef struct State:
     int32_t later              # occurrences past the leftmost that the split of later_slot skips
     int32_t later_slot         # the slot whose split a retry moves (later_target; -1: none)
     int32_t later_err          # the slot of the last try's error (retry_later)
+    int32_t searching          # split the middle by search_middle (the last resort)
+    const uint8_t *searchable  # per mode: a record it rejects gets the search
+    int64_t *memo              # search_middle's failed states, a hash set of keys (0: empty)
+    int64_t memo_cap
     # the date part of the last CLF time whose date is valid and far from the range's ends
     # (parse_time_full), and its day number
     uint64_t date_w0           # its bytes 0-7 and 3-10 (0: none, no time has these bytes)
@@ -1608,6 +1613,123 @@ cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uin
     return -1
 
 
+cdef int memo_start(State *st, int64_t limit) noexcept nogil:
+    """An empty set of at least twice ``limit`` keys (a search adds at most one per step)."""
+    cdef int64_t cap = 64
+    cdef int64_t *fresh
+    while cap < 2 * limit:
+        cap *= 2
+    if cap > st.memo_cap:
+        fresh = <int64_t *>realloc(st.memo, <size_t>cap * sizeof(int64_t))
+        if fresh == NULL:
+            return -1
+        st.memo = fresh
+        st.memo_cap = cap
+    memset(st.memo, 0, <size_t>cap * sizeof(int64_t))
+    return 0
+
+
+cdef inline int64_t memo_find(State *st, int64_t key, int64_t cap) noexcept nogil:
+    """The place of ``key`` (> 0) in the set of ``cap`` places, or the empty one it would
+    take (linear probing; the set is at most half full)."""
+    cdef int64_t h = <int64_t>((<uint64_t>key * 0x9E3779B97F4A7C15ULL) >> 24) & (cap - 1)
+    while st.memo[h] != 0 and st.memo[h] != key:
+        h = (h + 1) & (cap - 1)
+    return h
+
+
+cdef inline bint search_shaped(const uint8_t *r, int64_t a, int64_t b, const SlotC *sp) noexcept nogil:
+    """A ``quoted`` value is ``-``, empty, or in its quotes (as ``decode_value`` requires)."""
+    if sp.vtype != VT_QUOTED or sp.form == FORM_JSON_BARE or sp.form == FORM_CSV or b == a:
+        return True
+    if b - a == 1:
+        return r[a] == 45
+    return r[a] == 34 and r[b - 1] == 34
+
+
+cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back,
+                        int32_t i, int32_t j, const SlotC *slots) noexcept nogil:
+    """Spans of slots ``i`` to ``j`` (the middle, ``r[front:back]``) in ``st.sa``/``st.sb``:
+    the leftmost split in which no value is empty or holds a byte its slot never holds; False
+    if none is found. (A line written by API Gateway or fastctx has no empty value: null is
+    ``-``.)
+
+    The last resort for a record every other split left invalid: several free texts in a row
+    whose values hold their separators (``issuerDN,serial,subjectDN,...`` in ``none`` mode,
+    every DN holding commas), where moving one split at a time does not reach a valid one.
+    Depth first, leftmost occurrence first; a slot that ends at its own byte has one end. A
+    slot that cannot start at a position is remembered (``memo``), so no state is explored
+    twice, and the search stops after ``SEARCH_STEPS`` steps per slot of the middle, so the
+    work stays linear in the record. Values are then checked in full, as any split's. The
+    reference parser's ``search_middle`` takes the same steps."""
+    cdef int64_t limit = SEARCH_STEPS * (j - i + 1), steps = 0, a, end, prev, key
+    cdef int64_t width = back + 1, cap
+    cdef int32_t k = i
+    cdef bint first_descent = True  # no step back yet: the memo is empty (and not cleared)
+    cdef const SlotC *sp
+    cap = 64
+    while cap < 2 * limit:
+        cap *= 2
+    st.sa[i] = front
+    st.sb[i] = -1
+    while True:
+        steps += 1
+        if steps > limit:
+            return fail(st, E_LITERAL, i + 1, front)
+        sp = slots + k
+        a = st.sa[k]
+        if k == j:
+            if a < back and first_never(st, r, a, back, sp) == back and search_shaped(r, a, back, sp):
+                st.sb[j] = back
+                break
+            end = -1
+        elif sp.forward:
+            end = -1
+            if st.sb[k] < 0:
+                end = scan_forward(st, r, a, back, sp, k)
+                if end >= 0 and (end == a or end + sp.after_len > back
+                                 or not fastctx_eq(r + end, sp.after, sp.after_len)):
+                    end = -1
+        else:
+            prev = st.sb[k]
+            end = find_split(r, a, back, sp.after, sp.after_len, 0, prev + 1 if prev >= 0 else 0)
+            if end < 0 and prev < 0 and first_descent:
+                # every slot is at its earliest start until the first step back: its literal
+                # occurs nowhere after it, so no split has it
+                return fail(st, E_LITERAL, i + 1, front)
+            # the value up to it holds no byte its slot never holds, else no later one can
+            # (the bytes before the last candidate were checked with it)
+            if end >= 0 and first_never(st, r, prev if prev > a else a, end, sp) != end:
+                end = -1
+            if end >= 0 and not search_shaped(r, a, end, sp):
+                st.sb[k] = end  # the next candidate, a step later
+                continue
+        if end < 0:
+            if first_descent:
+                # most records the search is tried on are of another format and end here
+                # or before, so the memo is cleared only now
+                if memo_start(st, limit) < 0:
+                    return fail(st, E_LITERAL, i + 1, front)
+                first_descent = False
+            key = k * width + a + 1
+            st.memo[memo_find(st, key, cap)] = key
+            k -= 1
+            if k < i:
+                return fail(st, E_LITERAL, i + 1, front)
+            continue
+        st.sb[k] = end
+        a = end + sp.after_len
+        key = (k + 1) * width + a + 1
+        if not first_descent and st.memo[memo_find(st, key, cap)] == key:
+            continue
+        k += 1
+        st.sa[k] = a
+        st.sb[k] = -1
+    for k in range(i, j + 1):
+        st.clean[k] = fastctx_vfind(slots[k].vdec, r, st.sa[k], st.sb[k], st.rlim) == st.sb[k]
+    return True
+
+
 cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slots) noexcept nogil:
     cdef int32_t nslots = st.nslots
     cdef const uint8_t *pool = st.pool
@@ -1658,6 +1780,8 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
         st.sb[j] = back
         back = start - llen
         j -= 1
+    if st.searching:
+        return search_middle(st, r, front, back, i, j, slots)
     # the middle: leftmost split, the last slot takes the rest
     while i < j:
         sp = slots + i
@@ -2697,6 +2821,15 @@ cdef int run(State *st) noexcept nogil:
                                     break
                             if result != 0:
                                 break
+                        if (result == 0 and st.searchable[mode] and mode_fail.code != E_PREFIX
+                                and mode_fail.code != E_SUFFIX):
+                            # the last resort: the leftmost split that leaves no value a byte
+                            # it never holds (search_middle)
+                            clear_row(st)
+                            st.searching = 1
+                            st.later_slot = -1
+                            result = try_mode(st, r, n, mode, &canon)
+                            st.searching = 0
                         if result == 0:
                             st.fail = mode_fail
                     if result == 1:
@@ -3251,6 +3384,7 @@ cdef class Parser:
     cdef object _plain
     cdef object _vsets
     cdef object _csv_set
+    cdef object _searchable
     cdef int _word_fast, _word_mid
     # as the last parse found (None at first): string bytes per row of each column, and input
     # bytes per accepted row
@@ -3284,6 +3418,8 @@ cdef class Parser:
                 sets += [vector_set(self._comb[m, s] & 3, relax=True), vector_set(self._bcomb[m, s] & 1),
                          vector_set(self._bcomb[m, s] & 2), vector_set(clean)]
         self._vsets = np.frombuffer(b"".join(sets) or bytes(VSET_SIZE), dtype=np.uint8)
+        self._searchable = np.array([searchable(slots, self.plan.literals) for slots in self.plan.modes]
+                                    or [False], dtype=np.uint8)
         csv_set = _csv_split_set(self._ints, self._comb, decode, self.plan.literals)
         self._csv_set = None if csv_set is None else np.frombuffer(csv_set, dtype=np.uint8)
         self._word_fast, self._word_mid = (WORDS_OFF, -1) if csv_set is not None else (
@@ -3428,6 +3564,7 @@ cdef class Parser:
         spans = np.zeros(2 * max(nslots, 1), dtype=np.int64)
         clean = np.zeros(max(nslots, 1), dtype=np.uint8)
         cdef uint8_t[::1] clean_v = clean
+        cdef const uint8_t[::1] searchable_v = self._searchable
         cols_mem = np.zeros(max(ncols, 1) * sizeof(ColC), dtype=np.uint8)
         cdef int64_t[::1] spans_v = spans
         cdef uint8_t[::1] slots_v = slots
@@ -3536,6 +3673,10 @@ cdef class Parser:
 
         st.scratch = NULL
         st.scratch_cap = 0
+        st.searching = 0
+        st.searchable = &searchable_v[0]
+        st.memo = NULL
+        st.memo_cap = 0
         try:
             while True:
                 self._bind(&st, values, datas, valids, kinds)
@@ -3571,8 +3712,10 @@ cdef class Parser:
         finally:
             free(st.rejects)
             free(st.scratch)
+            free(st.memo)
             st.rejects = NULL
             st.scratch = NULL
+            st.memo = NULL
 
     cdef void _bind(self, State *st, list values, list datas, list valids, const int32_t[::1] kinds):
         cdef int c

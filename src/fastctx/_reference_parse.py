@@ -40,6 +40,7 @@ from .parseplan import (
     ParsePlan,
     describe_error,
     plan as make_plan,
+    searchable,
 )
 from .program import ESCAPE_TABLES, Action, Esc, Program, VType
 
@@ -244,14 +245,92 @@ def quoted_end(rec: bytes, front: int, back: int, sp) -> int:
 
 #: Retries of a rejected record with a later first split (see ``parse_record``).
 LATER_SPLITS = 16
+#: Steps of the split search per slot of the middle (see ``search_middle``).
+SEARCH_STEPS = 32
 
 
-def split(rec: bytes, literals, slots, later: int = 0, target: list | None = None) -> list:
+def search_middle(rec: bytes, front: int, back: int, i: int, j: int, literals, slots) -> list:
+    """Spans of slots ``i`` to ``j`` (the middle, ``rec[front:back]``): the leftmost split in
+    which no value is empty or holds a byte its slot never holds, or ``_Fail``. (A line
+    written by API Gateway or fastctx has no empty value: null is ``-``.)
+
+    Depth first, leftmost occurrence first; a slot that ends at its own byte (``forward``)
+    has one end. A slot that cannot start at a position is remembered, so no state is
+    explored twice, and the search stops after ``SEARCH_STEPS`` steps per slot: the work
+    stays linear in the record. The values are checked in full afterwards, as any split's.
+    """
+    def shaped(k: int, a: int, b: int) -> bool:
+        """A ``quoted`` value is ``-``, empty, or in its quotes (as ``decode`` requires)."""
+        sp = slots[k]
+        if sp.vtype != VType.QUOTED or sp.form in (FORM_JSON_BARE, FORM_CSV) or b - a == 0:
+            return True
+        if b - a == 1:
+            return rec[a] == 0x2D
+        return rec[a] == 0x22 and rec[b - 1] == 0x22
+
+    limit = SEARCH_STEPS * (j - i + 1)
+    failed = set()
+    starts, ends = [0] * (j + 1), [-1] * (j + 1)
+    starts[i] = front
+    k, steps, first_descent = i, 0, True
+    while True:
+        steps += 1
+        if steps > limit:
+            raise _Fail(E_LITERAL, i + 1, front)
+        sp, a = slots[k], starts[k]
+        if k == j:
+            if a < back and not any(sp.back[byte] for byte in rec[a:back]) and shaped(j, a, back):
+                ends[j] = back
+                return [(starts[m], ends[m]) for m in range(i, j + 1)]
+            end = -1
+        elif sp.forward:
+            end = -1
+            if ends[k] < 0:
+                try:
+                    end = scan_forward(rec, a, back, sp)
+                except _Fail:
+                    end = -1
+                literal = literals[k + 1]
+                if end >= 0 and (end == a or end + len(literal) > back
+                                 or rec[end : end + len(literal)] != literal):
+                    end = -1
+        else:
+            prev = ends[k]
+            end = find_split(rec, a, back, literals[k + 1], False, prev + 1 if prev >= 0 else 0)
+            if end < 0 and prev < 0 and first_descent:
+                # every slot is at its earliest start until the first step back: its literal
+                # occurs nowhere after it, so no split has it
+                raise _Fail(E_LITERAL, i + 1, front)
+            # the value up to the candidate holds no byte its slot never holds, else no later
+            # candidate can (the bytes before the previous one were checked with it)
+            if end >= 0 and any(sp.back[byte] for byte in rec[max(prev, a) : end]):
+                end = -1
+            if end >= 0 and not shaped(k, a, end):
+                ends[k] = end  # the next candidate, a step later
+                continue
+        if end < 0:
+            failed.add((k, a))
+            first_descent = False
+            k -= 1
+            if k < i:
+                raise _Fail(E_LITERAL, i + 1, front)
+            continue
+        ends[k] = end
+        start = end + len(literals[k + 1])
+        if (k + 1, start) in failed:
+            continue
+        starts[k + 1], ends[k + 1] = start, -1
+        k += 1
+
+
+def split(rec: bytes, literals, slots, later: int = 0, target: list | None = None,
+          search: bool = False) -> list:
     """Spans ``(start, end)`` of every slot, or ``_Fail``.
 
     The split of slot ``target[0]`` (a slot of the middle that does not find its own end)
     takes the ``later``-th occurrence of its literal after the one it would take; where there
-    is none, ``target[0]`` becomes -1 (no further retry).
+    is none, ``target[0]`` becomes -1 (no further retry). ``search``: the middle is split by
+    ``search_middle`` instead.
     """
     if target is None:
         target = [-1]
@@ -378,6 +457,9 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
         spans[j] = (start, back)
         back = start - len(literal)
         j -= 1
+    if search:
+        spans[i : j + 1] = search_middle(rec, front, back, i, j, literals, slots)
+        return spans
     while i < j:
         least = 0
         if i == j - 1 and literals[i + 1] and slots[j].form == FORM_STOP:
@@ -697,9 +779,10 @@ def later_target(slots, literals, slot: int, code: int, below: int) -> int:
     return -1
 
 
-def _try_split(rec: bytes, p: ParsePlan, mode: int, slots, later: int, target: list):
+def _try_split(rec: bytes, p: ParsePlan, mode: int, slots, later: int, target: list,
+               search: bool = False):
     """``(values per column, normalized)`` of one split of ``rec``, or ``_Fail``."""
-    spans = split(rec, p.literals, slots, later, target)
+    spans = split(rec, p.literals, slots, later, target, search)
     values = [None] * len(p.names)
     canonical = True
     for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
@@ -746,6 +829,12 @@ def parse_record(rec: bytes, p: ParsePlan):
                     if (target[0] < 0 or not (target[0] <= slot <= target[0] + 1 or progress)
                             or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
                         break
+        if searchable(slots, p.literals) and mode_failure.code not in (E_PREFIX, E_SUFFIX):
+            # the last resort: the leftmost split that leaves no value a byte it never holds
+            try:
+                return _try_split(rec, p, mode, slots, 0, [-1], search=True)
+            except _Fail:
+                pass
         if failure is None:
             failure = mode_failure
     raise failure

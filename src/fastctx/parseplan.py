@@ -34,6 +34,12 @@ is split again with that split at the next occurrence of its literal, at most 16
 (``LATER_SPLITS``), and the leftmost split's error is the one reported: ``$context.routeKey<$context.status-$context.requestId``
 reads ``a<b<92-r`` as ``a<b``, ``92`` and ``r``, where the token ``requestId``, which may
 hold ``-``, cannot be read from the right. The work stays linear: at most 17 passes.
+
+When every such split still leaves the record invalid (several free texts in a row whose
+values hold their separators), a mode whose split slots are all unescaped (``searchable``)
+has one last try: a depth-first search for the leftmost split in which no value is empty or
+holds a byte its slot never holds, remembering where a slot cannot start and taking at most
+32 steps per slot of the middle (``search_middle`` in the kernel and in the reference).
 """
 
 from __future__ import annotations
@@ -415,3 +421,12 @@ def resolution(slots) -> list[str]:
             how[k] = "forward"
     how[j] = "middle"
     return how
+
+
+def searchable(slots, literals) -> bool:
+    """Whether a record this mode rejects after every other split gets the split search (the
+    kernel's and the reference's ``search_middle``): every slot of the middle that splits at
+    its literal is unescaped and has a literal after it."""
+    how = resolution(slots)
+    splits = [k for k, kind in enumerate(how) if kind == "split"]
+    return bool(splits) and all(not slots[k].skip and literals[k + 1] for k in splits)
