@@ -546,3 +546,16 @@ def test_a_threaded_render_error_keeps_no_view_of_the_dropped_output(small_chunk
     assert rounds
     for frame in rounds:
         assert frame.f_locals["array"] is None and frame.f_locals["view"] is None
+
+
+
+def test_a_column_keeps_a_mapping_up_to_twice_its_content_whole(pooled):
+    # A column that took the pooled mapping of a longer one keeps it whole up to twice its
+    # content and gives it back whole: shrunk, the column it was sized for grew another
+    # mapping into new pages at the next parse, again and again in a loop of parses.
+    mib = 1 << 20
+    assert _parse._kept_after_array(3 * mib, 2 * mib) == 3 * mib
+    assert _parse._kept_after_array(4 * mib, 2 * mib) == 4 * mib
+    # more: the spare pages go back to the system
+    assert _parse._kept_after_array(5 * mib, 2 * mib) == 2 * mib
+    assert _parse._kept_after_array(3 * mib, mib + 1) == mib + 4096
