@@ -693,7 +693,31 @@ def test_the_split_search_stays_bounded_on_a_record_full_of_separators():
     assert batch.stats.rejected == 2
 
 
-@pytest.mark.parametrize("separator", [",", " "])
+@pytest.mark.parametrize("api, template, line, values", [
+    # an int holds '-' (its sign, or its null) but no '-' after a digit: `200-200` is no
+    # status (it was taken, the decode failed, and the line was rejected). Ambiguous, as
+    # '-' separates too: the leftmost valid split reads `b-` and -200.
+    ("rest", "$context.identity.caller-$context.extendedRequestId-$context.status-"
+     "$context.integrationStatus-$context.error.messageString", b'a-b---200-200-"m"',
+     {"identity.caller": "a", "extendedRequestId": "b-", "status": -200,
+      "integrationStatus": 200, "error.messageString": "m"}),
+    # a quoted value starts with its quote or is `-`: no step is spent on the words before it
+    ("rest", "$context.requestId $context.error.message $context.authorizer.error "
+     "$context.error.messageString $context.identity.userAgent",
+     b"r1 " + b" ".join(b"w%d" % k for k in range(40)) + b' "m" curl 8',
+     {"error.messageString": "m", "identity.userAgent": "curl 8"}),
+])
+def test_the_split_search_takes_ints_and_quoted_values_only_in_their_shape(api, template, line,
+                                                                          values):
+    program = compiled(template, "none", api=api)
+    batch = both(program, line + b"\n")
+    assert batch.stats.accepted == 1 and batch.stats.normalized == 0, batch.rejects
+    got = {name: column[0] for name, column in batch.to_pydict().items()}
+    assert {name: got[name] for name in values} == values
+    assert _reference.render(program, batch)[0] == line + b"\n"
+
+
+@pytest.mark.parametrize("separator", [",", " ", "-"])
 @pytest.mark.parametrize("api", ["rest", "http", "websocket"])
 def test_every_generated_line_of_an_unescaped_template_of_every_variable_is_read(api, separator):
     # every variable of the API, unescaped: free texts holding the separator (DNs, a Cognito

@@ -1638,21 +1638,27 @@ cdef inline int64_t memo_find(State *st, int64_t key, int64_t cap) noexcept nogi
     return h
 
 
-cdef inline bint search_shaped(const uint8_t *r, int64_t a, int64_t b, const SlotC *sp) noexcept nogil:
-    """A ``quoted`` value is ``-``, empty, or in its quotes (as ``decode_value`` requires)."""
-    if sp.vtype != VT_QUOTED or sp.form == FORM_JSON_BARE or sp.form == FORM_CSV or b == a:
-        return True
-    if b - a == 1:
-        return r[a] == 45
-    return r[a] == 34 and r[b - 1] == 34
+cdef inline int search_shape(const uint8_t *r, int64_t a, int64_t b, const SlotC *sp) noexcept nogil:
+    """Whether ``r[a:b]`` has the shape of the slot's value (0), or not but a longer one may
+    (1), or no longer one can either (2): an int is ``-?[0-9]+`` or ``-`` (its other bytes
+    are ones it never holds), a ``quoted`` value ``-`` or in its quotes."""
+    if sp.form == FORM_JSON_BARE or sp.form == FORM_CSV:
+        return 0
+    if sp.vtype == VT_INT or sp.vtype == VT_EPOCH_MS:
+        return 2 if b - a > 1 and memchr(r + a + 1, 45, <size_t>(b - a - 1)) != NULL else 0
+    if sp.vtype == VT_QUOTED:
+        if r[a] != 34:
+            return 0 if b - a == 1 and r[a] == 45 else 2
+        return 0 if b - a >= 2 and r[b - 1] == 34 else 1
+    return 0
 
 
 cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back,
                         int32_t i, int32_t j, const SlotC *slots) noexcept nogil:
     """Spans of slots ``i`` to ``j`` (the middle, ``r[front:back]``) in ``st.sa``/``st.sb``:
-    the leftmost split in which no value is empty or holds a byte its slot never holds; False
-    if none is found. (A line written by API Gateway or fastctx has no empty value: null is
-    ``-``.)
+    the leftmost split in which no value is empty, holds a byte its slot never holds or lacks
+    its shape (``search_shape``); False if none is found. (A line written by API Gateway or
+    fastctx has no empty value: null is ``-``.)
 
     The last resort for a record every other split left invalid: several free texts in a row
     whose values hold their separators (``issuerDN,serial,subjectDN,...`` in ``none`` mode,
@@ -1667,6 +1673,8 @@ cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back
     cdef int32_t k = i
     cdef bint first_descent = True  # no step back yet: the memo is empty (and not cleared)
     cdef const SlotC *sp
+    cdef int64_t floor = value_floor(r, front, back, slots + j)  # the last slot's earliest start
+    cdef int shaped
     cap = 64
     while cap < 2 * limit:
         cap *= 2
@@ -1679,7 +1687,7 @@ cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back
         sp = slots + k
         a = st.sa[k]
         if k == j:
-            if a < back and first_never(st, r, a, back, sp) == back and search_shaped(r, a, back, sp):
+            if floor <= a < back and search_shape(r, a, back, sp) == 0:
                 st.sb[j] = back
                 break
             end = -1
@@ -1701,9 +1709,12 @@ cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back
             # (the bytes before the last candidate were checked with it)
             if end >= 0 and first_never(st, r, prev if prev > a else a, end, sp) != end:
                 end = -1
-            if end >= 0 and not search_shaped(r, a, end, sp):
+            shaped = search_shape(r, a, end, sp) if end >= 0 else 0
+            if shaped == 1:
                 st.sb[k] = end  # the next candidate, a step later
                 continue
+            if shaped == 2:
+                end = -1
         if end < 0:
             if first_descent:
                 # most records the search is tried on are of another format and end here

@@ -251,24 +251,35 @@ SEARCH_STEPS = 32
 
 def search_middle(rec: bytes, front: int, back: int, i: int, j: int, literals, slots) -> list:
     """Spans of slots ``i`` to ``j`` (the middle, ``rec[front:back]``): the leftmost split in
-    which no value is empty or holds a byte its slot never holds, or ``_Fail``. (A line
-    written by API Gateway or fastctx has no empty value: null is ``-``.)
+    which no value is empty, holds a byte its slot never holds or lacks its shape
+    (``shape``), or ``_Fail``. (A line written by API Gateway or fastctx has no empty value:
+    null is ``-``.)
 
     Depth first, leftmost occurrence first; a slot that ends at its own byte (``forward``)
     has one end. A slot that cannot start at a position is remembered, so no state is
     explored twice, and the search stops after ``SEARCH_STEPS`` steps per slot: the work
     stays linear in the record. The values are checked in full afterwards, as any split's.
     """
-    def shaped(k: int, a: int, b: int) -> bool:
-        """A ``quoted`` value is ``-``, empty, or in its quotes (as ``decode`` requires)."""
+    def shape(k: int, a: int, b: int) -> int:
+        """Whether ``rec[a:b]`` has the shape of slot ``k``'s value (0), or not but a longer
+        one may (1), or no longer one can either (2): an int is ``-?[0-9]+`` or ``-`` (its
+        other bytes are ones it never holds), a ``quoted`` value ``-`` or in its quotes."""
         sp = slots[k]
-        if sp.vtype != VType.QUOTED or sp.form in (FORM_JSON_BARE, FORM_CSV) or b - a == 0:
-            return True
-        if b - a == 1:
-            return rec[a] == 0x2D
-        return rec[a] == 0x22 and rec[b - 1] == 0x22
+        if sp.form in (FORM_JSON_BARE, FORM_CSV):
+            return 0
+        if sp.vtype in (VType.INT, VType.EPOCH_MS):
+            return 2 if 0x2D in rec[a + 1 : b] else 0
+        if sp.vtype == VType.QUOTED:
+            if rec[a] != 0x22:
+                return 0 if b - a == 1 and rec[a] == 0x2D else 2
+            return 0 if b - a >= 2 and rec[b - 1] == 0x22 else 1
+        return 0
 
     limit = SEARCH_STEPS * (j - i + 1)
+    # the last slot's earliest start: just past the last byte before the end it never holds
+    floor = back
+    while floor > front and not slots[j].back[rec[floor - 1]]:
+        floor -= 1
     failed = set()
     starts, ends = [0] * (j + 1), [-1] * (j + 1)
     starts[i] = front
@@ -279,7 +290,7 @@ def search_middle(rec: bytes, front: int, back: int, i: int, j: int, literals, s
             raise _Fail(E_LITERAL, i + 1, front)
         sp, a = slots[k], starts[k]
         if k == j:
-            if a < back and not any(sp.back[byte] for byte in rec[a:back]) and shaped(j, a, back):
+            if floor <= a < back and shape(j, a, back) == 0:
                 ends[j] = back
                 return [(starts[m], ends[m]) for m in range(i, j + 1)]
             end = -1
@@ -305,9 +316,12 @@ def search_middle(rec: bytes, front: int, back: int, i: int, j: int, literals, s
             # candidate can (the bytes before the previous one were checked with it)
             if end >= 0 and any(sp.back[byte] for byte in rec[max(prev, a) : end]):
                 end = -1
-            if end >= 0 and not shaped(k, a, end):
+            shaped = shape(k, a, end) if end >= 0 else 0
+            if shaped == 1:
                 ends[k] = end  # the next candidate, a step later
                 continue
+            if shaped == 2:
+                end = -1
         if end < 0:
             failed.add((k, a))
             first_descent = False

@@ -37,9 +37,10 @@ hold ``-``, cannot be read from the right. The work stays linear: at most 17 pas
 
 When every such split still leaves the record invalid (several free texts in a row whose
 values hold their separators), a mode whose split slots are all unescaped (``searchable``)
-has one last try: a depth-first search for the leftmost split in which no value is empty or
-holds a byte its slot never holds, remembering where a slot cannot start and taking at most
-32 steps per slot of the middle (``search_middle`` in the kernel and in the reference).
+has one last try: a depth-first search for the leftmost split in which no value is empty,
+holds a byte its slot never holds or lacks its shape (an int, a ``quoted`` value),
+remembering where a slot cannot start and taking at most 32 steps per slot of the middle
+(``search_middle`` in the kernel and in the reference).
 """
 
 from __future__ import annotations
