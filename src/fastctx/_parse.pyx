@@ -2834,8 +2834,8 @@ cdef int run(State *st) noexcept nogil:
                                 break
                         if (result == 0 and st.searchable[mode] and mode_fail.code != E_PREFIX
                                 and mode_fail.code != E_SUFFIX):
-                            # the last resort: the leftmost split that leaves no value a byte
-                            # it never holds (search_middle)
+                            # the last resort: a search for the leftmost split whose values
+                            # all hold only their own bytes, in their shape (search_middle)
                             clear_row(st)
                             st.searching = 1
                             st.later_slot = -1

@@ -844,7 +844,8 @@ def parse_record(rec: bytes, p: ParsePlan):
                             or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
                         break
         if searchable(slots, p.literals) and mode_failure.code not in (E_PREFIX, E_SUFFIX):
-            # the last resort: the leftmost split that leaves no value a byte it never holds
+            # the last resort: a search for the leftmost split whose values all hold only
+            # their own bytes, in their shape (search_middle)
             try:
                 return _try_split(rec, p, mode, slots, 0, [-1], search=True)
             except _Fail:
