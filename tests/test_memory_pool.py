@@ -548,7 +548,6 @@ def test_a_threaded_render_error_keeps_no_view_of_the_dropped_output(small_chunk
         assert frame.f_locals["array"] is None and frame.f_locals["view"] is None
 
 
-
 def test_a_column_keeps_a_mapping_up_to_twice_its_content_whole(pooled):
     # A column that took the pooled mapping of a longer one keeps it whole up to twice its
     # content and gives it back whole: shrunk, the column it was sized for grew another
