@@ -586,6 +586,7 @@ def test_render_interrupt_on_the_calling_thread_is_raised(small_chunks, into):
 
 _INTERRUPT_AFTER_TAKE = """
 import sys
+import threading
 import time
 import fastctx
 from fastctx import generate, parallel
@@ -600,6 +601,9 @@ took = lines.index("                index = take()")
 starts = next(n for n in range(took, len(lines)) if lines[n].strip() == "try:") + 1
 
 
+taken = threading.Event()
+
+
 def tracer(frame, event, arg):
     if frame.f_code.co_name != "worker":
         return None
@@ -608,6 +612,7 @@ def tracer(frame, event, arg):
         if event == "line" and frame.f_lineno == starts and frame.f_locals["calling"]:
             sys.settrace(None)
             frame.f_trace = None
+            taken.set()
             time.sleep(0.3)  # the worker renders the ranges after this one, then waits
             raise KeyboardInterrupt  # Ctrl-C with a range taken and not yet rendered
         return lines_of_worker
@@ -615,6 +620,16 @@ def tracer(frame, event, arg):
     return lines_of_worker
 
 
+def pool_tracer(frame, event, arg):
+    # The pool's worker starts once the calling thread, slowed by its tracer, has taken a
+    # range: on a busy machine it took every range first (the caller then had none to be
+    # interrupted in, and the call just returned).
+    if frame.f_code.co_name == "worker" and not taken.is_set():
+        taken.wait(10)
+    return None
+
+
+threading.settrace(pool_tracer)  # the pool's threads start at the first call, below
 sys.settrace(tracer)
 try:
     if sys.argv[1] == "into":
