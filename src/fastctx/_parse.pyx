@@ -1613,8 +1613,9 @@ cdef int64_t find_split(const uint8_t *r, int64_t front, int64_t back, const uin
     return -1
 
 
-cdef int memo_start(State *st, int64_t limit) noexcept nogil:
-    """An empty set of at least twice ``limit`` keys (a search adds at most one per step)."""
+cdef int64_t memo_start(State *st, int64_t limit) noexcept nogil:
+    """An empty set of at least twice ``limit`` keys (a search adds at most one per step):
+    its number of places, or -1 when there is no memory for it."""
     cdef int64_t cap = 64
     cdef int64_t *fresh
     while cap < 2 * limit:
@@ -1626,7 +1627,7 @@ cdef int memo_start(State *st, int64_t limit) noexcept nogil:
         st.memo = fresh
         st.memo_cap = cap
     memset(st.memo, 0, <size_t>cap * sizeof(int64_t))
-    return 0
+    return cap
 
 
 cdef inline int64_t memo_find(State *st, int64_t key, int64_t cap) noexcept nogil:
@@ -1669,15 +1670,12 @@ cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back
     work stays linear in the record. Values are then checked in full, as any split's. The
     reference parser's ``search_middle`` takes the same steps."""
     cdef int64_t limit = SEARCH_STEPS * (j - i + 1), steps = 0, a, end, prev, key
-    cdef int64_t width = back + 1, cap
+    cdef int64_t width = back + 1, cap = 0  # the memo's places, once it is started
     cdef int32_t k = i
     cdef bint first_descent = True  # no step back yet: the memo is empty (and not cleared)
     cdef const SlotC *sp
     cdef int64_t floor = value_floor(r, front, back, slots + j)  # the last slot's earliest start
     cdef int shaped
-    cap = 64
-    while cap < 2 * limit:
-        cap *= 2
     st.sa[i] = front
     st.sb[i] = -1
     while True:
@@ -1719,7 +1717,8 @@ cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back
             if first_descent:
                 # most records the search is tried on are of another format and end here
                 # or before, so the memo is cleared only now
-                if memo_start(st, limit) < 0:
+                cap = memo_start(st, limit)
+                if cap < 0:
                     return fail(st, E_LITERAL, i + 1, front)
                 first_descent = False
             key = k * width + a + 1
