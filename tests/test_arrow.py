@@ -199,6 +199,26 @@ def test_polars_shares_int_buffers():
     assert address(series.to_numpy(allow_copy=False)) == address(b.column("status").values)
 
 
+def test_polars_shares_the_bytes_of_strings_and_the_times():
+    # polars keeps strings as 16-byte views into buffers of bytes: it builds the views and
+    # points them into the Batch's own bytes, which are not copied
+    pl = pytest.importorskip("polars")
+    pa = pytest.importorskip("pyarrow")
+    ids = [f"request-{i:08d}-longer-than-twelve-bytes" for i in range(1000)]
+    b = Batch.from_pydict({
+        "requestId": ids,
+        "requestTime": [T(2024, 1, 1) + dt.timedelta(seconds=i) for i in range(1000)],
+    })
+    df = pl.DataFrame(b)
+    assert df["requestId"].to_list() == ids
+    table = df.to_arrow(compat_level=pl.CompatLevel.newest())
+    strings = table.column("requestId").chunk(0)
+    assert strings.type == pa.string_view()
+    assert address(b.column("requestId").data) in [buf.address for buf in strings.buffers()[2:]]
+    times = df["requestTime"].to_physical().to_numpy(allow_copy=False)
+    assert address(times) == address(b.column("requestTime").values)
+
+
 def test_duckdb_sql_on_a_batch():
     duckdb = pytest.importorskip("duckdb")
     b = sample_batch()
