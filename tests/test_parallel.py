@@ -152,11 +152,22 @@ def test_a_lane_goes_on_past_a_piece_end_inside_a_quoted_field():
     assert asked == ends  # asked at every end, inside a quote or not, and once more at the last
     same_batch(parser.join([chunk]), whole)
     assert not chunk.tail_open and chunk.size == len(data)
-    # no further end: the record that runs past the last one is cut there, as one thread
-    # cuts a record at the end of its input
+    # no further end while the input goes on: the record that runs past the last end is cut
+    # there, rejected whole and left open (not read as its first line, as a record the
+    # input ends inside is), for the caller to parse the input again
     cut = inside[4]
     chunk = parser.parse_chunk(data, "collect", end=inside[1], more=lambda parsed: cut if parsed < cut else None)
     assert chunk.tail_open and chunk.size == cut
+    batch = parser.join([chunk])
+    start = data.rindex(b"\n", 0, data.rindex(b'"', 0, cut)) + 1
+    assert batch.rejects[-1].raw == data[start:cut] and batch.rejects[-1].offset == start
+    # the same when the lane is not the last one, though its data ends there
+    chunk = parser.parse_chunk(data[:cut], "collect", end=inside[1], last=False,
+                               more=lambda parsed: cut if parsed < cut else None)
+    assert chunk.tail_open and parser.join([chunk]).rejects[-1].raw == data[start:cut]
+    # where the input ends, the record is read as one thread reads a record left open there
+    chunk = parser.parse_chunk(data[:cut], "collect", end=inside[1],
+                               more=lambda parsed: cut if parsed < cut else None)
     same_batch(parser.join([chunk]), parser.parse(data[:cut], "collect"))
 
 
@@ -191,7 +202,8 @@ class LaneSpy:
         self.parser, self.delay = parser, delay
         self.lanes, self.lock = [], threading.Lock()
 
-    def parse_chunk(self, data, on_error, line_base, offset_base, reserve=0, end=None, more=None):
+    def parse_chunk(self, data, on_error, line_base, offset_base, reserve=0, end=None, more=None,
+                    last=True):
         ends = [end]
         with self.lock:
             self.lanes.append((offset_base, ends))
@@ -204,7 +216,7 @@ class LaneSpy:
             return got
 
         return self.parser.parse_chunk(data, on_error, line_base, offset_base, reserve, end,
-                                       next_end)
+                                       next_end, last)
 
     def __getattr__(self, name):
         return getattr(self.parser, name)

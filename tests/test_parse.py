@@ -748,6 +748,51 @@ def test_csv_field_with_newline_in_auto_mode():
     assert batch.rejects[0].line == 4
 
 
+def test_csv_stray_quote_of_a_raw_line_never_joins_the_lines_after_it():
+    # A raw (unescaped) line whose User-Agent starts with '"' opens a quoted field in auto
+    # CSV framing, which ran on to the next '"' lines later: the unescaped retry accepted the
+    # joined lines as one record, and the requests between were gone (with nothing rejected).
+    # A record whose quoted field holds a newline but whose quoting is not well-formed (here
+    # the '"' that ends the field is not before a comma) is its first line.
+    program = compiled(CSV_T)
+    lines = [b"r1,curl/8.0,200", b'r2,"evil,200', b"r3,curl/8.0,200", b"r4,curl/8.0,403",
+             b'r5,Mozilla "x",200', b"r6,curl/8.0,200"]
+    batch = both(program, b"\n".join(lines) + b"\n")
+    assert batch.to_pydict() == {
+        "requestId": ["r1", "r2", "r3", "r4", "r5", "r6"],
+        "identity.userAgent": ["curl/8.0", '"evil', "curl/8.0", "curl/8.0", 'Mozilla "x"',
+                               "curl/8.0"],
+        "status": [200, 200, 200, 403, 200, 200],
+    }
+    assert batch.stats == fastctx.Stats(6, 6, 0, 0, 2)
+    # the same line last (its field never closed), with its newline, without it, before a CRLF
+    for tail in (b"\n", b"", b"\r\n"):
+        batch = both(program, b"r1,a,1\n" + lines[1] + tail)
+        assert batch.to_pydict()["requestId"] == ["r1", "r2"] and batch.stats.normalized == 1
+
+
+def test_csv_record_holding_a_newline_is_one_record_only_when_its_quoting_is_well_formed():
+    program = compiled(CSV_T)
+    # not well-formed, and the first line does not parse either: that line alone is
+    # rejected, the lines after it are records of their own
+    data = b'r2,"evil,2x0\nr3,c,200\nr4,c,403\nr5,Mozilla "x",200\n'
+    batch = both(program, data)
+    assert [(r.line, r.offset, r.raw) for r in batch.rejects] == [(1, 0, b'r2,"evil,2x0')]
+    assert batch.to_pydict()["requestId"] == ["r3", "r4", "r5"]
+    assert batch.stats == fastctx.Stats(4, 3, 1, 0, 1)
+    # a closing quote before a CR that ends the line is well-formed
+    batch = both(program, b'r1,"two\nlines"\r\nr2,c,200\n')
+    assert [(r.line, r.raw) for r in batch.rejects] == [(1, b'r1,"two\nlines"')]
+    # well-formed, with a bad value elsewhere: the record is rejected whole
+    batch = both(program, b'r1,"two\nlines",2x0\nr2,c,200\n')
+    assert [(r.line, r.raw) for r in batch.rejects] == [(1, b'r1,"two\nlines",2x0')]
+    assert batch.to_pydict()["requestId"] == ["r2"] and batch.stats.records == 2
+    # and a field that holds a newline is one record, as fastctx writes it
+    batch = both(program, b'r1,"two\nlines",200\nr2,c,200\n')
+    assert batch.to_pydict()["identity.userAgent"] == ["two\nlines", "c"]
+    assert batch.stats == fastctx.Stats(2, 2, 0, 0, 0)
+
+
 @pytest.mark.parametrize("pad", range(0, 34))
 def test_csv_record_ends_with_quotes_at_every_vector_position(pad):
     # quotes, doubled quotes, stray quotes and newlines inside quotes land on every byte of

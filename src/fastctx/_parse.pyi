@@ -43,5 +43,9 @@ class Parser:
         on_error: Literal["raise", "skip", "collect"] = "raise",
         line_base: int = 1,
         offset_base: int = 0,
+        reserve: int = 0,
+        end: int | None = None,
+        more: Callable[[int], int | None] | None = None,
+        last: bool = True,
     ) -> _Chunk: ...
     def join(self, chunks: Iterable[_Chunk], submit: Callable[[Callable[[], None]], Any] | None = None) -> Batch: ...

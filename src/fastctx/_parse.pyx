@@ -185,6 +185,8 @@ cdef struct State:
     int32_t stop_at_reject     # on_error="raise"
     int32_t tail_open          # the last record ran to the end of the input, no newline found
     int32_t more_input         # more input may follow the end (a threaded parse's lane)
+    int32_t data_cut           # the input goes on past the end: a record that runs to the
+                               # end may be cut short there (a lane before the last)
     const uint8_t *time_seen   # a CLF time whose shape a scan has checked: not checked again
     int32_t csv_fast           # mode 0 is comma-separated fields: try_csv first
     int32_t word_fast          # mode 0 is values that end at a flagged byte: try_words first
@@ -2767,6 +2769,32 @@ cdef int grow_scratch(State *st, int64_t n) noexcept nogil:
     return 0
 
 
+cdef bint csv_well_formed(const uint8_t *r, int64_t n) noexcept nogil:
+    """True when every field of the CSV record ``r[:n]`` that starts with '"' is closed by a
+    '"' that is not doubled, right before a ',' or the end (``_reference_parse``'s, and
+    ``io._cut`` frames records by the same rule)."""
+    cdef int64_t i = 0
+    while i < n:
+        if r[i] == 34:
+            i += 1
+            while True:
+                if i >= n:
+                    return False  # never closed
+                if r[i] == 34:
+                    if i + 1 < n and r[i + 1] == 34:
+                        i += 2
+                        continue
+                    break
+                i += 1
+            i += 1
+            if i < n and r[i] != 44:
+                return False  # the closing quote is not the field's end
+        while i < n and r[i] != 44:  # the rest of an unquoted field
+            i += 1
+        i += 1  # past the comma: a field starts
+    return True
+
+
 cdef int run(State *st) noexcept nogil:
     """Parse records from st.pos on; returns an ST_* status (resumable after a grow)."""
     cdef const uint8_t *buf = st.buf
@@ -2805,6 +2833,19 @@ cdef int run(State *st) noexcept nogil:
         st.tail_open = end >= size
         if end < size and n > 0 and buf[end - 1] == 13:
             n -= 1
+        if (st.csv_quotes and (nw == 0 or quoted) and (end < size or not st.data_cut) and n > 0
+                and memchr(buf + pos, 10, <size_t>n) != NULL and not csv_well_formed(buf + pos, n)):
+            # A quoted field holds the newline, but the record's quoting is not well-formed:
+            # the quote was a stray one (a raw line's `"`), and the record is its first line.
+            # Read as one record, an unescaped retry joined the lines after it (SPEC 4: an
+            # unescaped record is one line). Not where the data ends before the input does: the
+            # field may close further on (a lane before the last; its caller parses again).
+            end = pos + (<const uint8_t *>memchr(buf + pos, 10, <size_t>n) - (buf + pos))
+            n = end - pos
+            if n > 0 and buf[end - 1] == 13:
+                n -= 1
+            nw = 0
+            st.tail_open = False
         if nw and st.csv_fast:
             # (try_words looks at no bit past its record's last value)
             fastctx_clear_from(cw, nw, n)
@@ -3560,7 +3601,7 @@ cdef class Parser:
         return self._batch(first)
 
     def parse_chunk(self, data, on_error="raise", line_base=1, offset_base=0, reserve=0,
-                    end=None, more=None):
+                    end=None, more=None, bint last=True):
         """``parse`` up to, not including, building the Batch: the result goes to ``join``.
 
         Raises ``ParseError`` as ``parse`` does. The chunk's ``rejects`` (a list of
@@ -3574,7 +3615,9 @@ cdef class Parser:
         at ``end``, or when one runs past it (a quoted CSV field holds the newline there),
         which is then parsed again with the further end, or as the last record when there
         is none; not after an error stopped the parse. The chunk's ``size`` is the bytes
-        parsed.
+        parsed. ``last``: ``data`` ends where the input does (False for a lane before the
+        last one; then a CSV record left open at the lane's end is not framed as its first
+        line, see ``run``, and stays open, for the caller to parse the input again).
         """
         if on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(_ON_ERROR)}, got {on_error!r}")
@@ -3714,6 +3757,7 @@ cdef class Parser:
         st.stop_at_reject = on_error == "raise"
         st.tail_open = False
         st.more_input = more is not None
+        st.data_cut = not last
         st.time_seen = NULL
         st.csv_fast = self._csv_set is not None and fastctx_parse_simd
         st.csv_set = <const fastctx_vset *>&csv_set[0]
@@ -3753,6 +3797,7 @@ cdef class Parser:
                     end = more(st.size)
                     if end is None:
                         st.more_input = False
+                        st.data_cut = not last or st.size < view.nbytes
                         if status == ST_DONE:
                             break
                         continue  # the record that runs past is the last one: redo it so

@@ -866,6 +866,30 @@ def _column(kind: str, items: list) -> Column:
     return Column(kind, values, validity=validity)
 
 
+def csv_well_formed(rec: bytes) -> bool:
+    """True when every field of the CSV record ``rec`` that starts with '"' is closed by a
+    '"' that is not doubled, right before a ',' or the end."""
+    index, size = 0, len(rec)
+    while index < size:
+        if rec[index] == 0x22:
+            index += 1
+            while True:
+                if index >= size:
+                    return False
+                if rec[index] == 0x22:
+                    if rec[index + 1 : index + 2] == b'"':
+                        index += 2
+                        continue
+                    break
+                index += 1
+            index += 1
+            if index < size and rec[index] != 0x2C:
+                return False
+        comma = rec.find(b",", index)
+        index = size + 1 if comma < 0 else comma + 1
+    return True
+
+
 def parse(program, data, on_error: str = "raise", line_base: int = 1, offset_base: int = 0) -> Batch:
     """Parse ``data`` (records ending in ``\\n``) into a Batch; see SPEC section 4.
 
@@ -887,6 +911,13 @@ def parse(program, data, on_error: str = "raise", line_base: int = 1, offset_bas
         rec = data[pos:end]
         if end < size and rec.endswith(b"\r"):
             rec = rec[:-1]
+        if p.csv_quotes and b"\n" in rec and not csv_well_formed(rec):
+            # a quoted field holds the newline, but the record's quoting is not well-formed:
+            # the quote was a stray one (a raw line's), and the record is its first line
+            end = data.index(b"\n", pos)
+            rec = data[pos:end]
+            if rec.endswith(b"\r"):
+                rec = rec[:-1]
         stats.records += 1
         if not rec:
             stats.empty += 1

@@ -211,7 +211,8 @@ class Format:
         data : bytes, bytearray, memoryview, mmap or str
             Records separated by ``\\n`` (a ``\\r`` before it is dropped; the last record may
             lack it; empty lines are skipped and counted). In ``auto`` CSV a quoted field may
-            hold a newline. ``str`` is encoded as UTF-8.
+            hold a newline, in a record whose quoting is well-formed (else the record is its
+            first line: a raw line's stray ``"``). ``str`` is encoded as UTF-8.
         on_error : {"raise", "skip", "collect"}
             A record that does not match: raise ``ParseError`` (line, byte offset, the
             variable or literal expected, a caret excerpt), count it, or count it and keep it

@@ -47,6 +47,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import bisect
 import binascii
 import io as _io  # the standard library's (this module is fastctx.io)
 import itertools
@@ -554,7 +555,17 @@ def _cut(buffer, start: int, stop: int, quotes: bool) -> int:
     start of a field (after ``,`` or a record's start) and the field runs to a ``"`` that is
     not doubled; a ``"`` anywhere else is a plain byte. Counting every quote instead cut
     records in two (a stray ``"`` in one record made a newline inside a later quoted field
-    look like a record end), so the reader's records differed from the parser's.
+    look like a record end), so the reader's records differed from the parser's. A record
+    whose quoted field holds a newline but whose quoting is not well-formed (a closing ``"``
+    not before a ``,`` or the record's end: a raw line's stray quote) is its first line, as
+    the parser frames it (``csv_well_formed`` in ``_parse.pyx``).
+
+    A quoted field still open after ``max_record`` bytes is taken for a stray quote too: the
+    reader then cuts at the last newline (``quotes`` False), and the parser, finding that
+    record's quoting unclosed in its batch, frames it as its first line, as it does for a
+    quote left open at the end of the input. Without this a stray quote made the reader fail
+    (a record longer than ``max_record``) where a batch holding the rest of the input parsed
+    it line by line.
     """
     cut = buffer.rfind(b"\n", start, stop) + 1
     if cut <= start or not quotes:
@@ -562,22 +573,26 @@ def _cut(buffer, start: int, stop: int, quotes: bool) -> int:
     array = np.frombuffer(buffer, dtype=np.uint8)
     marks = _positions(array, 0x22, start, cut)
     # Where every quote met outside a quoted field (an even count of quotes before it) is at
-    # a field start or right after a quote (the second of a doubled pair), quote parity is
-    # exactly the parser's state at every byte, and the cut is found with numpy alone.
-    outside = marks[0::2]
-    before = array[np.maximum(outside - 1, 0)]
-    if bool(np.all((outside == start) | (before == 0x2C) | (before == 0x0A) | (before == 0x22))):
-        if not len(marks) % 2:
+    # a field start or right after a quote (the second of a doubled pair), every quote that
+    # closes a field is before a ',', a newline, a CRLF or another quote, and no field is
+    # open at the last newline, quote parity is exactly the parser's state at every byte and
+    # the cut is the last newline.
+    if not len(marks) % 2:
+        outside = marks[0::2]
+        before = array[np.maximum(outside - 1, 0)]
+        closing = marks[1::2]
+        after = array[closing + 1]  # (before the last newline, like every mark here)
+        crlf = (after == 0x0D) & (array[np.minimum(closing + 2, cut - 1)] == 0x0A)
+        if (bool(np.all((outside == start) | (before == 0x2C) | (before == 0x0A)
+                        | (before == 0x22)))
+                and bool(np.all((after == 0x2C) | (after == 0x0A) | (after == 0x22) | crlf))):
             return cut
-        # the last newline with an even count of quotes before it (one search for all of
-        # them: stepping back a newline at a time was quadratic after an unclosed quote)
-        newlines = _positions(array, 0x0A, start, cut)
-        even = np.flatnonzero(np.searchsorted(marks, newlines) % 2 == 0)
-        return int(newlines[even[-1]]) + 1 if len(even) else start
-    # A stray quote: walk the quotes in Python. Over 94 MB of CSV with 530,000 quotes this
-    # took 175 ms against 60 ms for the vector test (17 ms for the quote count that cut
-    # wrongly); only input with a quote inside an unquoted field gets here.
-    marks = marks.tolist()
+    # Otherwise walk the quotes in Python, those after the last newline too: a field open
+    # there may close before bytes that make its record a stray quote's first line. Over
+    # 94 MB of CSV with 530,000 quotes this took 175 ms against 60 ms for the vector test;
+    # only input with a quote inside an unquoted field, one closing a field before other
+    # bytes, or a field open at the end of the window gets here.
+    marks = _positions(array, 0x22, start, stop).tolist()
     count = len(marks)
     boundary = start  # just after the last newline known to end a record
     outside = start  # where the current stretch outside quoted fields begins
@@ -593,10 +608,22 @@ def _cut(buffer, start: int, stop: int, quotes: bool) -> int:
         close = index + 1
         while close + 1 < count and marks[close + 1] == marks[close] + 1:
             close += 2  # a doubled quote inside the field
-        if close >= count:
-            return boundary  # the quoted field runs on past the last newline
-        outside = marks[close] + 1
-        index = close + 1
+        if close >= count or marks[close] + 1 >= stop:
+            return boundary  # the field runs on past the window, or may (a quote at its end)
+        end = marks[close] + 1
+        follows = array[end]
+        if follows == 0x0D and end + 1 >= stop:
+            return boundary  # a CR at the window's end: is a newline next?
+        if follows == 0x2C or follows == 0x0A or (follows == 0x0D and array[end + 1] == 0x0A):
+            outside = end  # (past the last newline: its record is open, unless a stray quote)
+            index = close + 1
+            continue
+        # not well-formed: the record is its first line, and the next starts after it
+        newline = buffer.find(b"\n", boundary, cut)
+        if newline < 0:
+            return boundary
+        boundary = outside = newline + 1
+        index = bisect.bisect_left(marks, outside)
     newline = buffer.rfind(b"\n", outside, cut)
     return newline + 1 if newline >= 0 else boundary
 
@@ -658,6 +685,8 @@ class _Reader:
                 continue  # small reads (pipes, tiny blocks): gather a batch first
             data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             cut = _cut(data, 0, len(data), quotes)
+            if cut == 0 and quotes and len(data) > self._max_line():
+                cut = _cut(data, 0, len(data), False)  # a stray quote (see _cut)
             if cut == 0:  # a record longer than a batch so far: look again at twice the size
                 self._check_length(len(data), emitted)
                 pieces, want = [data], min(2 * len(data), self._max_line() + 1)
@@ -714,6 +743,10 @@ class _Reader:
                 stop = min(start + self.batch_size, total)
                 cut = stop if stop == total else _cut(mapped, start, stop, quotes)
                 while cut == start:  # a record longer than a batch: twice the window, so
+                    if quotes and stop - start > self._max_line():
+                        cut = _cut(mapped, start, stop, False)  # a stray quote (see _cut)
+                        if cut > start:
+                            break
                     self._check_length(stop - start, start)  # a long record is read in linear time
                     stop = min(start + 2 * (stop - start), total)
                     cut = stop if stop == total else _cut(mapped, start, stop, quotes)

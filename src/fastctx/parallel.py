@@ -337,7 +337,7 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
             lane.chunk = parser.parse_chunk(
                 view[lo : cuts[lane.end]], on_error, line_base if lane.start == 0 else 1,
                 offset_base + lo, size if lane.start == 0 else 0,
-                end=cuts[lane.start + 1] - lo, more=more(lane))
+                end=cuts[lane.start + 1] - lo, more=more(lane), last=lane.end == npieces)
         except Exception as exc:
             lane.error = exc
         with lock:
