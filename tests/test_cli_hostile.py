@@ -476,7 +476,8 @@ def test_a_subscription_payload_nested_too_deeply_is_one_line(tmp_path):
     import gzip
 
     path = tmp_path / "deep.gz"
-    path.write_bytes(gzip.compress(b'{"messageType": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+    path.write_bytes(gzip.compress(b'{"messageType": "DATA_MESSAGE", "logEvents": '
+                                   + b"[" * 100_000 + b"]" * 100_000 + b"}"))
     proc = run("parse", "--preset", "clf", path, code=1)
     assert "a CloudWatch payload nests JSON too deeply to read" in error_line(proc)
 

@@ -254,14 +254,19 @@ def test_firehose_back_to_back_gzip_documents(fmt):
 
 
 def test_json_access_logs_that_start_with_an_envelope_key_are_lines():
-    # "owner", "logGroup" and "logStream" open subscription documents, and access logs too
-    for key in ("owner", "logGroup", "logStream"):
+    # "owner", "logGroup" and "logStream" open subscription documents, and access logs too;
+    # so may "messageType" (a name for $context.eventType) and "logEvents", which a
+    # subscription document holds a CloudWatch message type and a list in
+    for key in ("owner", "logGroup", "logStream", "messageType", "logEvents",
+                "subscriptionFilters", "awslogs"):
         fmt = fastctx.compile(f'{{"{key}":"$context.identity.accountId",'
                               '"requestId":"$context.requestId"}')
         lines = (f'{{"{key}":"123","requestId":"r1"}}\n'
                  f'{{"{key}":"456","requestId":"r2"}}\n').encode()
         assert fastctx.read_all(io.BytesIO(lines), fmt).to_pydict() == {
             "identity.accountId": ["123", "456"], "requestId": ["r1", "r2"]}
+        if key not in ("owner", "logGroup", "logStream"):
+            continue  # (a key of the document's own, below)
         # a subscription document in that key order is still one
         doc = {key: "x", **subscription(['{"%s":"1","requestId":"r9"}' % key])}
         for payload in (json.dumps(doc).encode(), gzip.compress(json.dumps(doc).encode())):

@@ -112,10 +112,13 @@ _OPEN_QUOTE = "a quoted field is not closed before the end of the log event"
 _CLOUDWATCH_KEY = re.compile(
     rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters|logEvents|awslogs)"\s*:'
 )
-# A JSON access log may well start with "owner", "logGroup" or "logStream" too: after those,
-# a subscription document is told by its own keys, which follow within a few KiB.
-_CLOUDWATCH_OWN = (b"messageType", b"subscriptionFilters", b"logEvents", b"awslogs")
-_CLOUDWATCH_BODY = re.compile(rb'"(?:messageType|logEvents)"\s*:\s*[\["]')
+# A JSON access log may start with any of those keys too ("messageType" as the name of
+# $context.eventType, say): a subscription document is told by what its own keys hold, a
+# message type of CloudWatch's, a list of log events or filters, or the Lambda event's
+# object, found within a few KiB.
+_CLOUDWATCH_BODY = re.compile(
+    rb'"messageType"\s*:\s*"(?:DATA|CONTROL)_MESSAGE"|"(?:logEvents|subscriptionFilters)"\s*:\s*\['
+    rb'|\A\s*\{\s*"awslogs"\s*:\s*\{')
 _CLOUDWATCH_SEARCH = 64 << 10
 
 
@@ -500,9 +503,7 @@ def _skip_bytes(blocks, count: int):
 
 
 def _detect(head: bytes) -> str:
-    key = _CLOUDWATCH_KEY.match(head)
-    if key and (key.group(1) in _CLOUDWATCH_OWN
-                or _CLOUDWATCH_BODY.search(head, 0, _CLOUDWATCH_SEARCH)):
+    if _CLOUDWATCH_KEY.match(head) and _CLOUDWATCH_BODY.search(head, 0, _CLOUDWATCH_SEARCH):
         return "subscription"
     # An export object whose first line lost its prefix (or a log with one stray prefixed
     # line) is still told apart: the prefix must start at least half of the first lines.
@@ -1195,7 +1196,9 @@ def _events(doc):
     if kind == "CONTROL_MESSAGE":
         return
     if kind != "DATA_MESSAGE":
-        raise InputError(f"not a CloudWatch Logs subscription document (messageType {kind!r})")
+        raise InputError(f"not a CloudWatch Logs subscription document (messageType {kind!r}); "
+                         "if the input is log lines, read it as such (kind='lines', "
+                         "--kind lines)")
     group, stream, owner = doc.get("logGroup"), doc.get("logStream"), doc.get("owner")
     events = doc.get("logEvents")
     if not isinstance(events, list):
