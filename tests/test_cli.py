@@ -235,3 +235,35 @@ def test_generated_times_increase_across_chunks():
     times = [int(line.rsplit(b" ", 1)[1]) for line in out.splitlines()]
     assert len(times) == 450000
     assert all(a <= b for a, b in zip(times, times[1:]))
+
+
+def test_outputs_named_gz_are_gzip_compressed_and_read_back(tmp_path):
+    # -o ending .gz: gzip, as a user naming the file expects (it was written as plain text)
+    logs = tmp_path / "g.log.gz"
+    run("generate", "--api", "websocket", "--preset", "clf", "-n", 500, "--seed", 4, "-o", logs)
+    lines = gzip.decompress(logs.read_bytes())
+    assert lines.count(b"\n") == 500
+    assert lines == run("generate", "--api", "websocket", "--preset", "clf", "-n", 500,
+                        "--seed", 4).stdout
+    # the same command gives the same bytes (no name or time in the gzip header)
+    again = tmp_path / "again.log.gz"
+    run("generate", "--api", "websocket", "--preset", "clf", "-n", 500, "--seed", 4, "-o", again)
+    assert again.read_bytes() == logs.read_bytes()
+    for name in ("o.csv.gz", "o.jsonl.gz"):
+        run("parse", "--preset", "clf", logs, "-o", tmp_path / name)
+        text = gzip.decompress((tmp_path / name).read_bytes())
+        plain = run("parse", "--preset", "clf", logs, "--to", name.split(".")[1]).stdout
+        assert text == plain
+        # and events read back from it render the same lines
+        assert run("render", "--preset", "clf", tmp_path / name).stdout == lines
+    run("render", "--preset", "clf", tmp_path / "o.jsonl.gz", "-o", tmp_path / "r.log.gz")
+    assert gzip.decompress((tmp_path / "r.log.gz").read_bytes()) == lines
+    # Parquet compresses its own pages
+    proc = run("parse", "--preset", "clf", logs, "-o", tmp_path / "o.parquet.gz", check_code=2)
+    assert b"name the output .parquet" in proc.stderr
+    assert not (tmp_path / "o.parquet.gz").exists()
+    # a cut gzip of events is a clear error
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes((tmp_path / "o.jsonl.gz").read_bytes()[:2000])
+    proc = run("render", "--preset", "clf", cut, "-o", tmp_path / "x.log", check_code=1)
+    assert b"cut.jsonl.gz" in proc.stderr and not (tmp_path / "x.log").exists()

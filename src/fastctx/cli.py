@@ -130,7 +130,9 @@ def _threads(args):
 
 
 class _Output:
-    """``-o FILE`` or stdout, opened in binary mode.
+    """``-o FILE`` or stdout, opened in binary mode; a FILE named ``*.gz`` is written gzip
+    compressed (level 6, as gzip's own default; no name or time in its header, so the same
+    output gives the same bytes).
 
     A regular file (or a new one) is written under a temporary name beside it and renamed
     over it only when the command succeeds: a failed run leaves no half-written file and an
@@ -142,6 +144,7 @@ class _Output:
     def __init__(self, path):
         self.path = path if path not in (None, "-") else None
         self.handle = None
+        self.file = None  # the file under a gzip stream (``handle``) for a name ending .gz
         self.temporary = None  # the name written while the command runs, renamed at the end
         self.in_place = False  # a regular file written under its own name
 
@@ -173,6 +176,12 @@ class _Output:
                 self.handle = open(self.path, "wb")
         except OSError as exc:
             raise UsageError(f"cannot write {self.path!r}: {exc.strerror}") from None
+        if _gzipped(self.path):
+            import gzip
+
+            self.file = self.handle
+            self.handle = gzip.GzipFile(filename="", mode="wb", fileobj=self.file,
+                                        compresslevel=6, mtime=0)
         return self.handle
 
     def _temporary(self, st):
@@ -222,7 +231,9 @@ class _Output:
             if self.path is None:
                 self.handle.flush()
             else:
-                self.handle.close()
+                self.handle.close()  # a gzip stream writes its trailer
+                if self.file is not None:
+                    self.file.close()
         except BrokenPipeError:
             if self.path is not None:
                 raise
@@ -254,13 +265,22 @@ class _Output:
 
 def _table_format(args, path) -> str:
     if args.to:
-        return args.to
-    if path in (None, "-"):
+        kind = args.to
+    elif path in (None, "-"):
         return "jsonl"
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in _EXTENSIONS:
-        raise UsageError(f"cannot tell the output format from {path!r}; use --to parquet, csv or jsonl")
-    return _EXTENSIONS[ext]
+    else:
+        ext = os.path.splitext(path[:-3] if _gzipped(path) else path)[1].lower()
+        if ext not in _EXTENSIONS:
+            raise UsageError(f"cannot tell the output format from {path!r}; use --to parquet, csv or jsonl")
+        kind = _EXTENSIONS[ext]
+    if kind == "parquet" and _gzipped(path):
+        raise UsageError(f"{path!r}: Parquet compresses its own pages; name the output .parquet")
+    return kind
+
+
+def _gzipped(path) -> bool:
+    """An output named ``*.gz`` is written gzip compressed."""
+    return path not in (None, "-") and str(path).lower().endswith(".gz")
 
 
 # -- table writers (parse output, generate events) ----------------------------------------------
@@ -653,7 +673,14 @@ def _read_events(path, kind: str, typed=None, chunk_rows: int = _GENERATE_ROWS_P
             yield source.read_row_group(group)
         return
     name = "stdin" if path == "-" else path
-    handle = sys.stdin.buffer if path == "-" else open(path, "rb")
+    if path == "-":
+        handle = sys.stdin.buffer
+    elif _gzipped(path):
+        import gzip
+
+        handle = gzip.open(path, "rb")
+    else:
+        handle = open(path, "rb")
     try:
         if kind == "csv":
             yield from _csv_batches(handle, name, typed, chunk_rows)
@@ -963,7 +990,8 @@ def cmd_render(args) -> int:
     _check_outputs(args, sources)
     kinds = {}
     for path in sources:
-        kinds[path] = args.source_format or _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+        plain = path[:-3] if _gzipped(path) else path  # events.jsonl.gz: JSON Lines, gzipped
+        kinds[path] = args.source_format or _EXTENSIONS.get(os.path.splitext(plain)[1].lower())
         if kinds[path] is None:
             raise UsageError(f"cannot tell the event format of {path!r}; use --from jsonl, csv or parquet")
     with _Output(args.output) as handle:
@@ -978,9 +1006,9 @@ def cmd_render(args) -> int:
                         batch = next(events, None)
                     except (FastctxError, UsageError):
                         raise
-                    except (OSError, ValueError, TypeError, ArithmeticError) as exc:
-                        # unreadable Parquet, a value that does not fit its column: name the
-                        # file, and the event (the chunk read starts after `rows` of them)
+                    except (OSError, EOFError, ValueError, TypeError, ArithmeticError) as exc:
+                        # unreadable Parquet or gzip, a value that does not fit its column: name
+                        # the file, and the event (the chunk read starts after `rows` of them)
                         raise InputError(f"{name}: {_event_of(exc, rows)}") from None
                     if batch is None:
                         break
@@ -1111,7 +1139,8 @@ def _add_parse_options(parser) -> None:
                        help="a bad record: raise stops with exit code 1 (default), skip counts it, "
                             "collect keeps it for --rejects")
     group.add_argument("--rejects", metavar="FILE",
-                       help="write every rejected record verbatim, after a header line "
+                       help="write every rejected record verbatim (its line ending, a CR "
+                            "before the newline included, aside), after a header line "
                             "'#fastctx-reject source=... line=N offset=N bytes=N reason=...' "
                             "(implies --on-error collect)")
     group.add_argument("--batch-size", type=_positive, default=16, metavar="MB",
@@ -1123,7 +1152,8 @@ def _add_common(parser) -> None:
     parser.add_argument("--threads", type=_thread_count, default=None, metavar="N",
                         help="threads for parse and render (default: all cores)")
     parser.add_argument("-o", "--output", metavar="FILE", default="-",
-                        help="output file (default - : stdout)")
+                        help="output file, gzip compressed when its name ends .gz "
+                             "(default - : stdout)")
 
 
 def _positive(text: str) -> int:
