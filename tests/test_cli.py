@@ -267,3 +267,13 @@ def test_outputs_named_gz_are_gzip_compressed_and_read_back(tmp_path):
     cut.write_bytes((tmp_path / "o.jsonl.gz").read_bytes()[:2000])
     proc = run("render", "--preset", "clf", cut, "-o", tmp_path / "x.log", check_code=1)
     assert b"cut.jsonl.gz" in proc.stderr and not (tmp_path / "x.log").exists()
+
+
+def test_render_writes_a_nested_json_field_of_a_text_variable_as_its_json_text(tmp_path):
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"requestId": "r1", "routeKey": {"x": 1}}\n'
+                      '{"requestId": "r2", "routeKey": [1, "a b"]}\n'
+                      '{"requestId": "r3", "routeKey": "plain"}\n')
+    out = run("render", "--escape", "none", "--template", "$context.requestId $context.routeKey",
+              events).stdout
+    assert out == b'r1 {"x": 1}\nr2 [1, "a b"]\nr3 plain\n'
