@@ -695,3 +695,11 @@ def test_a_template_file_saved_with_a_byte_order_mark(tmp_path):
     path.write_bytes(b'\xef\xbb\xbf{"id":"$context.requestId"}\r\n')
     assert "shape: json" in run("check", "--template-file", path).stdout.decode()
     assert run("generate", "--template-file", path, "-n", 1).stdout.startswith(b'{"id":"')
+
+
+def test_a_template_argument_that_is_not_utf8_names_the_byte():
+    proc = subprocess.run([sys.executable, "-m", "fastctx", "check", "--template",
+                           b"$context.requestId \xff"], capture_output=True, timeout=60)
+    assert proc.returncode == 2
+    assert b"--template is not UTF-8 text: byte 0xff at character 20" in proc.stderr
+    assert b"Traceback" not in proc.stderr

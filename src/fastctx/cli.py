@@ -99,6 +99,12 @@ def _template(args, prefix: str = "") -> str:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if template is not None:
+        # bytes of the command line that are not UTF-8 arrive as U+DC80..U+DCFF
+        # (surrogateescape): name the byte, not a "lone surrogate"
+        bad = next((i for i, ch in enumerate(template) if "\udc80" <= ch <= "\udcff"), None)
+        if bad is not None:
+            raise UsageError(f"{dash}template is not UTF-8 text: byte 0x{ord(template[bad]) - 0xDC00:02x} "
+                             f"at character {bad + 1}")
         return template
     try:
         with open(template_file, encoding="utf-8-sig") as handle:  # an editor's BOM dropped
