@@ -29,7 +29,8 @@ def test_errors_pickle_with_their_message_and_attributes(error):
 def test_parse_error_names_line_offset_expected_and_points_at_the_byte():
     error = SAMPLES[-1]
     text = str(error)
-    assert text.startswith("line 7, byte offset 1234: not an integer; expected $context.status")
+    assert text.startswith("line 7, byte offset 1234 (byte 3 of the record): not an integer; "
+                           "expected $context.status")
     excerpt, caret = text.splitlines()[-2:]
     assert caret.index("^") == excerpt.index("2x0")
 

@@ -176,7 +176,10 @@ class ParseError(FastctxError, ValueError):
     line : int
         1-based line number of the record.
     offset : int
-        Byte offset of the problem in the input.
+        Byte offset of the problem in the input (a reject's ``offset`` is its record's
+        start: the problem is ``column`` bytes after it).
+    column : int
+        Byte position of the problem in the record.
     expected : str
         The variable or literal that was expected there.
     reason : str
@@ -195,7 +198,8 @@ class ParseError(FastctxError, ValueError):
         # column is a byte position in raw; the caret goes under the matching character.
         char_index = len(raw[:column].decode("utf-8", "backslashreplace"))
         super().__init__(
-            f"line {line}, byte offset {offset}: {reason}; expected {expected}\n"
+            f"line {line}, byte offset {offset} (byte {column} of the record): {reason}; "
+            f"expected {expected}\n"
             f"{caret_excerpt(shown, char_index)}"
         )
 
