@@ -420,6 +420,46 @@ def test_render_to_in_small_chunks_equals_render(chunk_size):
     assert total == len(sink.getvalue())
 
 
+def test_render_to_writes_every_byte_through_a_write_that_takes_part():
+    # a raw file or a pipe may take part of a write: the rest was dropped, and the count
+    # returned claimed it all
+    class Partial(io.RawIOBase):
+        def __init__(self, step):
+            self.step, self.data = step, bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            taken = bytes(memoryview(b)[: self.step])
+            self.data += taken
+            return len(taken)
+
+    fmt = fastctx.compile(PRESETS["websocket"]["clf"])
+    batch = _events(300)
+    expected = fmt.render(batch)
+    for step in (1, 4096, 1 << 20):
+        sink = Partial(step)
+        assert fmt.render_to(batch, sink, chunk_size=1 << 12) == len(expected)
+        assert bytes(sink.data) == expected
+
+    class WouldBlock(Partial):
+        def write(self, b):
+            return None if self.data else super().write(b)
+
+    with pytest.raises(BlockingIOError, match="would block"):
+        fmt.render_to(batch, WouldBlock(100))
+
+    class Quiet:  # a writer that returns nothing takes it all
+        data = bytearray()
+
+        def write(self, b):
+            self.data += b
+
+    sink = Quiet()
+    assert fmt.render_to(batch, sink, chunk_size=1 << 12) == len(expected) and sink.data == expected
+
+
 def test_render_allocates_little_more_than_its_output():
     """A render holds its output plus at most 10% (a memory bound, not a timing)."""
     fmt = fastctx.compile(PRESETS["websocket"]["clf"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
@@ -39,6 +41,22 @@ def as_batch(data, names=None) -> Batch:
         "or an object with the Arrow PyCapsule interface (pyarrow, polars, pandas, DuckDB)"
     )
 
+
+
+def _write_all(file, data) -> None:
+    """``file.write(data)`` until every byte is taken: a raw file or a pipe may take part."""
+    view = memoryview(data)
+    while view.nbytes:
+        written = file.write(view)
+        if written is None and isinstance(file, io.RawIOBase):
+            raise BlockingIOError(
+                errno.EAGAIN, f"render_to: the file would block with {view.nbytes} bytes not "
+                "written (a non-blocking raw file; use a blocking or a buffered one)")
+        if not isinstance(written, int) or isinstance(written, bool) or written == view.nbytes:
+            return  # all taken (a writer that returns nothing, or something else, takes all)
+        if not 0 < written < view.nbytes:
+            raise OSError(f"render_to: write() took {written} of {view.nbytes} bytes")
+        view = view[written:]
 
 class Format:
     """A compiled access-log template: render event batches to lines, parse lines to batches.
@@ -172,6 +190,11 @@ class Format:
     def render_to(self, batch, file, chunk_size: int = 1 << 20) -> int:
         """Render into ``file`` (anything with ``write``) through one reused buffer of
         ``chunk_size`` bytes; returns the bytes written. Output never needs to fit in memory.
+
+        ``write`` gets a view of that buffer, which it may read only during the call (as
+        ``io`` asks of every ``write``). A ``write`` that takes part of it (a raw file or a
+        pipe) is called again with the rest; a raw file that would block (``write`` returns
+        None) raises ``BlockingIOError``, so that no output is ever lost without a word.
         """
         batch, columns = self._bind(batch)
         buffer = bytearray(chunk_size)
@@ -183,12 +206,12 @@ class Format:
             if rows == 0:
                 # one record larger than the buffer: render it alone into a buffer that fits
                 nbytes_one, lost = self._renderer.render(columns, row, row + 1)
-                file.write(nbytes_one)
+                _write_all(file, nbytes_one)
                 total += len(nbytes_one)
                 dropped += lost
                 row += 1
                 continue
-            file.write(view[:nbytes])
+            _write_all(file, view[:nbytes])
             total += nbytes
             row += rows
         self._warn_dropped(dropped)
