@@ -275,6 +275,20 @@ def test_xml_drops_characters_it_cannot_hold_and_counts_them():
         assert fmt.render(batch) == out
 
 
+def test_a_quoted_value_xml_drops_whole_is_missing_not_a_pair_of_quotes():
+    # error.messageString is written in quotes; emptied by the drops it rendered &quot;&quot;
+    fmt = fastctx.compile('<r id="$context.requestId"><e>$context.error.messageString</e></r>')
+    batch = Batch.from_pydict({"requestId": ["a", "b", "c"],
+                               "error.messageString": ["\x01", "x\x01", "\x01\x02"]})
+    out, dropped = both(fmt, batch)
+    assert dropped == 4
+    assert out.splitlines() == [b'<r id="a"><e>-</e></r>', b'<r id="b"><e>&quot;x&quot;</e></r>',
+                                b'<r id="c"><e>-</e></r>']
+    with pytest.warns(RenderWarning, match="4 characters"):
+        assert fmt.render(batch) == out
+    assert fmt.parse(out).to_pydict()["error.messageString"] == [None, "x", None]
+
+
 def test_empty_template_literals_and_long_values():
     long = "x" * 100_000 + '"' + "y" * 50_000
     out = one('$context.requestId"$context.routeKey"', requestId=["r", "s"], routeKey=[long, "z"])

@@ -129,8 +129,10 @@ def render_value(slot, column: Column | None, row: int, name: str,
     if slot.vtype == VType.QUOTED:
         if slot.esc == Esc.JSON_BARE:
             return escape_value(raw, Esc.JSON_BARE)
+        out, dropped = escape_value(raw, slot.esc)
+        if not out:  # everything dropped (XML): a missing value, not a pair of quotes
+            return b"-", dropped
         if raw_quotes:
-            out, dropped = escape_value(raw, slot.esc)
             return b'"' + out + b'"', dropped
         raw = b'"' + raw + b'"'
     elif slot.esc == Esc.JSON_BARE and is_json_number(raw):

@@ -412,6 +412,7 @@ cdef inline unsigned char* write_string(
     """A non-empty string value, escaped for the slot (room for 6 * (n + 2) + 2 bytes)."""
     cdef const uint8_t* e = p + n
     cdef unsigned char* mark
+    cdef unsigned char* inner
     cdef int esc = s.esc
     if esc == ESC_NONE:
         if s.quoted:
@@ -448,16 +449,22 @@ cdef inline unsigned char* write_string(
     mark = o
     if s.raw_quotes:
         o[0] = b'"'
-        o = escape_with_table(s.table, p, e, o + 1, dropped)
-        o[0] = b'"'
+        inner = o + 1
+        o = escape_with_table(s.table, p, e, inner, dropped)
+        if o == inner:
+            o = mark  # every character was dropped (XML): a missing value, as below
+        o[0] = b'"' if o != mark else b'-'
         return o + 1
     if s.quoted:
         o = escape_with_table(s.table, QUOTE, QUOTE + 1, o, dropped)
+    inner = o
     o = escape_with_table(s.table, p, e, o, dropped)
-    if s.quoted:
+    if s.quoted and o != inner:
         o = escape_with_table(s.table, QUOTE, QUOTE + 1, o, dropped)
-    if o == mark:
-        # every character was dropped (XML): still a value, so not an empty element
+    elif o == inner:
+        # every character was dropped (XML): still a value, so not an empty element nor a
+        # pair of quotes, but a missing one
+        o = mark
         o[0] = b'-'
         o += 1
     return o
