@@ -235,7 +235,8 @@ class Format:
             Records separated by ``\\n`` (a ``\\r`` before it is dropped; the last record may
             lack it; empty lines are skipped and counted). In ``auto`` CSV a quoted field may
             hold a newline, in a record whose quoting is well-formed (else the record is its
-            first line: a raw line's stray ``"``). ``str`` is encoded as UTF-8.
+            first line: a raw line's stray ``"``). ``str`` is encoded as UTF-8. A UTF-8
+            byte-order mark at the start is skipped (offsets count it).
         on_error : {"raise", "skip", "collect"}
             A record that does not match: raise ``ParseError`` (line, byte offset, the
             variable or literal expected, a caret excerpt), count it, or count it and keep it
@@ -281,7 +282,18 @@ class Format:
         """
         from . import parallel
 
-        return parallel.parse(self._get_parser(), self.program, data, on_error, threads)
+        offset = 0
+        if isinstance(data, str):
+            if data.startswith("\ufeff"):
+                data, offset = data[1:], 3
+        else:
+            view = memoryview(data)
+            if view.nbytes >= 3 and view.ndim == 1 and view.itemsize == 1 and view[:3] == b"\xef\xbb\xbf":
+                data, offset = view[3:], 3
+        # a UTF-8 byte-order mark before the first record (an editor's, PowerShell's) is not
+        # part of it, as fastctx.read skips it too; byte offsets still count it
+        return parallel.parse(self._get_parser(), self.program, data, on_error, threads,
+                              offset_base=offset)
 
 
 @lru_cache(maxsize=64)
