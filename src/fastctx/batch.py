@@ -94,7 +94,8 @@ def whole_floats(array: np.ndarray, name: str, base: int = 0) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise value_error(TypeError, name, base + row, f"{float(array[row])!r} is not a whole "
-                          "number; fastctx integer columns need integers")
+                          "number; a column of numbers holds integers (fastctx has no float "
+                          "columns: give text as str)")
     outside = (array < -2.0**63) | (array >= 2.0**63)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
@@ -239,7 +240,8 @@ class Column:
                 # pandas turns an integer column with missing values into floats
                 if not (np.isfinite(item) and item == np.trunc(item)):
                     raise value_error(TypeError, name, row, f"{float(item)!r} is not a whole "
-                                      "number; fastctx integer columns need integers")
+                                      "number; a column of numbers holds integers (fastctx has "
+                                      "no float columns: give text as str)")
                 item = int(item)
             if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
                 if not -(2**63) <= item < 2**63:
@@ -789,8 +791,10 @@ def _concat_column(columns, name: str, submit) -> tuple[Column, list]:
 
 
 def _sum_stats(batches) -> Stats | None:
-    stats = [b.stats for b in batches if b.stats is not None]
-    if not stats:
+    """The batches' stats summed, or None unless every batch has stats (a slice, a batch
+    built from columns): a sum over some would count records for rows it does not cover."""
+    stats = [b.stats for b in batches]
+    if not stats or any(item is None for item in stats):
         return None
     total = Stats()
     for item in stats:
@@ -803,8 +807,8 @@ def _batch_concat(cls, batches, executor=None) -> "Batch":
     """Rows of ``batches`` one after another, in new buffers.
 
     Every batch must have the same column names (in any order; the first batch's order is
-    kept) and kinds. ``stats`` are summed (None if no batch has any) and ``rejects`` are
-    joined in order.
+    kept) and kinds. ``stats`` are summed (None unless every batch has them) and ``rejects``
+    are joined in order.
 
     Parameters
     ----------
