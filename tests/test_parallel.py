@@ -976,6 +976,19 @@ def test_concat_many_unaligned_bitmaps_with_executor():
     assert Batch.concat(parts).to_pydict() == expected
 
 
+def test_concat_gives_a_column_of_nulls_only_the_kind_of_the_others():
+    # from_pydict({"status": [None]}) is text: it could not join an int column
+    ints = Batch.from_pydict({"status": [200, None], "t": Column.from_strings(["a", "b"])})
+    nulls = Batch.from_pydict({"status": [None], "t": [None]})
+    for parts, expected in [([ints, nulls], [200, None, None]), ([nulls, ints], [None, 200, None]),
+                            ([nulls, ints, nulls], [None, 200, None, None])]:
+        joined = Batch.concat(parts)
+        assert joined.column("status").kind == "int64" and joined.to_pydict()["status"] == expected
+        assert joined.column("status").null_count == expected.count(None)
+        assert joined.column("t").kind == "string"
+    assert Batch.concat([nulls, nulls]).to_pydict() == {"status": [None, None], "t": [None, None]}
+
+
 def test_concat_rejects_mismatched_columns():
     with pytest.raises(ValueError, match="columns"):
         Batch.concat([Batch.from_pydict({"a": [1]}), Batch.from_pydict({"b": [1]})])

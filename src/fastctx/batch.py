@@ -748,12 +748,24 @@ def _concat_validity(columns, total: int) -> np.ndarray | None:
     return _pack_validity(valid)
 
 
+def _null_column(kind: str, length: int) -> Column:
+    """A column of ``length`` nulls of ``kind``."""
+    validity = np.zeros((length + 7) // 8, dtype=np.uint8)
+    if kind == "string":
+        return Column(kind, np.zeros(length + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8),
+                      validity, length)
+    return Column(kind, np.zeros(length, dtype=np.int64), None, validity, length)
+
+
 def _concat_column(columns, name: str, submit) -> tuple[Column, list]:
     """One output column; the bulk copies go through ``submit(fn)`` (run now or on a thread)."""
-    kind = columns[0].kind
-    for col in columns:
-        if col.kind != kind:
-            raise ValueError(f"column {name!r} is {kind} in one batch and {col.kind} in another")
+    # a column of nulls only takes the kind of the others (a dict's [None] is text)
+    kinds = {col.kind for col in columns if col.null_count < col.length} or {columns[0].kind}
+    if len(kinds) > 1:
+        first, other = sorted(kinds, key=[col.kind for col in columns].index)[:2]
+        raise ValueError(f"column {name!r} is {first} in one batch and {other} in another")
+    kind = kinds.pop()
+    columns = [col if col.kind == kind else _null_column(kind, col.length) for col in columns]
     total = sum(col.length for col in columns)
     pending = []
     if kind == "string":
@@ -807,8 +819,8 @@ def _batch_concat(cls, batches, executor=None) -> "Batch":
     """Rows of ``batches`` one after another, in new buffers.
 
     Every batch must have the same column names (in any order; the first batch's order is
-    kept) and kinds. ``stats`` are summed (None unless every batch has them) and ``rejects``
-    are joined in order.
+    kept) and kinds (a column of nulls only takes the kind of the others). ``stats`` are
+    summed (None unless every batch has them) and ``rejects`` are joined in order.
 
     Parameters
     ----------
