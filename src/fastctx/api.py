@@ -42,7 +42,6 @@ def as_batch(data, names=None) -> Batch:
     )
 
 
-
 def _write_all(file, data) -> None:
     """``file.write(data)`` until every byte is taken: a raw file or a pipe may take part."""
     view = memoryview(data)
@@ -57,6 +56,7 @@ def _write_all(file, data) -> None:
         if not 0 < written < view.nbytes:
             raise OSError(f"render_to: write() took {written} of {view.nbytes} bytes")
         view = view[written:]
+
 
 class Format:
     """A compiled access-log template: render event batches to lines, parse lines to batches.

@@ -237,9 +237,11 @@ class _Output:
             if self.path is None:
                 self.handle.flush()
             else:
-                self.handle.close()  # a gzip stream writes its trailer
-                if self.file is not None:
-                    self.file.close()
+                try:
+                    self.handle.close()  # a gzip stream writes its trailer
+                finally:
+                    if self.file is not None:
+                        self.file.close()
         except BrokenPipeError:
             if self.path is not None:
                 raise
