@@ -95,18 +95,23 @@ def record_end(data: bytes, pos: int, csv_quotes: bool) -> int:
         if byte == 0x0A:
             return index
         if field_start and byte == 0x22:
-            index += 1
-            while index < length:
-                if data[index] == 0x22:
-                    if index + 1 < length and data[index + 1] == 0x22:
-                        index += 2
-                        continue
-                    break
-                index += 1
-            index += 1
+            index = _closing_quote(data, index) + 1
             field_start = False
             continue
         field_start = byte == 0x2C
+        index += 1
+    return length
+
+
+def _closing_quote(data: bytes, opening: int) -> int:
+    """Index of the '"' that closes the CSV field opened at ``opening`` (the first one not
+    doubled), or ``len(data)`` if none does."""
+    index, length = opening + 1, len(data)
+    while index < length:
+        if data[index] == 0x22:
+            if data[index + 1 : index + 2] != b'"':
+                return index
+            index += 1
         index += 1
     return length
 
@@ -872,19 +877,11 @@ def csv_well_formed(rec: bytes) -> bool:
     index, size = 0, len(rec)
     while index < size:
         if rec[index] == 0x22:
-            index += 1
-            while True:
-                if index >= size:
-                    return False
-                if rec[index] == 0x22:
-                    if rec[index + 1 : index + 2] == b'"':
-                        index += 2
-                        continue
-                    break
-                index += 1
-            index += 1
+            index = _closing_quote(rec, index) + 1
+            if index > size:
+                return False  # never closed
             if index < size and rec[index] != 0x2C:
-                return False
+                return False  # the closing quote is not the field's end
         comma = rec.find(b",", index)
         index = size + 1 if comma < 0 else comma + 1
     return True
