@@ -1345,6 +1345,20 @@ cdef inline bint is_json_number_char(uint8_t c) noexcept nogil:
     return is_digit(c) or c == 43 or c == 45 or c == 46 or c == 101 or c == 69
 
 
+cdef inline int64_t csv_quoted_end(const uint8_t *r, int64_t front, int64_t back) noexcept nogil:
+    """Just past the '"' that closes the quoted CSV field opened at ``front`` (the first one
+    not doubled) in ``r[:back]``, or -1 if none does."""
+    cdef int64_t i = front + 1
+    while i < back:
+        if r[i] == 34:
+            if i + 1 < back and r[i + 1] == 34:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return -1
+
+
 cdef int64_t scan_forward_form(State *st, const uint8_t *r, int64_t front, int64_t back,
                                const SlotC *sp, int32_t slot) noexcept nogil:
     """The end of a value of a fixed or self-delimiting form: a CLF time, a bare JSON value,
@@ -1378,14 +1392,9 @@ cdef int64_t scan_forward_form(State *st, const uint8_t *r, int64_t front, int64
             return i
         fail(st, E_JSON, slot, front)
         return -1
-    i = front + 1  # a quoted CSV field
-    while i < back:
-        if r[i] == 34:
-            if i + 1 < back and r[i + 1] == 34:
-                i += 2
-                continue
-            return i + 1
-        i += 1
+    i = csv_quoted_end(r, front, back)  # a quoted CSV field
+    if i >= 0:
+        return i
     fail(st, E_CSV, slot, front)
     return -1
 
@@ -2776,17 +2785,9 @@ cdef bint csv_well_formed(const uint8_t *r, int64_t n) noexcept nogil:
     cdef int64_t i = 0
     while i < n:
         if r[i] == 34:
-            i += 1
-            while True:
-                if i >= n:
-                    return False  # never closed
-                if r[i] == 34:
-                    if i + 1 < n and r[i + 1] == 34:
-                        i += 2
-                        continue
-                    break
-                i += 1
-            i += 1
+            i = csv_quoted_end(r, i, n)
+            if i < 0:
+                return False  # never closed
             if i < n and r[i] != 44:
                 return False  # the closing quote is not the field's end
         while i < n and r[i] != 44:  # the rest of an unquoted field
@@ -2804,6 +2805,7 @@ cdef int run(State *st) noexcept nogil:
     cdef int32_t mode, below, tries
     cdef int result
     cdef bint canon, have_fail
+    cdef const uint8_t *newline  # a multi-line CSV record's first newline
     cdef Fail first_fail, mode_fail
     cdef uint64_t cw[CSV_WORDS]
     cdef uint64_t sw[CSV_WORDS]
@@ -2833,14 +2835,16 @@ cdef int run(State *st) noexcept nogil:
         st.tail_open = end >= size
         if end < size and n > 0 and buf[end - 1] == 13:
             n -= 1
-        if (st.csv_quotes and (nw == 0 or quoted) and (end < size or not st.data_cut) and n > 0
-                and memchr(buf + pos, 10, <size_t>n) != NULL and not csv_well_formed(buf + pos, n)):
+        newline = NULL
+        if st.csv_quotes and (nw == 0 or quoted) and (end < size or not st.data_cut) and n > 0:
+            newline = <const uint8_t *>memchr(buf + pos, 10, <size_t>n)
+        if newline != NULL and not csv_well_formed(buf + pos, n):
             # A quoted field holds the newline, but the record's quoting is not well-formed:
             # the quote was a stray one (a raw line's `"`), and the record is its first line.
             # Read as one record, an unescaped retry joined the lines after it (SPEC 4: an
             # unescaped record is one line). Not where the data ends before the input does: the
             # field may close further on (a lane before the last; its caller parses again).
-            end = pos + (<const uint8_t *>memchr(buf + pos, 10, <size_t>n) - (buf + pos))
+            end = newline - buf
             n = end - pos
             if n > 0 and buf[end - 1] == 13:
                 n -= 1

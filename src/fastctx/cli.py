@@ -277,7 +277,7 @@ def _table_format(args, path) -> str:
     elif path in (None, "-"):
         return "jsonl"
     else:
-        ext = os.path.splitext(path[:-3] if _gzipped(path) else path)[1].lower()
+        ext = os.path.splitext(_ungzipped(path))[1].lower()
         if ext not in _EXTENSIONS:
             raise UsageError(f"cannot tell the output format from {path!r}; use --to parquet, csv or jsonl")
         kind = _EXTENSIONS[ext]
@@ -287,8 +287,13 @@ def _table_format(args, path) -> str:
 
 
 def _gzipped(path) -> bool:
-    """An output named ``*.gz`` is written gzip compressed."""
+    """An output named ``*.gz`` is written gzip compressed (and such events read so)."""
     return path not in (None, "-") and str(path).lower().endswith(".gz")
+
+
+def _ungzipped(path) -> str:
+    """The name without a ``.gz`` ending, whose extension tells the format."""
+    return path[:-3] if _gzipped(path) else path
 
 
 # -- table writers (parse output, generate events) ----------------------------------------------
@@ -998,8 +1003,9 @@ def cmd_render(args) -> int:
     _check_outputs(args, sources)
     kinds = {}
     for path in sources:
-        plain = path[:-3] if _gzipped(path) else path  # events.jsonl.gz: JSON Lines, gzipped
-        kinds[path] = args.source_format or _EXTENSIONS.get(os.path.splitext(plain)[1].lower())
+        # events.jsonl.gz: JSON Lines, gzipped
+        ext = os.path.splitext(_ungzipped(path))[1].lower()
+        kinds[path] = args.source_format or _EXTENSIONS.get(ext)
         if kinds[path] is None:
             raise UsageError(f"cannot tell the event format of {path!r}; use --from jsonl, csv or parquet")
     with _Output(args.output) as handle:
