@@ -1254,3 +1254,42 @@ def test_a_free_text_before_a_time_or_number_holds_any_number_of_separators(name
     lines = three.render({"identity.caller": ["a"], "identity.user": ["b," * count + "b"],
                           "status": [1], "requestId": ["rid"]})
     assert both(three.program, lines).to_pydict()["identity.user"] == ["b," * count + "b"]
+
+
+@pytest.mark.parametrize("mode", ["none", "json"])
+def test_a_message_that_starts_with_a_quote_reads_back_as_written(mode):
+    # The leftmost split of `r "" a" k` leaves the message `""` (null, which renders `-`) and
+    # the route `a" k`; the next split gives `" a` and `k`, the values the line was written from
+    fmt = fastctx.compile("$context.requestId $context.error.messageString $context.routeKey",
+                          escape=mode)
+    batch = Batch.from_pydict({"requestId": ["r1", "r2", "r3"],
+                               "error.messageString": ['" a', '"', None],
+                               "routeKey": ["k", 'a" k', '"" y']})
+    lines = fmt.render(batch)
+    assert lines.startswith(b'r1 "" a" k\n')
+    parsed = both(fmt.program, lines)
+    assert parsed.stats == fastctx.Stats(3, 3, 0, 0, 0)
+    assert parsed.to_pydict() == batch.to_pydict()
+    assert fmt.render(parsed) == lines
+    # with no split that reads every value canonically, the leftmost stands, counted apart
+    odd = both(fmt.program, b'r "" k\nr "" a b\n')
+    assert odd.to_pydict() == {"requestId": ["r", "r"], "error.messageString": [None, None],
+                               "routeKey": ["k", "a b"]}
+    assert odd.stats.normalized == 2
+
+
+@given(message=st.one_of(st.none(), _VALUE), route=st.one_of(st.none(), _VALUE),
+       mode=st.sampled_from(["none", "json"]))
+def test_a_message_and_a_free_text_after_it_read_back_to_the_same_line(message, route, mode):
+    # SPEC 4: a record written in canonical form reads back to itself, whichever split of the
+    # two free texts that reading takes
+    fmt = fastctx.compile("$context.requestId $context.error.messageString $context.routeKey",
+                          escape=mode)
+    batch = Batch.from_pydict({"requestId": ["r"], "error.messageString": [message],
+                               "routeKey": [route]})
+    lines = fmt.render(batch)
+    # (these modes write a CR or LF in a bare value as it is: a line break)
+    assume(lines.count(b"\n") == 1 and b"\r" not in lines)
+    parsed = both(fmt.program, lines)
+    assert parsed.stats == fastctx.Stats(1, 1, 0, 0, 0), parsed.rejects
+    assert fmt.render(parsed) == lines

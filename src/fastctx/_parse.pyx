@@ -2664,9 +2664,16 @@ cdef int32_t later_target(State *st, const SlotC *slots, int32_t below) noexcept
     with the caller ``c`` and the user `` "x,y",u`` (the time after the user takes no
     comma)."""
     cdef int32_t code = st.fail.code
-    cdef int32_t slot = error_slot(st.fail)
+    if code == E_PREFIX or code == E_SUFFIX or code == E_UTF8:
+        return -1
+    return middle_target(st, slots, error_slot(st.fail), below)
+
+
+cdef int32_t middle_target(State *st, const SlotC *slots, int32_t slot, int32_t below) noexcept nogil:
+    """``later_target`` for a value in ``slot``: the last slot before ``below``, and at or
+    before ``slot``, that ``split`` resolves by search, or -1."""
     cdef int32_t i = 0, j = st.nslots - 1, k
-    if code == E_PREFIX or code == E_SUFFIX or code == E_UTF8 or slot < 0:
+    if slot < 0:
         return -1
     # the middle as split finds it (it depends on the plan alone)
     while i < j and slots[i].forward:
@@ -2699,6 +2706,62 @@ cdef inline bint retry_later(State *st) noexcept nogil:
                        and code != E_PREFIX and code != E_SUFFIX and code != E_UTF8)
     st.later_err = slot
     return again
+
+
+cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) noexcept nogil:
+    """A record whose leftmost split mode 0 accepted with a value not in canonical form, read
+    again for the canonical one: the first later split of the slot that placed that value
+    (``middle_target`` of it, which must be that slot or the one before) where every value is
+    canonical, else the leftmost again. ``r "" a" k`` read by ``$context.requestId
+    $context.error.messageString $context.routeKey``: the leftmost split leaves the message
+    ``""`` (null, which renders ``-``) and the route ``a" k``; the next one ``" a`` and ``k``,
+    the values fastctx wrote it from (SPEC 4: a canonical record reads back to itself). The
+    retries go on as ``retry_later`` lets those of a rejected record, so the work stays
+    bounded; a record no split of the middle places pays nothing. 1 accepted, -1 a column
+    needs room."""
+    cdef const SlotC *slots = st.slots
+    cdef int32_t s, odd = -1, target
+    cdef int64_t outlen, ival
+    cdef int32_t isnull
+    cdef bint ok
+    cdef int result
+    if middle_target(st, slots, st.nslots - 1, st.nslots) < 0:
+        return 1  # no split is searched: there is no other one
+    # the leftmost split again, for its spans (try_words and try_csv leave none)
+    clear_row(st)
+    st.later = 0
+    st.later_slot = -1
+    result = try_mode(st, r, n, 0, canon)
+    if result != 1 or canon[0]:
+        return result
+    for s in range(st.nslots):
+        ok = True
+        if not decode_value(st, r, st.sa[s], st.sb[s], slots + s, s, st.scratch, &outlen, &ival,
+                            &isnull, &ok):
+            return 1  # (as try_mode read it: not reached)
+        if not ok:
+            odd = s
+            break
+    target = middle_target(st, slots, odd, st.nslots)
+    if target < 0 or odd > target + 1:
+        return 1  # that value is not one a split placed: the row stands
+    st.later_slot = target
+    st.later_err = odd
+    while st.later < LATER_SPLITS:
+        clear_row(st)
+        st.later += 1
+        result = try_mode(st, r, n, 0, canon)
+        if result < 0:
+            return -1
+        if result == 1:
+            if canon[0]:
+                return 1
+        elif not retry_later(st):
+            break
+    clear_row(st)
+    st.later = 0
+    st.later_slot = -1
+    return try_mode(st, r, n, 0, canon)
 
 
 cdef void clear_row(State *st) noexcept nogil:
@@ -2887,6 +2950,8 @@ cdef int run(State *st) noexcept nogil:
                     else:
                         result = try_words(st, r, n, cw, nw, &canon)
                     st.fast_rows += result == 1
+                    if result == 1 and not canon:
+                        result = canonical_split(st, r, n, &canon)
                     if result < 0:
                         clear_row(st)
                         return ST_NEED_DATA  # this record is redone after the grow
@@ -2897,6 +2962,8 @@ cdef int run(State *st) noexcept nogil:
                     st.later = 0
                     st.later_slot = -1
                     result = try_mode(st, r, n, mode, &canon)
+                    if result == 1 and mode == 0 and not canon:
+                        result = canonical_split(st, r, n, &canon)
                     if result == 0:
                         mode_fail = st.fail  # the leftmost split's error is the one reported
                         below = st.nslots

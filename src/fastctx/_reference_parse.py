@@ -800,18 +800,46 @@ def later_target(slots, literals, slot: int, code: int, below: int) -> int:
 
 def _try_split(rec: bytes, p: ParsePlan, mode: int, slots, later: int, target: list,
                search: bool = False):
-    """``(values per column, normalized)`` of one split of ``rec``, or ``_Fail``."""
+    """``(values per column, normalized, odd)`` of one split of ``rec``, or ``_Fail``:
+    ``odd`` is the first slot whose value is not in canonical form, or -1."""
     spans = split(rec, p.literals, slots, later, target, search)
     values = [None] * len(p.names)
-    canonical = True
+    odd = -1
     for index, (sp, (a, b)) in enumerate(zip(slots, spans)):
         value, ok = decode(rec, a, b, sp, index)
-        canonical = canonical and ok
+        if not ok and odd < 0:
+            odd = index
         if sp.first:
             values[sp.column] = value
         elif values[sp.column] != value:
             raise _Fail(E_DUP, index, a)
-    return values, (mode > 0 or not canonical)
+    return values, (mode > 0 or odd >= 0), odd
+
+
+def _canonical_split(rec: bytes, p: ParsePlan, odd: int):
+    """``(values, False)`` of the first later split of a record that mode 0's leftmost split
+    reads with slot ``odd`` not in canonical form, where every value is canonical, or None
+    (the kernel's ``canonical_split``): the split moved is ``later_target``'s for that slot,
+    which must be it or the one before; the retries go on as those of a rejected record."""
+    slots = p.modes[0]
+    target = [later_target(slots, p.literals, odd, None, len(slots))]
+    moved = target[0]
+    if moved < 0 or odd > moved + 1:
+        return None
+    last = odd
+    for later in range(1, LATER_SPLITS + 1):
+        try:
+            values, normalized, _ = _try_split(rec, p, 0, slots, later, target)
+        except _Fail as fail:
+            slot = _error_slot(fail)
+            progress, last = slot > last, slot
+            if (target[0] < 0 or not (moved <= slot <= moved + 1 or progress)
+                    or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
+                return None
+            continue
+        if not normalized:
+            return values, False
+    return None
 
 
 def parse_record(rec: bytes, p: ParsePlan):
@@ -828,9 +856,15 @@ def parse_record(rec: bytes, p: ParsePlan):
         # after the last try's; if none of those is accepted, the same with the slot found by
         # search before that one. The leftmost split's error is the one reported.
         try:
-            return _try_split(rec, p, mode, slots, 0, [-1])
+            values, normalized, odd = _try_split(rec, p, mode, slots, 0, [-1])
         except _Fail as fail:
             mode_failure = fail
+        else:
+            if mode == 0 and odd >= 0:
+                # a value not in canonical form: a later split may read the record fastctx
+                # wrote (SPEC 4)
+                return _canonical_split(rec, p, odd) or (values, normalized)
+            return values, normalized
         below = len(slots)
         for _ in range(2):
             # the slot of the last try's error: progress is an error after it
@@ -841,7 +875,7 @@ def parse_record(rec: bytes, p: ParsePlan):
             below = target[0]
             for later in range(1, LATER_SPLITS + 1):
                 try:
-                    return _try_split(rec, p, mode, slots, later, target)
+                    return _try_split(rec, p, mode, slots, later, target)[:2]
                 except _Fail as fail:
                     slot = _error_slot(fail)
                     progress, last = slot > last, slot
@@ -852,7 +886,7 @@ def parse_record(rec: bytes, p: ParsePlan):
             # the last resort: a search for the leftmost split whose values all hold only
             # their own bytes, in their shape (search_middle)
             try:
-                return _try_split(rec, p, mode, slots, 0, [-1], search=True)
+                return _try_split(rec, p, mode, slots, 0, [-1], search=True)[:2]
             except _Fail:
                 pass
         if failure is None:
