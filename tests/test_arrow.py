@@ -550,6 +550,8 @@ def test_import_duckdb():
     assert Batch.from_arrow(con.sql(query).arrow()).to_pydict() == expected
     con.execute("set produce_arrow_string_view = true")
     assert Batch.from_arrow(con.sql(query)).to_pydict() == expected
+    # a sum() of integers is a HUGEINT, which DuckDB exports as decimal(38, 0)
+    assert Batch.from_arrow(con.sql("select sum(i) as s from range(4) r(i)")).to_pydict() == {"s": [6]}
     # a Batch goes into DuckDB and back unchanged
     b = sample_batch()
     assert Batch.from_arrow(con.sql("from b")).to_pydict() == b.to_pydict()
@@ -645,3 +647,45 @@ def test_float_integers_out_of_range_and_fractions_give_their_own_errors():
     with pytest.raises(TypeError, match=r"'status' row 2: inf is not a whole number"):
         Batch.from_arrow(pa.table({"status": pa.array([float("nan"), None, float("inf")])}))
     assert Batch.from_arrow(pa.table({"status": pa.array([200.0, None])})).to_pydict() == {"status": [200, None]}
+
+
+def test_decimals_of_whole_numbers_are_integers():
+    # DuckDB's HUGEINT (a sum() of integers) arrives as decimal(38, 0); a DECIMAL(p, s) cast
+    # of a status or a latency holds whole numbers too: taken as int64, nulls kept
+    pa = pytest.importorskip("pyarrow")
+    from decimal import Decimal
+
+    values = [Decimal(-5), None, Decimal(123), Decimal(2**63 - 1)]
+    for arrow_type in (pa.decimal128(38, 0), pa.decimal128(38, 2), pa.decimal128(38, 18),
+                       pa.decimal256(76, 0), pa.decimal256(76, 20), pa.decimal256(76, 40)):
+        batch = Batch.from_arrow(pa.table({"status": pa.array(values, arrow_type)}))
+        assert batch.column("status").kind == "int64"
+        assert batch.to_pydict() == {"status": [-5, None, 123, 2**63 - 1]}, arrow_type
+    for arrow_type in (pa.decimal32(9, 0), pa.decimal64(18, 3)):
+        small = pa.array([Decimal(-5), None, Decimal(7), Decimal(8)], arrow_type)
+        for array in (small, small.slice(1)):
+            assert Batch.from_arrow(pa.table({"status": array})).to_pydict()["status"] == [
+                -5, None, 7, 8][len(small) - len(array):]
+    wide = pa.array([Decimal(-5), None, Decimal(7)], pa.decimal128(38, 0)).dictionary_encode()
+    assert Batch.from_arrow(pa.table({"status": wide})).to_pydict() == {"status": [-5, None, 7]}
+    fmt = fastctx.compile("$context.requestId $context.status $context.requestTimeEpoch")
+    table = pa.table({"requestId": ["a", "b"], "status": pa.array([Decimal(200), None], pa.decimal128(38, 0)),
+                      "requestTimeEpoch": pa.array([Decimal(1700000000000), Decimal(0)], pa.decimal128(20, 0))})
+    assert fmt.render(table) == b"a 200 1700000000000\nb - 0\n"
+
+
+def test_decimals_that_are_not_whole_or_too_large_name_their_row():
+    pa = pytest.importorskip("pyarrow")
+    from decimal import Decimal
+
+    def table(*values, arrow_type=pa.decimal128(38, 1)):
+        return pa.table({"status": pa.chunked_array([[Decimal(1)], list(values)], arrow_type)})
+
+    with pytest.raises(TypeError, match=r"'status' row 2: -0\.5 is not a whole number"):
+        Batch.from_arrow(table(None, Decimal("-0.5")))
+    with pytest.raises(OverflowError, match=r"'status' row 1: 9223372036854775808\.0 does not fit"):
+        Batch.from_arrow(table(Decimal(2**63)))
+    with pytest.raises(OverflowError, match=r"'status' row 1: -9223372036854775809 does not fit"):
+        Batch.from_arrow(table(Decimal(-2**63 - 1), arrow_type=pa.decimal256(40, 0)))
+    # a null slot's value is not looked at; -2**63 fits
+    assert Batch.from_arrow(table(None, Decimal(-2**63))).to_pydict() == {"status": [1, None, -2**63]}

@@ -28,6 +28,8 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset, strlen
 
 cimport numpy as cnp
+from decimal import Decimal
+
 import numpy as np
 
 from .batch import Batch, Column, whole_floats
@@ -560,6 +562,67 @@ _FORMAT_NAMES = {
 }
 
 
+def _decimal_format(fmt):
+    """``(scale, bit width)`` of an Arrow decimal format (``d:P,S`` or ``d:P,S,W``), or None."""
+    if not fmt.startswith("d:"):
+        return None
+    try:
+        numbers = [int(part) for part in fmt[2:].split(",")]
+    except ValueError:
+        return None
+    if len(numbers) == 2:
+        numbers.append(128)
+    if len(numbers) != 3 or numbers[2] not in (32, 64, 128, 256):
+        return None
+    return numbers[1], numbers[2]
+
+
+def _decimal_text(words, scale, width):
+    """One decimal value (its little-endian 64-bit words) as text, for a message."""
+    value = sum(int(word) << (64 * k) for k, word in enumerate(words))
+    if value >= 1 << (width - 1):
+        value -= 1 << width
+    return str(Decimal(value).scaleb(-scale))
+
+
+def _decimal_int64(raw, scale, width, mask, validity, null_count, name, base):
+    """Decimal values -> an int64 Column: whole numbers that fit int64 are taken (DuckDB's
+    HUGEINT, a ``sum()`` of integers, arrives as decimal(38, 0)); any other value where a row
+    holds one (``mask``, None: every row) is an error naming its row, as for floats."""
+    cdef int64_t n = len(raw) if width == 32 else len(raw) // (width // 64)
+    present = np.ones(n, dtype=bool) if mask is None else mask
+    if width == 32:
+        words = raw.astype(np.int64).reshape(n, 1)
+        low = words[:, 0]
+        fits = np.ones(n, dtype=bool)
+    else:
+        words = raw.reshape(n, width // 64)
+        low = words[:, 0].astype(np.int64)  # two's complement: the low word read as signed
+        sign = np.where(low < 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+        fits = (words[:, 1:] == sign[:, None]).all(axis=1)
+    if scale <= 18:
+        unit = 10 ** scale
+        whole = low % unit == 0
+        values = low // unit
+    else:  # a multiple of 10**19 or more fits int64 only as 0
+        whole = low == 0
+        values = np.zeros(n, dtype=np.int64)
+    bad = present & ~(fits & whole)
+    for row in np.flatnonzero(bad):
+        row = int(row)
+        text = _decimal_text(words[row] if width > 32 else [int(low[row]) & 0xFFFFFFFF],
+                             scale, width)
+        exact = Decimal(text)
+        if exact != exact.to_integral_value():
+            raise value_error(TypeError, name, base + row, f"{text} is not a whole number; a "
+                              "column of numbers holds integers (fastctx has no decimal "
+                              "columns: give text as str)")
+        if not -2**63 <= int(exact) < 2**63:
+            raise value_error(OverflowError, name, base + row, f"{text} does not fit in int64")
+        values[row] = int(exact)  # whole, in range, but not as a raw int64 (decimal(38, 20))
+    return Column._built("int64", values, None, validity, null_count)
+
+
 def _unsupported(name, fmt):
     described = next((v for k, v in _FORMAT_NAMES.items() if fmt == k or
                       (len(k) == 1 and fmt.startswith(k + ":"))), None)
@@ -583,7 +646,7 @@ def _kind_of(field, name):
         if fmt not in _INT_FORMATS:
             raise TypeError(f"column {name!r}: dictionary indices of Arrow format {fmt!r}")
         return _kind_of(field.dictionary, name)
-    if fmt in _INT_FORMATS or fmt in _FLOAT_FORMATS:
+    if fmt in _INT_FORMATS or fmt in _FLOAT_FORMATS or _decimal_format(fmt) is not None:
         return "int64"
     if (fmt[:2] == "ts" and len(fmt) >= 4 and fmt[2] in _TS_TO_MS and fmt[3] == ":") \
             or fmt in ("tdD", "tdm"):
@@ -857,8 +920,9 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
     # one bool per row, for the conversions that must skip null slots (whose values are
     # undefined in Arrow); the zero-copy paths never build it
     mask = None
+    decimal = _decimal_format(fmt)
     if validity is not None and (field.dictionary is not None or fmt in ("L", "vu")
-                                 or fmt in _FLOAT_FORMATS):
+                                 or fmt in _FLOAT_FORMATS or decimal is not None):
         mask = np.unpackbits(validity, count=n, bitorder="little").astype(bool)
 
     if field.dictionary is not None:
@@ -884,6 +948,13 @@ cdef object _convert(object owner, const ArrowArray* array, object field, int64_
     if fmt in _FLOAT_FORMATS:
         raw = _fixed(owner, array, 1, offset, n, _FLOAT_FORMATS[fmt])
         return _checked_int64(raw, mask, validity, null_count, name, base)
+    if decimal is not None:
+        scale, width = decimal
+        if width == 32:
+            raw = _fixed(owner, array, 1, offset, n, np.int32)
+        else:
+            raw = _fixed(owner, array, 1, offset * (width // 64), n * (width // 64), np.uint64)
+        return _decimal_int64(raw, scale, width, mask, validity, null_count, name, base)
     if fmt[:2] == "ts":
         multiply, divide = _TS_TO_MS[fmt[2]]
         values = _fixed(owner, array, 1, offset, n, np.int64)
