@@ -600,6 +600,9 @@ def test_render_polars_dataframe():
     events = clf_events()
     df = pl.DataFrame(events).with_columns(pl.col("eventType").cast(pl.Categorical))
     assert fmt.render(df) == fmt.render(events)
+    with pytest.raises(TypeError, match=r"cannot render a LazyFrame: .*; collect\(\) it first"):
+        fmt.render(df.lazy())
+    assert fmt.render(df.lazy().collect()) == fmt.render(events)
 
 
 def test_render_duckdb_relation_and_pandas_dataframe():

@@ -36,9 +36,11 @@ def as_batch(data, names=None) -> Batch:
             sizes = {name: len(col) for name, col in columns.items()}
             raise ValueError(f"columns differ in length: {sizes}")
         return Batch(columns, lengths.pop())
+    # a lazy frame (polars LazyFrame) holds a query, not data yet
+    hint = "; collect() it first" if callable(getattr(data, "collect", None)) else ""
     raise TypeError(
         f"cannot render a {type(data).__name__}: pass a fastctx.Batch, a dict of columns, "
-        "or an object with the Arrow PyCapsule interface (pyarrow, polars, pandas, DuckDB)"
+        f"or an object with the Arrow PyCapsule interface (pyarrow, polars, pandas, DuckDB){hint}"
     )
 
 
