@@ -1067,6 +1067,18 @@ def test_adjacent_variables():
     assert batch.to_pydict() == {"identity.caller": ["\\"], "identity.user": ["b"]}
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_adjacent_variables_before_a_number_split_where_the_number_can_start(mode):
+    # the shortest first value would leave the status `bc200`: the split starts where the
+    # rest holds only what a number holds (the leftmost such: `abc1200` is `abc` and 1200)
+    program = compiled("$context.requestId$context.status", mode)
+    batch = both(program, b"abc200\nabc-\nabc1200\n\xc3\xa9200\nabcx\n")
+    assert batch.to_pydict() == {"requestId": ["abc", "abc", "abc", "\u00e9"],
+                                 "status": [200, None, 1200, 200]}
+    assert batch.stats == fastctx.Stats(5, 4, 1, 0, 0)
+    assert _reference.render(program, batch)[0] == b"abc200\nabc-\nabc1200\n\xc3\xa9200\n"
+
+
 _VARS = ["requestId", "status", "identity.userAgent", "requestTime", "identity.sourceIp",
          "error.messageString", "requestTimeEpoch"]
 _LITS = ["", " ", '"', "[", "]", ",", " - ", '" "', "<a>", "</a>", '{"k":"', '","v":', "}"]

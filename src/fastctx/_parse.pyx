@@ -1857,17 +1857,22 @@ cdef inline bint split(State *st, const uint8_t *r, int64_t n, const SlotC *slot
                 return fail(st, E_LITERAL, i + 1, end)
         else:
             least = 0
-            if i == j - 1 and llen > 0 and slots[j].form == FORM_STOP:
+            if i == j - 1 and slots[j].form == FORM_STOP:
                 # The slot after this split takes the rest up to `back`: a split that would
                 # leave it a byte it never holds (a space in a token) is not a split. Start
                 # from the first one that leaves it none (`r1,a, b,c1,200` with a token
-                # after a free text: `a, b` and `c1`, not `a` and ` b,c1`).
+                # after a free text: `a, b` and `c1`, not `a` and ` b,c1`; `abc200` read by
+                # `$context.requestId$context.status`: `abc` and `200`).
                 least = value_floor(r, front, back, slots + j) - llen
             end = -1
             if llen == 0 and sp.vtype == VT_QUOTED:  # an adjacent slot: the closing quote
                 end = quoted_end(r, front, back, sp)
             if end < 0:
                 end = find_split(r, front, back, lit, llen, sp.skip, least)
+                if llen == 0 and front < end < least < back:
+                    # adjacent: the shortest value reaches the floor (which follows a byte
+                    # the next value never holds, so it cuts no escape or character)
+                    end = least
             if end < 0 and least > front:  # no such split: the leftmost, to report its error
                 end = find_split(r, front, back, lit, llen, sp.skip, 0)
             if end < 0:

@@ -441,6 +441,8 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
                 end = quoted_end(rec, front, back, sp)
             if end < 0:
                 end = find_split(rec, front, back, literal, sp.skip, least)
+                if not literal and front < end < least < back:
+                    end = least  # adjacent: the shortest value reaches the floor
             if end < 0 and least > front:  # no split leaves the next slot valid: the leftmost
                 end = find_split(rec, front, back, literal, sp.skip)
             if end < 0:
@@ -481,9 +483,10 @@ def split(rec: bytes, literals, slots, later: int = 0, target: list | None = Non
         return spans
     while i < j:
         least = 0
-        if i == j - 1 and literals[i + 1] and slots[j].form == FORM_STOP:
+        if i == j - 1 and slots[j].form == FORM_STOP:
             # the last slot takes the rest: the split before it must not leave it a byte it
-            # never holds (``r1,a, b,c1,200``: ``a, b`` and ``c1``, not ``a`` and `` b,c1``)
+            # never holds (``r1,a, b,c1,200``: ``a, b`` and ``c1``, not ``a`` and `` b,c1``;
+            # ``abc200`` read by ``$context.requestId$context.status``: ``abc`` and ``200``)
             least = scan_backward(rec, front, back, slots[j]) - len(literals[i + 1])
         take_forward(i, least)
         i += 1
