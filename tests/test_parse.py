@@ -1305,3 +1305,25 @@ def test_a_message_and_a_free_text_after_it_read_back_to_the_same_line(message, 
     parsed = both(fmt.program, lines)
     assert parsed.stats == fastctx.Stats(1, 1, 0, 0, 0), parsed.rejects
     assert fmt.render(parsed) == lines
+
+
+def test_a_raw_quote_does_not_hide_the_bad_value_after_it():
+    # The escaped mode stops at the raw quote in the User-Agent; the unescaped retry reads on
+    # to the status, whose error is the one reported (as for the same line without the quote)
+    fmt = fastctx.compile('{"r":"$context.requestId","ua":"$context.identity.userAgent",'
+                          '"status":"$context.status","k":"$context.routeKey"}')
+    quoted = b'{"r":"a","ua":"x"y","status":"2x0","k":"c"}'
+    plain = quoted.replace(b'x"y', b"xy")
+    for line in (quoted, plain):
+        batch = both(fmt.program, line)
+        [reject] = batch.rejects
+        assert "$context.status, which stops at 'x'" in reject.reason
+        assert reject.reason.endswith(f"at byte {line.index(b'2x0') + 1}")
+    with pytest.raises(fastctx.ParseError, match=r"\$context.status, which stops at 'x'"):
+        fmt.parse(quoted)
+    # a line whose only fault is the raw quote is read by the retry, counted apart
+    assert both(fmt.program, quoted.replace(b"2x0", b"200")).stats == fastctx.Stats(1, 1, 0, 0, 1)
+    # CSV: an open quote is still the error named, not the missing comma the retry then finds
+    csv = compiled("$context.requestId,$context.status")
+    [reject] = both(csv, b'"abc').rejects
+    assert reject.reason.startswith("malformed quoted CSV field in $context.requestId")

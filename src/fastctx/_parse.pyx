@@ -3005,7 +3005,9 @@ cdef int run(State *st) noexcept nogil:
                     clear_row(st)
                     if result < 0:
                         return ST_NEED_DATA  # this record is redone after the grow
-                    if not have_fail:
+                    if not have_fail or error_slot(st.fail) > error_slot(first_fail):
+                        # the mode whose error lies in a later value names it: a raw line's
+                        # quote stops the escaped mode, its unescaped retry finds the bad value
                         first_fail = st.fail
                         have_fail = True
             if result == 1:

@@ -846,7 +846,8 @@ def _canonical_split(rec: bytes, p: ParsePlan, odd: int):
 
 
 def parse_record(rec: bytes, p: ParsePlan):
-    """``(values per column, normalized)`` or ``_Fail`` of the first mode."""
+    """``(values per column, normalized)`` or ``_Fail``: of the mode whose error lies in the
+    latest value (the first such)."""
     try:
         bytes(rec).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -892,8 +893,8 @@ def parse_record(rec: bytes, p: ParsePlan):
                 return _try_split(rec, p, mode, slots, 0, [-1], search=True)[:2]
             except _Fail:
                 pass
-        if failure is None:
-            failure = mode_failure
+        if failure is None or _error_slot(mode_failure) > _error_slot(failure):
+            failure = mode_failure  # the mode whose error lies in a later value names it
     raise failure
 
 
