@@ -1382,10 +1382,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("operation", choices=OPERATIONS + ("all",))
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="events / lines per shape (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed calls per implementation; the median is shown")
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls per implementation; the median is shown (default 3)")
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of clf,json,xml,csv")
     parser.add_argument("--peers", default=None, help="comma-separated peer names (default: all)")
-    parser.add_argument("--threads", default="1", help="thread counts, e.g. 1,2: rows above 1 are labelled")
+    parser.add_argument("--threads", default="1", help="thread counts, e.g. 1,2: rows above 1 are labelled (default 1)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the generated sample data: same seed, same data (default 0)")
     parser.add_argument("--no-polars", action="store_true", help="skip the polars subprocess")

@@ -1159,7 +1159,9 @@ def _add_parse_options(parser) -> None:
                             "(implies --on-error collect)")
     group.add_argument("--batch-size", type=_positive, default=16, metavar="MB",
                        help="input megabytes per batch; bounds memory (default 16)")
-    group.add_argument("--stats", action="store_true", help="print the record counts on stderr")
+    group.add_argument("--stats", action="store_true",
+                       help="print the record counts on stderr (always printed with "
+                            "--on-error skip or collect, or --rejects)")
 
 
 def _add_common(parser) -> None:
