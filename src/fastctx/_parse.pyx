@@ -2725,6 +2725,7 @@ cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) no
     bounded; a record no split of the middle places pays nothing. 1 accepted, -1 a column
     needs room."""
     cdef const SlotC *slots = st.slots
+    cdef const SlotC *sp
     cdef int32_t s, odd = -1, target
     cdef int64_t outlen, ival
     cdef int32_t isnull
@@ -2748,8 +2749,13 @@ cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) no
             odd = s
             break
     target = middle_target(st, slots, odd, st.nslots)
-    if target < 0 or odd > target + 1:
-        return 1  # that value is not one a split placed: the row stands
+    if target < 0 or odd > target + 1 or slots[odd].form == FORM_TIME:
+        # that value is not one a split placed (a CLF time's span is its shape's, so its
+        # offset is not canonical wherever it starts): the row stands
+        return 1
+    sp = slots + target
+    if find_split(r, st.sa[target], n, sp.after, sp.after_len, sp.skip, st.sb[target] + 1) < 0:
+        return 1  # its literal occurs no further on: there is no later split
     st.later_slot = target
     st.later_err = odd
     while st.later < LATER_SPLITS:

@@ -827,8 +827,8 @@ def _canonical_split(rec: bytes, p: ParsePlan, odd: int):
     slots = p.modes[0]
     target = [later_target(slots, p.literals, odd, None, len(slots))]
     moved = target[0]
-    if moved < 0 or odd > moved + 1:
-        return None
+    if moved < 0 or odd > moved + 1 or slots[odd].form == FORM_TIME:
+        return None  # (a CLF time's span is its shape's: no split makes its offset canonical)
     last = odd
     for later in range(1, LATER_SPLITS + 1):
         try:
