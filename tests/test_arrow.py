@@ -690,5 +690,10 @@ def test_decimals_that_are_not_whole_or_too_large_name_their_row():
         Batch.from_arrow(table(Decimal(2**63)))
     with pytest.raises(OverflowError, match=r"'status' row 1: -9223372036854775809 does not fit"):
         Batch.from_arrow(table(Decimal(-2**63 - 1), arrow_type=pa.decimal256(40, 0)))
+    # a negative scale multiplies
+    negative = pa.array([Decimal("1E+3"), None], pa.decimal128(10, -3))
+    assert Batch.from_arrow(pa.table({"status": negative})).to_pydict() == {"status": [1000, None]}
+    with pytest.raises(OverflowError, match=r"'status' row 0: 1\.00E\+20 does not fit"):
+        Batch.from_arrow(pa.table({"status": pa.array([Decimal("1E+20")], pa.decimal128(5, -18))}))
     # a null slot's value is not looked at; -2**63 fits
     assert Batch.from_arrow(table(None, Decimal(-2**63))).to_pydict() == {"status": [1, None, -2**63]}

@@ -600,7 +600,12 @@ def _decimal_int64(raw, scale, width, mask, validity, null_count, name, base):
         low = words[:, 0].astype(np.int64)  # two's complement: the low word read as signed
         sign = np.where(low < 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
         fits = (words[:, 1:] == sign[:, None]).all(axis=1)
-    if scale <= 18:
+    if scale < 0:  # the value is the number times 10**-scale: whole, if it fits
+        unit = 10 ** -scale
+        limit = (2**63 - 1) // unit
+        whole = (low <= limit) & (low >= -limit)
+        values = np.where(whole, low, 0) * unit
+    elif scale <= 18:
         unit = 10 ** scale
         whole = low % unit == 0
         values = low // unit
