@@ -143,6 +143,29 @@ def test_strings_in_time_and_int_slots():
     assert out == b'a [10/Oct/2000:13:55:36 -0700] 200 "1"\nb [x\\x5dy] -12 "q\\""\n'
 
 
+def test_a_token_holding_a_space_inside_clf_quotes_is_escaped_and_never_misread():
+    # Inside the CLF preset's "$context.eventType $context.routeKey $context.connectionId" a
+    # token's space written raw made another line (eventType `CON`, route `NECT $connect`):
+    # auto writes it as \x20, as in a bare word, and the text between them keeps its spaces
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    events = {"requestId": ["r1", "r2"], "eventType": ["CON NECT", "MESSAGE"],
+              "routeKey": ["$connect", "GET /x y"], "connectionId": ["cid", "c d\te"],
+              "status": [200, 200]}
+    out = fmt.render(events)
+    assert out == (b'- - - [-] "CON\\x20NECT $connect cid" 200 r1\n'
+                   b'- - - [-] "MESSAGE GET /x y c\\x20d\\x09e" 200 r2\n')
+    assert _reference.render(fmt.program, fastctx.Batch.from_pydict(events))[0] == out
+    # read back as a bare token's escape is: the escape kept as text, the record normalized
+    parsed = fmt.parse(out)
+    assert parsed.to_pydict()["eventType"] == ["CON\\x20NECT", "MESSAGE"]
+    assert parsed.to_pydict()["routeKey"] == ["$connect", "GET /x y"]
+    assert parsed.to_pydict()["connectionId"] == ["cid", "c\\x20d\\x09e"]
+    assert parsed.stats.normalized == 2
+    # none mode writes what API Gateway writes
+    raw = fastctx.compile(fastctx.preset("websocket", "clf"), escape="none").render(events)
+    assert raw.startswith(b'- - - [-] "CON NECT $connect cid" 200 r1\n')
+
+
 @pytest.mark.parametrize("template", [
     "$context.requestId $context.requestTime $context.routeKey",  # a bare word in text
     "$context.requestTime $context.requestId",

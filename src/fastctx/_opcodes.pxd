@@ -25,7 +25,8 @@ cdef enum esc_t:
     ESC_CLF_QUOTED = 5
     ESC_CLF_BRACKET = 6
     ESC_CLF_BARE = 7
-    ESC_COUNT = 8
+    ESC_CLF_QUOTED_TOKEN = 8
+    ESC_COUNT = 9
 
 cdef enum action_t:
     ACT_COPY = 0

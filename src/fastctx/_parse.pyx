@@ -34,7 +34,7 @@ from fastctx._simd cimport (
     FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, fastctx_ctz64, stream_copy, stream_rebase,
 )
 from fastctx._opcodes cimport (
-    ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CSV,
+    ACT_BACKSLASH, ACT_COPY, ACT_HEX, ESC_CLF_BARE, ESC_CLF_BRACKET, ESC_CLF_QUOTED, ESC_CLF_QUOTED_TOKEN, ESC_CSV,
     ESC_JSON_BARE, ESC_JSON_STR, ESC_NONE, ESC_XML, KIND_INT64, KIND_STRING, KIND_TIMESTAMP,
     MAX_CLF_MS, MIN_CLF_MS, VT_CLF_TIME, VT_EPOCH_MS, VT_INT, VT_QUOTED, VT_TEXT, VT_TOKEN,
 )
@@ -1569,7 +1569,7 @@ cdef int64_t quoted_end(const uint8_t *r, int64_t front, int64_t back, const Slo
     cdef int64_t qlen, close
     if sp.raw_quotes:
         q, qlen = <const uint8_t *>b'"', 1
-    elif sp.esc == ESC_JSON_STR or sp.esc == ESC_CLF_QUOTED:
+    elif sp.esc == ESC_JSON_STR or sp.esc == ESC_CLF_QUOTED or sp.esc == ESC_CLF_QUOTED_TOKEN:
         q, qlen = <const uint8_t *>b'\\"', 2
     elif sp.esc == ESC_XML:
         q, qlen = <const uint8_t *>b"&quot;", 6
@@ -3051,7 +3051,7 @@ ENUMS = {
     "decode": {"COPY": D_COPY, "BAD": D_BAD, "ESC": D_ESC, "ODD": D_ODD, "XEF": D_XEF},
     "esc": {"NONE": ESC_NONE, "JSON_STR": ESC_JSON_STR, "JSON_BARE": ESC_JSON_BARE, "XML": ESC_XML,
             "CSV": ESC_CSV, "CLF_QUOTED": ESC_CLF_QUOTED, "CLF_BRACKET": ESC_CLF_BRACKET,
-            "CLF_BARE": ESC_CLF_BARE},
+            "CLF_BARE": ESC_CLF_BARE, "CLF_QUOTED_TOKEN": ESC_CLF_QUOTED_TOKEN},
     "vtype": {"INT": VT_INT, "EPOCH_MS": VT_EPOCH_MS, "CLF_TIME": VT_CLF_TIME, "TOKEN": VT_TOKEN,
               "TEXT": VT_TEXT, "QUOTED": VT_QUOTED},
     "error": {"PREFIX": E_PREFIX, "SUFFIX": E_SUFFIX, "LITERAL": E_LITERAL, "INT": E_INT,

@@ -233,7 +233,7 @@ def quoted_end(rec: bytes, front: int, back: int, sp) -> int:
     itself)."""
     if sp.raw_quotes:
         quote = b'"'
-    elif sp.esc in (Esc.JSON_STR, Esc.CLF_QUOTED):
+    elif sp.esc in (Esc.JSON_STR, Esc.CLF_QUOTED, Esc.CLF_QUOTED_TOKEN):
         quote = b'\\"'
     elif sp.esc == Esc.XML:
         quote = b"&quot;"

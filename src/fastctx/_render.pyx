@@ -1449,6 +1449,7 @@ def enum_values():
             "NONE": ESC_NONE, "JSON_STR": ESC_JSON_STR, "JSON_BARE": ESC_JSON_BARE,
             "XML": ESC_XML, "CSV": ESC_CSV, "CLF_QUOTED": ESC_CLF_QUOTED,
             "CLF_BRACKET": ESC_CLF_BRACKET, "CLF_BARE": ESC_CLF_BARE,
+            "CLF_QUOTED_TOKEN": ESC_CLF_QUOTED_TOKEN,
         },
         "Action": {
             "COPY": ACT_COPY, "BACKSLASH": ACT_BACKSLASH, "HEX": ACT_HEX,

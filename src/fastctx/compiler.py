@@ -356,6 +356,8 @@ def compile_program(template: str, api: str = "websocket", escape: str = "auto",
             # A CLF time holds a space, and text given for one is written as it is (its bare
             # word is the time's two): escape it as inside [...], where the time usually is.
             esc = Esc.CLF_BRACKET
+        elif esc == Esc.CLF_QUOTED and vtype == VType.TOKEN:
+            esc = Esc.CLF_QUOTED_TOKEN
         program_parts += [(name, vtype, esc), literal.encode("utf-8")]
     program = Program.build(program_parts, shape, escape)
     return Compiled(program, template, api, tuple(sorted(PREFIX + n for n in unsupported)), terminated,

@@ -421,7 +421,7 @@ def parse(parser, program: Program, data, on_error: str = "raise", threads=None,
 # controls) and &quot; (XML) take 6, \\xHH (CLF) 4, CSV doubles quotes.
 _EXPANSION = {
     Esc.NONE: 1, Esc.JSON_STR: 6, Esc.JSON_BARE: 6, Esc.XML: 6, Esc.CSV: 2,
-    Esc.CLF_QUOTED: 4, Esc.CLF_BRACKET: 4, Esc.CLF_BARE: 4,
+    Esc.CLF_QUOTED: 4, Esc.CLF_BRACKET: 4, Esc.CLF_BARE: 4, Esc.CLF_QUOTED_TOKEN: 4,
 }
 # Worst case of a value that is not string bytes: an int64 (20 characters), a CLF time (26),
 # `null`, plus the quotes a QUOTED slot, a JSON_BARE string or a CSV field adds.

@@ -240,7 +240,7 @@ def _decode_table(esc: Esc, vtype: VType, stop: bytes) -> bytes:
     elif esc in (Esc.JSON_STR, Esc.JSON_BARE):
         table = _table(bytes(range(0x20)) + b'"', D_BAD)  # a raw quote would end the string
         table[ord("\\")] = D_ESC
-    elif esc in (Esc.CLF_QUOTED, Esc.CLF_BRACKET, Esc.CLF_BARE):
+    elif esc in (Esc.CLF_QUOTED, Esc.CLF_BRACKET, Esc.CLF_BARE, Esc.CLF_QUOTED_TOKEN):
         table = bytearray(256)
         table[ord("\\")] = D_ESC
     else:

@@ -53,6 +53,7 @@ class Esc(IntEnum):
     CLF_QUOTED = 5  # inside "..."
     CLF_BRACKET = 6  # inside [...]
     CLF_BARE = 7  # a bare word
+    CLF_QUOTED_TOKEN = 8  # a token inside "...": whitespace as \xHH too, as in a bare word
 
 
 ESC_NAMES = {e: e.name.lower() for e in Esc}
@@ -100,6 +101,10 @@ def _tables() -> bytes:
             table[ord(closer)] = Action.BACKSLASH
     tables[Esc.CLF_BRACKET][ord("]")] = Action.HEX
     tables[Esc.CLF_BARE][whitespace] = Action.HEX
+    # A token holds no whitespace, but one given with a space, written raw between the
+    # quoted field's blank-separated values, would read back as other values
+    tables[Esc.CLF_QUOTED_TOKEN] = tables[Esc.CLF_QUOTED]
+    tables[Esc.CLF_QUOTED_TOKEN][whitespace] = Action.HEX
     return tables.tobytes()
 
 
