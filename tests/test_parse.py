@@ -1327,3 +1327,34 @@ def test_a_raw_quote_does_not_hide_the_bad_value_after_it():
     csv = compiled("$context.requestId,$context.status")
     [reject] = both(csv, b'"abc').rejects
     assert reject.reason.startswith("malformed quoted CSV field in $context.requestId")
+
+
+def test_the_split_search_takes_a_number_only_in_its_shape():
+    # unescaped CSV, a route holding a comma and a date before the status: the search took
+    # `2024-01` for the status (an int's scan stops at neither '-' nor a digit) and so never
+    # moved the route's split; the line was rejected
+    fmt = fastctx.compile("$context.routeKey,$context.status,$context.identity.userAgent,"
+                          "$context.error.messageString", api="rest", escape="none", strict=False)
+    events = {"routeKey": ["GET /items,2024-01", "a,0-"], "status": [200, None],
+              "identity.userAgent": ["Mozilla/5.0 (KHTML, like Gecko)", "a,"],
+              "error.messageString": ["Forbidden", None]}
+    lines = fmt.render(events)
+    assert lines.startswith(b'GET /items,2024-01,200,Mozilla/5.0 (KHTML, like Gecko),"Forbidden"\n')
+    batch = both(fmt.program, lines)
+    assert batch.stats == fastctx.Stats(2, 2, 0, 0, 0), batch.rejects
+    assert batch.to_pydict() == events
+
+
+def test_the_canonical_retry_moves_the_split_before_the_value_too():
+    # `a "" - -`: the leftmost split leaves the agent `a` and the message `""` (null, which
+    # renders `-`); moving the message's own split finds nothing, the agent's gives `a ""`
+    fmt = fastctx.compile("$context.identity.userAgent $context.error.messageString "
+                          "$context.routeKey $context.requestId", escape="none")
+    events = {"identity.userAgent": ['a ""', 'x ""'], "error.messageString": [None, None],
+              "routeKey": [None, "k"], "requestId": ["r", "s"]}
+    lines = fmt.render(events)
+    assert lines == b'a "" - - r\nx "" - k s\n'
+    batch = both(fmt.program, lines)
+    assert batch.stats == fastctx.Stats(2, 2, 0, 0, 0)
+    assert batch.to_pydict() == events
+    assert fmt.render(batch) == lines

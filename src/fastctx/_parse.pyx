@@ -1704,8 +1704,11 @@ cdef bint search_middle(State *st, const uint8_t *r, int64_t front, int64_t back
             end = -1
             if st.sb[k] < 0:
                 end = scan_forward(st, r, a, back, sp, k)
+                # its literal next, and its shape: an int's scan takes `2024-01`, which is
+                # no int (a route `GET /items,2024-01` before a status, in unescaped CSV)
                 if end >= 0 and (end == a or end + sp.after_len > back
-                                 or not fastctx_eq(r + end, sp.after, sp.after_len)):
+                                 or not fastctx_eq(r + end, sp.after, sp.after_len)
+                                 or search_shape(r, a, end, sp) != 0):
                     end = -1
         else:
             prev = st.sb[k]
@@ -2716,8 +2719,8 @@ cdef inline bint retry_later(State *st) noexcept nogil:
 cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) noexcept nogil:
     """A record whose leftmost split mode 0 accepted with a value not in canonical form, read
     again for the canonical one: the first later split of the slot that placed that value
-    (``middle_target`` of it, which must be that slot or the one before) where every value is
-    canonical, else the leftmost again. ``r "" a" k`` read by ``$context.requestId
+    (``middle_target`` of it, which must be that slot or the one before), then of the one
+    before that, where every value is canonical, else the leftmost again. ``r "" a" k`` read by ``$context.requestId
     $context.error.messageString $context.routeKey``: the leftmost split leaves the message
     ``""`` (null, which renders ``-``) and the route ``a" k``; the next one ``" a`` and ``k``,
     the values fastctx wrote it from (SPEC 4: a canonical record reads back to itself). The
@@ -2753,26 +2756,37 @@ cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) no
         # that value is not one a split placed (a CLF time's span is its shape's, so its
         # offset is not canonical wherever it starts): the row stands
         return 1
-    sp = slots + target
-    if find_split(r, st.sa[target], n, sp.after, sp.after_len, sp.skip, st.sb[target] + 1) < 0:
-        return 1  # its literal occurs no further on: there is no later split
-    st.later_slot = target
-    st.later_err = odd
-    while st.later < LATER_SPLITS:
-        clear_row(st)
-        st.later += 1
-        result = try_mode(st, r, n, 0, canon)
-        if result < 0:
-            return -1
-        if result == 1:
-            if canon[0]:
-                return 1
-        elif not retry_later(st):
+    # that split, then the one before it (`a "" - -` read by `userAgent
+    # error.messageString routeKey`: the agent is `a ""`, the message and the route null)
+    for tries in range(2):
+        sp = slots + target
+        # (spans of the leftmost split: its literal occurring no further on, it has no later)
+        if find_split(r, st.sa[target], n, sp.after, sp.after_len, sp.skip, st.sb[target] + 1) >= 0:
+            st.later_slot = target
+            st.later = 0
+            st.later_err = odd
+            while st.later < LATER_SPLITS:
+                clear_row(st)
+                st.later += 1
+                result = try_mode(st, r, n, 0, canon)
+                if result < 0:
+                    return -1
+                if result == 1:
+                    if canon[0]:
+                        return 1
+                elif not retry_later(st):
+                    break
+            # the spans of the leftmost split again, for the one before
+            clear_row(st)
+            st.later = 0
+            st.later_slot = -1
+            result = try_mode(st, r, n, 0, canon)
+            if result != 1:
+                return result  # (not reached: it was accepted, and columns only grow)
+        target = middle_target(st, slots, odd, target)
+        if target < 0:
             break
-    clear_row(st)
-    st.later = 0
-    st.later_slot = -1
-    return try_mode(st, r, n, 0, canon)
+    return 1  # the leftmost split's row, written again
 
 
 cdef void clear_row(State *st) noexcept nogil:

@@ -308,8 +308,9 @@ def search_middle(rec: bytes, front: int, back: int, i: int, j: int, literals, s
                     end = -1
                 literal = literals[k + 1]
                 if end >= 0 and (end == a or end + len(literal) > back
-                                 or rec[end : end + len(literal)] != literal):
-                    end = -1
+                                 or rec[end : end + len(literal)] != literal
+                                 or shape(k, a, end) != 0):
+                    end = -1  # (an int's scan takes `2024-01`, which is no int)
         else:
             prev = ends[k]
             end = find_split(rec, a, back, literals[k + 1], False, prev + 1 if prev >= 0 else 0)
@@ -823,25 +824,29 @@ def _canonical_split(rec: bytes, p: ParsePlan, odd: int):
     """``(values, False)`` of the first later split of a record that mode 0's leftmost split
     reads with slot ``odd`` not in canonical form, where every value is canonical, or None
     (the kernel's ``canonical_split``): the split moved is ``later_target``'s for that slot,
-    which must be it or the one before; the retries go on as those of a rejected record."""
+    which must be it or the one before, then the one before that; the retries go on as those
+    of a rejected record."""
     slots = p.modes[0]
-    target = [later_target(slots, p.literals, odd, None, len(slots))]
-    moved = target[0]
+    moved = later_target(slots, p.literals, odd, None, len(slots))
     if moved < 0 or odd > moved + 1 or slots[odd].form == FORM_TIME:
         return None  # (a CLF time's span is its shape's: no split makes its offset canonical)
-    last = odd
-    for later in range(1, LATER_SPLITS + 1):
-        try:
-            values, normalized, _ = _try_split(rec, p, 0, slots, later, target)
-        except _Fail as fail:
-            slot = _error_slot(fail)
-            progress, last = slot > last, slot
-            if (target[0] < 0 or not (moved <= slot <= moved + 1 or progress)
-                    or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
-                return None
-            continue
-        if not normalized:
-            return values, False
+    for _ in range(2):  # that split, then the one before it
+        target, last = [moved], odd
+        for later in range(1, LATER_SPLITS + 1):
+            try:
+                values, normalized, _ = _try_split(rec, p, 0, slots, later, target)
+            except _Fail as fail:
+                slot = _error_slot(fail)
+                progress, last = slot > last, slot
+                if (target[0] < 0 or not (moved <= slot <= moved + 1 or progress)
+                        or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
+                    break
+                continue
+            if not normalized:
+                return values, False
+        moved = later_target(slots, p.literals, odd, None, moved)
+        if moved < 0:
+            break
     return None
 
 
