@@ -1358,3 +1358,22 @@ def test_the_canonical_retry_moves_the_split_before_the_value_too():
     assert batch.stats == fastctx.Stats(2, 2, 0, 0, 0)
     assert batch.to_pydict() == events
     assert fmt.render(batch) == lines
+
+
+def test_a_retried_split_read_in_a_form_never_written_gives_way_to_a_canonical_one():
+    # The leftmost split of `" a" " -"-` fails; its first retry reads the message ` a` and
+    # an empty requestId (null, which renders `-`), the next the message ` a" ` and two nulls,
+    # the values the line was written from
+    fmt = fastctx.compile('$context.error.messageString $context.requestId"'
+                          '$context.identity.userAgent', escape="none")
+    events = {"error.messageString": [' a" '], "requestId": [None], "identity.userAgent": [None]}
+    lines = fmt.render(events)
+    assert lines == b'" a" " -"-\n'
+    batch = both(fmt.program, lines)
+    assert batch.stats == fastctx.Stats(1, 1, 0, 0, 0)
+    assert batch.to_pydict() == events
+    # with no canonical reading, the first one stands, counted apart
+    odd = both(fmt.program, b'" a" " "-\n')
+    assert odd.to_pydict() == {"error.messageString": [" a"], "requestId": [None],
+                               "identity.userAgent": [' "-']}
+    assert odd.stats.normalized == 1

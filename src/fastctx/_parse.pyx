@@ -2716,6 +2716,37 @@ cdef inline bint retry_later(State *st) noexcept nogil:
     return again
 
 
+cdef int later_splits(State *st, const uint8_t *r, int64_t n, int32_t mode,
+                      bint *canon) noexcept nogil:
+    """The retries of a record ``try_mode`` rejected: later splits of ``st.later_slot`` while
+    ``retry_later`` lets them go on. In mode 0 a split read in a form fastctx never writes
+    does not end them: the first one read in canonical form is taken, else the first that
+    was read at all (``$context.error.messageString $context.requestId"$context.identity.
+    userAgent`` reads `` " a" " -"-`` as the message `` a" `` and two nulls, not the message
+    `` a`` and an empty requestId). 1 accepted, 0 rejected, -1 a column needs room."""
+    cdef int32_t first = 0, slot = st.later_slot
+    cdef int result
+    while True:
+        clear_row(st)
+        st.later += 1
+        result = try_mode(st, r, n, mode, canon)
+        if result < 0 or (result == 1 and (mode > 0 or canon[0])):
+            return result
+        if result == 1:  # not in canonical form: a later split may be
+            if first == 0:
+                first = st.later
+            if st.later >= LATER_SPLITS:
+                break
+        elif not retry_later(st):
+            break
+    if first == 0:
+        return 0
+    clear_row(st)
+    st.later = first
+    st.later_slot = slot  # (a split with no occurrence left clears it)
+    return try_mode(st, r, n, mode, canon)
+
+
 cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) noexcept nogil:
     """A record whose leftmost split mode 0 accepted with a value not in canonical form, read
     again for the canonical one: the first later split of the slot that placed that value
@@ -3001,12 +3032,7 @@ cdef int run(State *st) noexcept nogil:
                             st.later = 0
                             # progress is an error after the leftmost split's
                             st.later_err = error_slot(mode_fail)
-                            while True:
-                                clear_row(st)
-                                st.later += 1
-                                result = try_mode(st, r, n, mode, &canon)
-                                if result != 0 or not retry_later(st):
-                                    break
+                            result = later_splits(st, r, n, mode, &canon)
                             if result != 0:
                                 break
                         if (result == 0 and st.searchable[mode] and mode_fail.code != E_PREFIX

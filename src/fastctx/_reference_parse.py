@@ -882,15 +882,22 @@ def parse_record(rec: bytes, p: ParsePlan):
             if target[0] < 0:
                 break
             below = target[0]
+            first = None  # in mode 0, the first reading not in canonical form
             for later in range(1, LATER_SPLITS + 1):
                 try:
-                    return _try_split(rec, p, mode, slots, later, target)[:2]
+                    values, normalized, odd = _try_split(rec, p, mode, slots, later, target)
                 except _Fail as fail:
                     slot = _error_slot(fail)
                     progress, last = slot > last, slot
                     if (target[0] < 0 or not (target[0] <= slot <= target[0] + 1 or progress)
                             or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
                         break
+                    continue
+                if mode > 0 or odd < 0:
+                    return values, normalized
+                first = first or (values, normalized)  # a later split may be canonical
+            if first is not None:
+                return first
         if searchable(slots, p.literals) and mode_failure.code not in (E_PREFIX, E_SUFFIX):
             # the last resort: a search for the leftmost split whose values all hold only
             # their own bytes, in their shape (search_middle)
