@@ -577,12 +577,10 @@ def _decimal_format(fmt):
     return numbers[1], numbers[2]
 
 
-def _decimal_text(words, scale, width):
-    """One decimal value (its little-endian 64-bit words) as text, for a message."""
+def _decimal_words(words, width):
+    """The integer of one decimal value's little-endian 64-bit words (two's complement)."""
     value = sum(int(word) << (64 * k) for k, word in enumerate(words))
-    if value >= 1 << (width - 1):
-        value -= 1 << width
-    return str(Decimal(value).scaleb(-scale))
+    return value - (1 << width) if value >= 1 << (width - 1) else value
 
 
 def _decimal_int64(raw, scale, width, mask, validity, null_count, name, base):
@@ -615,9 +613,9 @@ def _decimal_int64(raw, scale, width, mask, validity, null_count, name, base):
     bad = present & ~(fits & whole)
     for row in np.flatnonzero(bad):
         row = int(row)
-        text = _decimal_text(words[row] if width > 32 else [int(low[row]) & 0xFFFFFFFF],
-                             scale, width)
-        exact = Decimal(text)
+        exact = Decimal(int(low[row]) if width == 32 else _decimal_words(words[row], width))
+        exact = exact.scaleb(-scale)
+        text = str(exact)
         if exact != exact.to_integral_value():
             raise value_error(TypeError, name, base + row, f"{text} is not a whole number; a "
                               "column of numbers holds integers (fastctx has no decimal "

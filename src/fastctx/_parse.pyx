@@ -2789,24 +2789,16 @@ cdef int canonical_split(State *st, const uint8_t *r, int64_t n, bint *canon) no
         return 1
     # that split, then the one before it (`a "" - -` read by `userAgent
     # error.messageString routeKey`: the agent is `a ""`, the message and the route null)
-    for tries in range(2):
+    for _ in range(2):
         sp = slots + target
         # (spans of the leftmost split: its literal occurring no further on, it has no later)
         if find_split(r, st.sa[target], n, sp.after, sp.after_len, sp.skip, st.sb[target] + 1) >= 0:
             st.later_slot = target
             st.later = 0
             st.later_err = odd
-            while st.later < LATER_SPLITS:
-                clear_row(st)
-                st.later += 1
-                result = try_mode(st, r, n, 0, canon)
-                if result < 0:
-                    return -1
-                if result == 1:
-                    if canon[0]:
-                        return 1
-                elif not retry_later(st):
-                    break
+            result = later_splits(st, r, n, 0, canon)
+            if result < 0 or (result == 1 and canon[0]):
+                return result
             # the spans of the leftmost split again, for the one before
             clear_row(st)
             st.later = 0

@@ -820,6 +820,28 @@ def _try_split(rec: bytes, p: ParsePlan, mode: int, slots, later: int, target: l
     return values, (mode > 0 or odd >= 0), odd
 
 
+def _later_splits(rec: bytes, p: ParsePlan, mode: int, slots, target: list, last: int):
+    """``(values, normalized)`` of the retries of a record (the kernel's ``later_splits``):
+    later splits of slot ``target[0]`` while the error stays in it or the next slot, or
+    moves past ``last`` (the slot of the error before); in mode 0 the first read in
+    canonical form, else the first read at all; None if none is read."""
+    moved, first = target[0], None
+    for later in range(1, LATER_SPLITS + 1):
+        try:
+            values, normalized, odd = _try_split(rec, p, mode, slots, later, target)
+        except _Fail as fail:
+            slot = _error_slot(fail)
+            progress, last = slot > last, slot
+            if (target[0] < 0 or not (moved <= slot <= moved + 1 or progress)
+                    or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
+                break
+            continue
+        if mode > 0 or odd < 0:
+            return values, normalized
+        first = first or (values, normalized)  # a later split may be canonical
+    return first
+
+
 def _canonical_split(rec: bytes, p: ParsePlan, odd: int):
     """``(values, False)`` of the first later split of a record that mode 0's leftmost split
     reads with slot ``odd`` not in canonical form, where every value is canonical, or None
@@ -831,19 +853,9 @@ def _canonical_split(rec: bytes, p: ParsePlan, odd: int):
     if moved < 0 or odd > moved + 1 or slots[odd].form == FORM_TIME:
         return None  # (a CLF time's span is its shape's: no split makes its offset canonical)
     for _ in range(2):  # that split, then the one before it
-        target, last = [moved], odd
-        for later in range(1, LATER_SPLITS + 1):
-            try:
-                values, normalized, _ = _try_split(rec, p, 0, slots, later, target)
-            except _Fail as fail:
-                slot = _error_slot(fail)
-                progress, last = slot > last, slot
-                if (target[0] < 0 or not (moved <= slot <= moved + 1 or progress)
-                        or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
-                    break
-                continue
-            if not normalized:
-                return values, False
+        found = _later_splits(rec, p, 0, slots, [moved], odd)
+        if found is not None and not found[1]:
+            return found
         moved = later_target(slots, p.literals, odd, None, moved)
         if moved < 0:
             break
@@ -882,22 +894,9 @@ def parse_record(rec: bytes, p: ParsePlan):
             if target[0] < 0:
                 break
             below = target[0]
-            first = None  # in mode 0, the first reading not in canonical form
-            for later in range(1, LATER_SPLITS + 1):
-                try:
-                    values, normalized, odd = _try_split(rec, p, mode, slots, later, target)
-                except _Fail as fail:
-                    slot = _error_slot(fail)
-                    progress, last = slot > last, slot
-                    if (target[0] < 0 or not (target[0] <= slot <= target[0] + 1 or progress)
-                            or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
-                        break
-                    continue
-                if mode > 0 or odd < 0:
-                    return values, normalized
-                first = first or (values, normalized)  # a later split may be canonical
-            if first is not None:
-                return first
+            found = _later_splits(rec, p, mode, slots, target, last)
+            if found is not None:
+                return found
         if searchable(slots, p.literals) and mode_failure.code not in (E_PREFIX, E_SUFFIX):
             # the last resort: a search for the leftmost split whose values all hold only
             # their own bytes, in their shape (search_middle)
