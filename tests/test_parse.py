@@ -353,6 +353,27 @@ def test_variable_used_twice_must_repeat_its_value():
     assert "used twice" in batch.rejects[0].reason
 
 
+@pytest.mark.parametrize("template, values", [
+    # the requestId holds its separator: the split to move is the one before the route's
+    # first use, two before the later use that names the error
+    ("$context.requestId:$context.routeKey,$context.routeKey<a>$context.identity.userAgent|",
+     {"requestId": "|:}|", "routeKey": "&0}", "identity.userAgent": "u"}),
+    # the split to move is three before the later use
+    ("$context.routeKey|$context.requestId|$context.identity.userAgent|$context.identity.caller|"
+     "$context.routeKey|$context.status",
+     {"routeKey": "a|b", "requestId": "r", "identity.userAgent": "u", "identity.caller": "c",
+      "status": 200}),
+])
+@pytest.mark.parametrize("escape", ["auto", "json", "none"])
+def test_a_variable_used_twice_whose_value_holds_a_separator_is_read(template, values, escape):
+    fmt = fastctx.compile(template, api="websocket", escape=escape)
+    line = fmt.render({name: [value] for name, value in values.items()})
+    batch = both(fmt.program, line)
+    assert batch.stats.accepted == 1 and batch.stats.normalized == 0, batch.rejects
+    assert {name: column[0] for name, column in batch.to_pydict().items()} == values
+    assert fmt.render(batch) == line
+
+
 # -- escapes: canonical and normalized ------------------------------------------------------------
 
 JSON_T = '{"id":"$context.requestId","ua":"$context.identity.userAgent"}'

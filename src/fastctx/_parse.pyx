@@ -2710,7 +2710,8 @@ cdef inline bint retry_later(State *st) noexcept nogil:
     cdef int32_t code = st.fail.code
     cdef int32_t slot = error_slot(st.fail)
     cdef bint again = (st.later_slot >= 0 and st.later < LATER_SPLITS
-                       and (st.later_slot <= slot <= st.later_slot + 1 or slot > st.later_err)
+                       and (st.later_slot <= slot <= st.later_slot + 1 or slot > st.later_err
+                            or (code == E_DUP and slot > st.later_slot))
                        and code != E_PREFIX and code != E_SUFFIX and code != E_UTF8)
     st.later_err = slot
     return again
@@ -3015,10 +3016,12 @@ cdef int run(State *st) noexcept nogil:
                     if result == 0:
                         mode_fail = st.fail  # the leftmost split's error is the one reported
                         below = st.nslots
-                        for tries in range(2):  # the split before the error, then the one before
+                        # the split before the error, then the one before; for a later use of
+                        # a variable not repeating its first, every one before it
+                        for tries in range(st.nslots):
                             st.fail = mode_fail
                             st.later_slot = later_target(st, st.slots + mode * st.nslots, below)
-                            if st.later_slot < 0:
+                            if st.later_slot < 0 or (tries >= 2 and mode_fail.code != E_DUP):
                                 break
                             below = st.later_slot
                             st.later = 0

@@ -832,7 +832,9 @@ def _later_splits(rec: bytes, p: ParsePlan, mode: int, slots, target: list, last
         except _Fail as fail:
             slot = _error_slot(fail)
             progress, last = slot > last, slot
-            if (target[0] < 0 or not (moved <= slot <= moved + 1 or progress)
+            if (target[0] < 0
+                    or not (moved <= slot <= moved + 1 or progress
+                            or (fail.code == E_DUP and slot > moved))
                     or fail.code in (E_PREFIX, E_SUFFIX, E_UTF8)):
                 break
             continue
@@ -887,11 +889,13 @@ def parse_record(rec: bytes, p: ParsePlan):
                 return _canonical_split(rec, p, odd) or (values, normalized)
             return values, normalized
         below = len(slots)
-        for _ in range(2):
+        # the split before the error, then the one before; for a later use of a variable not
+        # repeating its first, every one before it
+        for tries in range(len(slots)):
             # the slot of the last try's error: progress is an error after it
             last = _error_slot(mode_failure)
             target = [later_target(slots, p.literals, last, mode_failure.code, below)]
-            if target[0] < 0:
+            if target[0] < 0 or (tries >= 2 and mode_failure.code != E_DUP):
                 break
             below = target[0]
             found = _later_splits(rec, p, mode, slots, target, last)
