@@ -3018,10 +3018,10 @@ cdef int run(State *st) noexcept nogil:
                         below = st.nslots
                         # the split before the error, then the one before; for a later use of
                         # a variable not repeating its first, every one before it
-                        for tries in range(st.nslots):
+                        for tries in range(st.nslots if mode_fail.code == E_DUP else 2):
                             st.fail = mode_fail
                             st.later_slot = later_target(st, st.slots + mode * st.nslots, below)
-                            if st.later_slot < 0 or (tries >= 2 and mode_fail.code != E_DUP):
+                            if st.later_slot < 0:
                                 break
                             below = st.later_slot
                             st.later = 0

@@ -891,11 +891,11 @@ def parse_record(rec: bytes, p: ParsePlan):
         below = len(slots)
         # the split before the error, then the one before; for a later use of a variable not
         # repeating its first, every one before it
-        for tries in range(len(slots)):
+        for _ in range(len(slots) if mode_failure.code == E_DUP else 2):
             # the slot of the last try's error: progress is an error after it
             last = _error_slot(mode_failure)
             target = [later_target(slots, p.literals, last, mode_failure.code, below)]
-            if target[0] < 0 or (tries >= 2 and mode_failure.code != E_DUP):
+            if target[0] < 0:
                 break
             below = target[0]
             found = _later_splits(rec, p, mode, slots, target, last)
