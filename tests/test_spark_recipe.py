@@ -1,6 +1,7 @@
 """The PySpark ``mapInArrow`` recipe of docs/scaling.md, run as written on a local Spark session.
 
-Needs ``pyspark`` and a Java runtime (neither is a fastctx dependency); slow (Spark's start-up).
+Needs ``pyspark`` (in the ``test`` extra) and a Java runtime (skipped without one); about 15 s,
+most of it Spark's start-up.
 """
 
 import gzip
