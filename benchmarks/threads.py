@@ -17,7 +17,8 @@ moments.
 
 Prints, per WebSocket preset, the median lines/s on one thread and on all cores (or
 ``--threads``), and their ratio: ``render`` (a new ``bytes``), ``into`` (``render_into`` a
-reused buffer) and ``parse``. ``--halves`` adds ``halves``: each thread renders an equal
+reused buffer), ``to`` (``render_to`` a file, ``os.devnull``, in chunks: no range is copied
+into place) and ``parse``. ``--halves`` adds ``halves``: each thread renders an equal
 slice of the rows into a reused buffer of its own, one thread per slice and nothing placed
 or joined, the most a threaded ``render_into`` could gain on the machine, and ``split``: each
 thread parses an equal share of the lines into a Batch of its own, nothing joined, the most
@@ -220,6 +221,7 @@ def main(argv=None) -> int:
     print(f"fastctx {fastctx.__version__}, {args.rows:,} rows, median of {args.repeat}, "
           f"{args.threads} threads vs 1, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     pool = ThreadPoolExecutor(args.threads)
+    sink = open(os.devnull, "wb")  # render_to's file: the writes cost next to nothing
     probe = Probe(pool, args.threads) if args.ceiling else None
     extra = f"{'sha512':>8}" if probe else ""
     if args.ceiling:
@@ -234,6 +236,7 @@ def main(argv=None) -> int:
         buffer = bytearray(len(data) + (1 << 20))  # touched once, reused by every call
         operations = [("render", lambda t: fmt.render(batch, threads=t)),
                       ("into", lambda t: fmt.render_into(batch, buffer, threads=t)),
+                      ("to", lambda t: fmt.render_to(batch, sink, threads=t)),
                       ("parse", lambda t: fmt.parse(data, threads=t))]
         if args.halves:
             operations.insert(2, ("halves", independent_slices(fmt, batch, len(data), args.threads)))

@@ -197,8 +197,9 @@ def test_threads_script_prints_ratios_and_the_memory_ceiling():
     assert re.search(r"^sha512 of a cached block" + speeds + "$", proc.stdout, re.M)
     cached = re.findall(r"^(render|parse), cached \(clf\)" + probed, proc.stdout, re.M)
     assert cached == ["render", "parse"]
-    rows = re.findall(r"^(render|parse)\s+(clf|csv)" + probed, proc.stdout, re.M)
-    assert sorted(rows) == [("parse", "clf"), ("parse", "csv"), ("render", "clf"), ("render", "csv")]
+    rows = re.findall(r"^(render|into|to|parse)\s+(clf|csv)" + probed, proc.stdout, re.M)
+    assert sorted(rows) == [(op, shape) for op in ("into", "parse", "render", "to")
+                            for shape in ("clf", "csv")]
     assert "halves" not in proc.stdout and "split" not in proc.stdout
 
 
@@ -209,4 +210,4 @@ def test_threads_script_times_independent_halves_on_request():
                  "--halves"])
     assert proc.returncode == 0, proc.stderr
     rows = re.findall(r"^(\w+)\s+json\s+[\d.]+ M/s\s+[\d.]+ M/s\s+[\d.]+x$", proc.stdout, re.M)
-    assert rows == ["render", "into", "halves", "parse", "split"]
+    assert rows == ["render", "into", "halves", "to", "parse", "split"]

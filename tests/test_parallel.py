@@ -1,5 +1,8 @@
 """Threaded parse and render give exactly the one-thread result, and Batch.concat joins batches."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -608,7 +611,8 @@ parallel.MIN_RENDER_ROWS, parallel.RENDER_RANGE_ROWS, parallel.MIN_RANGE_ROWS = 
 fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
 batch, columns = fmt._bind(generate.events(fmt, 2000, seed=8))
 lines = open(parallel.__file__).read().splitlines()
-took = lines.index("                index = take()")
+took = lines.index("                index = take()", lines.index(next(
+    line for line in lines if line.startswith("def _render_round("))))
 # the line where the calling thread, a range taken, starts rendering it
 starts = next(n for n in range(took, len(lines)) if lines[n].strip() == "try:") + 1
 
@@ -879,6 +883,120 @@ def test_render_allocates_about_its_output(name):
         outputs.append(out)
         del out
     assert outputs[0] == outputs[1]
+
+
+# -- render_to ----------------------------------------------------------------------------
+
+
+class Recorder:
+    """A file that keeps what it is given and which thread gave it, and can fail."""
+
+    def __init__(self, fail_at=None):
+        self.data, self.threads, self.buffers, self.calls = bytearray(), set(), set(), 0
+        self.fail_at = fail_at
+
+    def write(self, view):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError(28, "No space left on device")
+        self.threads.add(threading.get_ident())
+        self.buffers.add(id(memoryview(view).obj))
+        self.data += view
+        return memoryview(view).nbytes
+
+
+@pytest.mark.parametrize("api,name", PRESETS)
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_render_to_threads_equal_render_written_on_the_calling_thread(small_chunks, api, name,
+                                                                      threads):
+    fmt = fastctx.compile(fastctx.preset(api, name), api=api)
+    batch = generate.events(fmt, 700, seed=threads)
+    expected = fmt.render(batch, threads=1)
+    calls = {}
+    for chunk_size in (1, 900, 5000, 1 << 20):
+        sink = Recorder()
+        assert fmt.render_to(batch, sink, chunk_size=chunk_size, threads=threads) == len(expected)
+        assert bytes(sink.data) == expected
+        assert sink.threads == {threading.get_ident()}
+        calls[chunk_size] = sink.calls
+    # one write a range: ranges of about chunk_size bytes (one row at the least), and of at
+    # most RENDER_RANGE_ROWS rows
+    assert calls[1] == 700
+    assert calls[1] > calls[900] > calls[5000] >= calls[1 << 20] == -(-700 // 13)
+
+
+def test_render_to_threads_keep_few_buffers(small_chunks):
+    # at most 2 * threads ranges are rendered and not yet written, each in a buffer of its own
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    batch = generate.events(fmt, 3000, seed=3)
+
+    class Slow(Recorder):
+        def write(self, view):
+            time.sleep(0.002)  # the other threads render ahead until the window is full
+            return super().write(view)
+
+    for threads in (2, 3):
+        sink = Slow()
+        fmt.render_to(batch, sink, chunk_size=2000, threads=threads)
+        assert bytes(sink.data) == fmt.render(batch, threads=1)
+        assert sink.calls > 20 * threads
+        assert 1 < len(sink.buffers) <= 2 * threads
+
+
+def test_render_to_grows_a_buffer_for_a_range_past_the_estimate(small_chunks):
+    fmt = fastctx.compile(fastctx.preset("websocket", "json"))
+    batch = generate.events(fmt, 600, seed=4)
+    _, columns = fmt._bind(batch)
+    expected = fmt.render(batch, threads=1)
+    for threads in (1, 2, 3):
+        sink = Recorder()
+        # an estimate of 1 byte: ranges of one row each, in buffers too small for them
+        wrapper = ShortEstimate(fmt._renderer, 1)
+        wrapper.bind = fmt._renderer.bind
+        assert parallel.render_to(wrapper, columns, batch.num_rows, sink.write, 1, threads) == 0
+        assert bytes(sink.data) == expected
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("bad", [0, 1, 299, 1234, 2999])
+def test_render_to_writes_every_line_before_a_bad_row_then_raises(small_chunks, threads, bad):
+    fmt = fastctx.compile("$context.requestId $context.status")
+    status = [str(i) for i in range(3000)]
+    status[bad] = "abc"
+    status[bad + 7 if bad + 7 < 3000 else 0] = "later"  # the first bad row is named
+    data = {"requestId": ["r"] * 3000, "status": status}
+    sink = Recorder()
+    with pytest.raises(fastctx.RenderError) as error:
+        fmt.render_to(data, sink, chunk_size=333, threads=threads)
+    if bad + 7 >= 3000:
+        bad = 0
+    assert error.value.row == bad
+    assert bytes(sink.data) == b"".join(f"r {i}\n".encode() for i in range(bad))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_render_to_stops_at_a_failing_write_and_raises_it(small_chunks, threads):
+    fmt = fastctx.compile(fastctx.preset("websocket", "clf"))
+    batch = generate.events(fmt, 2000, seed=5)
+    expected = fmt.render(batch, threads=1)
+    sink = Recorder(fail_at=4)
+    with pytest.raises(OSError, match="No space left"):
+        fmt.render_to(batch, sink, chunk_size=3000, threads=threads)
+    assert sink.calls == 4  # nothing written after the failure
+    assert expected.startswith(bytes(sink.data)) and 0 < len(sink.data) < len(expected)
+
+
+def test_render_to_threads_count_dropped_characters_once(small_chunks):
+    fmt = fastctx.compile(fastctx.preset("websocket", "xml"))
+    data = xml_drop_batch(fmt, 500)
+    with pytest.warns(fastctx.RenderWarning) as one:
+        expected = fmt.render(data, threads=1)
+    for threads in (1, 2, 3):
+        sink = Recorder()
+        with pytest.warns(fastctx.RenderWarning) as caught:
+            fmt.render_to(data, sink, chunk_size=700, threads=threads)
+        assert bytes(sink.data) == expected
+        assert [str(w.message) for w in caught] == [str(w.message) for w in one]
 
 
 # -- Parser.join ---------------------------------------------------------------------------

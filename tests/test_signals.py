@@ -63,6 +63,48 @@ def test_signals_raise_outside_threaded_calls_and_leave_them_working(monkeypatch
     assert fmt.render(events, threads=2) == expected
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_signal_raises_in_a_blocked_render_to_write(monkeypatch, threads):
+    # render_to's writes run from parallel's code, where a signal waits; a write blocked on a
+    # full pipe must still end on Ctrl-C or SIGTERM, and the next call must work
+    monkeypatch.setattr(parallel, "MIN_RENDER_ROWS", 7)
+    monkeypatch.setattr(parallel, "RENDER_RANGE_ROWS", 13)
+    fmt = fastctx.compile(fastctx.preset("rest", "clf"), api="rest")
+    events = fmt.parse(generate.lines(fmt, 400, seed=3))
+
+    class Blocked:
+        calls = 0
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls == 3:
+                time.sleep(30)  # as a write to a pipe nobody reads
+
+    sink = Blocked()
+    with _signals.raised_where_safe({signal.SIGTERM: Stop}):
+        killer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
+        killer.start()
+        started = time.monotonic()
+        with pytest.raises(Stop) as stopped:
+            fmt.render_to(events, sink, chunk_size=500, threads=threads)
+        assert time.monotonic() - started < 10
+        killer.join()
+    # raised in the write (the last frame outside the handler), the third and last
+    frames = [entry for entry in stopped.traceback if str(entry.path) != _signals.__file__]
+    assert frames[-1].name == "write" and sink.calls == 3
+    assert not concurrent.futures.thread._global_shutdown_lock.locked()
+
+    class Kept:
+        data = bytearray()
+
+        def write(self, data):
+            self.data += data
+
+    kept = Kept()
+    fmt.render_to(events, kept, chunk_size=500, threads=threads)
+    assert bytes(kept.data) == fmt.render(events, threads=1)
+
+
 def test_handlers_are_restored_and_others_left_alone():
     before_term = signal.getsignal(signal.SIGTERM)
     before_alarm = signal.getsignal(signal.SIGALRM)

@@ -50,6 +50,8 @@ from fastctx._memory cimport output_data, output_new, output_resize
 from fastctx._opcodes cimport *
 from fastctx._simd cimport FASTCTX_HAVE_SSE2, fastctx_cpu_avx2, stream_copy
 
+from array import array
+
 from .errors import RenderError, timestamps_not_taken
 from .program import ESCAPE_TABLES, VTYPE_TAKES, Op, VType, Esc
 
@@ -1273,14 +1275,24 @@ cdef class BoundColumns:
     meanwhile. Each call copies the bound slots (their caches are per call) and runs without
     the GIL."""
 
-    cdef Renderer renderer
+    cdef readonly Renderer renderer
     cdef SlotRT* slots
     cdef list keep       # the memoryviews the slots point into
-    cdef list columns
+    cdef readonly list columns
     cdef Py_ssize_t stop
 
     def __dealloc__(self):
         PyMem_Free(self.slots)
+
+    def render_into(self, Py_ssize_t start, Py_ssize_t stop, out, Py_ssize_t used=0):
+        """Render rows ``[start, stop)`` into the writable buffer ``out`` after the ``used``
+        bytes it holds, whole records only: ``(nbytes, rows, dropped)``, ``nbytes`` with
+        ``used`` included and ``rows < stop - start`` when ``out`` is full. Raises
+        ``RenderError`` as ``Renderer.render_into``. (A range whose place is never known:
+        ``render_placed`` keeps it in ``out``.)"""
+        nbytes, rows, dropped, _ = self.render_placed(start, stop, out, _NOWHERE, _UNPLACED, 0,
+                                                      used)
+        return nbytes, rows, dropped
 
     def render_placed(self, Py_ssize_t start, Py_ssize_t stop, scratch, out,
                       const int64_t[::1] offsets, Py_ssize_t index, Py_ssize_t used=0):
@@ -1364,6 +1376,11 @@ cdef class BoundColumns:
         finally:
             buf_free(&exact)
             PyMem_Free(slots)
+
+
+# ``BoundColumns.render_into``: an offset that is never known, and an output never written.
+_UNPLACED = array("q", [-1])
+_NOWHERE = bytearray()
 
 
 cdef unsigned char[::1] _writable(buffer):

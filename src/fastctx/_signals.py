@@ -37,12 +37,16 @@ RETRY_SECONDS = 0.005
 _UNSAFE_MODULES = frozenset((parallel.__name__, threading.__name__, concurrent.futures.__name__,
                              "importlib._bootstrap", "importlib._bootstrap_external"))
 _UNSAFE_PACKAGE = concurrent.futures.__name__ + "."
+_HAND_OVER = parallel.hand_over.__code__
 
 
 def unsafe(frame, stop=None) -> bool:
     """Whether ``frame`` or any frame that called it, up to ``stop`` (not included), runs
-    code an exception must not cut."""
+    code an exception must not cut. Frames called by ``parallel.hand_over`` (a threaded
+    render handing its lines to a ``write``) are judged by themselves alone."""
     while frame is not None and frame is not stop:
+        if frame.f_code is _HAND_OVER:
+            return False
         name = frame.f_globals.get("__name__", "")
         if name in _UNSAFE_MODULES or name.startswith(_UNSAFE_PACKAGE):
             return True

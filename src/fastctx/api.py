@@ -189,33 +189,32 @@ class Format:
             raise BufferTooSmallError(rows, nbytes, memoryview(out).nbytes, start)
         return nbytes
 
-    def render_to(self, batch, file, chunk_size: int = 1 << 20) -> int:
-        """Render into ``file`` (anything with ``write``) through one reused buffer of
-        ``chunk_size`` bytes; returns the bytes written. Output never needs to fit in memory.
+    def render_to(self, batch, file, chunk_size: int = 1 << 20, threads=None) -> int:
+        """Render into ``file`` (anything with ``write``) in chunks of about ``chunk_size``
+        bytes; returns the bytes written. Output never needs to fit in memory.
 
-        ``write`` gets a view of that buffer, which it may read only during the call (as
-        ``io`` asks of every ``write``). A ``write`` that takes part of it (a raw file or a
-        pipe) is called again with the rest; a raw file that would block (``write`` returns
-        None) raises ``BlockingIOError``, so that no output is ever lost without a word.
+        ``threads`` (default: all cores) render ranges of rows in parallel into buffers of
+        their own, about ``3 * threads * chunk_size`` bytes in all; ``write`` is called on the
+        calling thread only, in row order, and the output is the same bytes as one thread's.
+        ``write`` gets a view of a buffer, which it may read only during the call (as ``io``
+        asks of every ``write``). A ``write`` that takes part of it (a raw file or a pipe) is
+        called again with the rest; a raw file that would block (``write`` returns None)
+        raises ``BlockingIOError``, so that no output is ever lost without a word. At a row
+        that cannot be rendered, every line before it is written, then ``RenderError`` is
+        raised.
         """
+        from . import parallel
+
         batch, columns = self._bind(batch)
-        buffer = bytearray(chunk_size)
-        view = memoryview(buffer)
-        row = total = dropped = 0
-        while row < batch.num_rows:
-            nbytes, rows, lost = self._renderer.render_into(columns, row, batch.num_rows, buffer)
-            dropped += lost
-            if rows == 0:
-                # one record larger than the buffer: render it alone into a buffer that fits
-                nbytes_one, lost = self._renderer.render(columns, row, row + 1)
-                _write_all(file, nbytes_one)
-                total += len(nbytes_one)
-                dropped += lost
-                row += 1
-                continue
-            _write_all(file, view[:nbytes])
-            total += nbytes
-            row += rows
+        total = 0
+
+        def write(data):
+            nonlocal total
+            _write_all(file, data)
+            total += len(data)
+
+        dropped = parallel.render_to(self._renderer, columns, batch.num_rows, write, chunk_size,
+                                     threads)
         self._warn_dropped(dropped)
         return total
 

@@ -1033,7 +1033,8 @@ def cmd_render(args) -> int:
                     if kinds[path] == "parquet":
                         batch = _typed_text_columns(batch, typed, rows, name)
                     try:
-                        lines = fmt.render(batch, threads=_threads(args))
+                        # in row order, the lines before a bad event included
+                        fmt.render_to(batch, handle, threads=_threads(args))
                     except RenderError as exc:
                         if exc.row is None:
                             raise InputError(f"{name}: {exc}") from None
@@ -1043,7 +1044,6 @@ def cmd_render(args) -> int:
                         # a column of a type fastctx does not render (Arrow booleans), or a
                         # value its column cannot hold (a float 7.5 for an int): the event
                         raise InputError(f"{name}: {_event_of(exc, rows)}") from None
-                    handle.write(lines)
                     rows += count
                     progress.update(rows)
             finally:
