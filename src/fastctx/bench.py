@@ -805,7 +805,7 @@ def fastctx_cases(operation: str, workload: Workload, threads: int = 1, extended
 
     Render: ``render`` in ``auto`` and ``none`` modes and ``render_into`` a reused buffer;
     ``extended`` adds ``render_to`` (chunked writes to ``os.devnull``). Parse: ``parse`` in
-    ``auto`` mode. With ``threads`` above 1, ``render`` and ``render_into`` in ``auto`` mode.
+    ``auto`` mode. With ``threads`` above 1, those in ``auto`` mode.
     """
     w = workload
     if operation == "render":
@@ -826,7 +826,8 @@ def fastctx_cases(operation: str, workload: Workload, threads: int = 1, extended
         def render_to():
             batch = w.batch
             sink = w._get("devnull", lambda: open(os.devnull, "wb"))
-            return lambda: w.fmt.render_to(batch, sink)
+            kw = _threads_kw(w.fmt.render_to, threads)
+            return lambda: w.fmt.render_to(batch, sink, **kw)
 
         cases = [("fastctx render (auto)", render(w.fmt)), ("fastctx render (none)", render(w.fmt_none)),
                  ("fastctx render_into (auto)", render_into)]
@@ -834,7 +835,7 @@ def fastctx_cases(operation: str, workload: Workload, threads: int = 1, extended
             cases.append(("fastctx render_to (auto)", render_to))
         if threads == 1:
             return cases
-        return [cases[0], cases[2]]  # render and render_into
+        return [cases[0]] + cases[2:]  # render, render_into (and render_to)
     if operation == "parse":
         def parse():
             data = w.data

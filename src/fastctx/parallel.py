@@ -64,6 +64,9 @@ Render
     not placed. ``render_into`` runs the same rounds into the caller's buffer, which never
     grows: the range that does not fit is finished by one thread, as far as it fits.
 
+    ``render_to`` needs no contiguous output: each range is rendered into a buffer of its own
+    and written once the ranges before it are, so nothing is copied (see ``render_to``).
+
 Threads
     Every call runs on one pool of worker threads for the process (``_Calls``), kept between
     calls and replaced by a larger one when a call asks for more threads.
