@@ -269,6 +269,22 @@ def test_outputs_named_gz_are_gzip_compressed_and_read_back(tmp_path):
     assert b"cut.jsonl.gz" in proc.stderr and not (tmp_path / "x.log").exists()
 
 
+def test_render_to_stdout_writes_the_lines_before_a_bad_event_then_fails(tmp_path):
+    events = tmp_path / "e.jsonl"
+    # a time past the year 9999 is found by the render, not by the reader
+    events.write_text("".join(f'{{"requestId": "r{i}", "requestTime": {i}}}\n' for i in range(5))
+                      + '{"requestId": "bad", "requestTime": 900000000000000000}\n'
+                      + '{"requestId": "r6", "requestTime": 6}\n')
+    template = "$context.requestId $context.requestTime"
+    proc = run("render", "--template", template, events, check_code=1)
+    assert proc.stdout == b"".join(f"r{i} 01/Jan/1970:00:00:00 +0000\n".encode() for i in range(5))
+    assert b"event 6: epoch milliseconds 900000000000000000 is outside" in proc.stderr
+    # into a file: nothing is left of a failed run
+    out = tmp_path / "out.log"
+    run("render", "--template", template, events, "-o", out, check_code=1)
+    assert not out.exists()
+
+
 def test_render_writes_a_nested_json_field_of_a_text_variable_as_its_json_text(tmp_path):
     events = tmp_path / "e.jsonl"
     events.write_text('{"requestId": "r1", "routeKey": {"x": 1}}\n'

@@ -457,6 +457,15 @@ def test_render_to_in_small_chunks_equals_render(chunk_size):
     assert total == len(sink.getvalue())
 
 
+@pytest.mark.parametrize("chunk_size", [0, -1, 1.5, "4096", True])
+def test_render_to_refuses_a_chunk_size_that_is_not_a_positive_integer(chunk_size):
+    fmt = fastctx.compile(PRESETS["websocket"]["clf"])
+    sink = io.BytesIO()
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        fmt.render_to(_events(3), sink, chunk_size=chunk_size)
+    assert sink.getvalue() == b""
+
+
 def test_render_to_writes_every_byte_through_a_write_that_takes_part():
     # a raw file or a pipe may take part of a write: the rest was dropped, and the count
     # returned claimed it all

@@ -205,6 +205,9 @@ class Format:
         """
         from . import parallel
 
+        size = parallel.as_integer(chunk_size)
+        if size is None or size < 1:
+            raise ValueError(f"chunk_size must be a positive integer (bytes), got {chunk_size!r}")
         batch, columns = self._bind(batch)
         total = 0
 
@@ -213,8 +216,7 @@ class Format:
             _write_all(file, data)
             total += len(data)
 
-        dropped = parallel.render_to(self._renderer, columns, batch.num_rows, write, chunk_size,
-                                     threads)
+        dropped = parallel.render_to(self._renderer, columns, batch.num_rows, write, size, threads)
         self._warn_dropped(dropped)
         return total
 

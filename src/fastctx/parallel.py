@@ -649,7 +649,6 @@ def render_to(renderer, columns, num_rows: int, write, chunk_size: int, threads=
     bound = renderer.bind(columns, num_rows)  # once, not once per range
     if num_rows == 0:
         return 0
-    chunk_size = max(int(chunk_size), 1)
     per_row = max(renderer.estimate(columns, 0, num_rows) / num_rows, 1.0)
     step = max(1, min(RENDER_RANGE_ROWS, int(chunk_size / per_row)))
     nranges = -(-num_rows // step)
